@@ -1,0 +1,1 @@
+"""Stream processors: the only code that writes tables."""

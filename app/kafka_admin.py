@@ -1,0 +1,60 @@
+"""Create the input topics before a worker subscribes, with the configured partition count.
+
+A worker that subscribes to a topic that does not exist yet is not assigned its partitions until
+the next metadata refresh, minutes later; and a topic auto-created by a producer gets the broker's
+default partition count, which would break co-partitioning with the changelogs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Input topics (DESIGN.md) and their extra configuration.
+INPUT_TOPICS: dict[str, dict[str, str]] = {
+    "probes": {},
+    "pcap": {},
+}
+
+
+class TopicSetupError(RuntimeError):
+    """The cluster refused or did not answer; the message says which topic and why."""
+
+
+def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create the missing input topics; return the names created. Existing ones are checked."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as err:
+        raise TopicSetupError(
+            f"Kafka at {settings.kafka_bootstrap_servers} did not answer: {err}"
+        ) from None
+    wanted = {settings.topic(name): config for name, config in INPUT_TOPICS.items()}
+    for name in wanted.keys() & existing.keys():
+        partitions = len(existing[name].partitions)
+        if partitions != settings.partitions:
+            logger.warning(
+                "topic %s has %d partitions, PROBEWATCH_PARTITIONS says %d: keep them equal",
+                name, partitions, settings.partitions,
+            )
+    missing = [
+        NewTopic(name, settings.partitions, settings.replication_factor, config=config)
+        for name, config in wanted.items()
+        if name not in existing
+    ]
+    if not missing:
+        return []
+    for name, future in admin.create_topics(missing, request_timeout=timeout).items():
+        try:
+            future.result()
+        except KafkaException as err:
+            if err.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise TopicSetupError(f"could not create topic {name}: {err}") from None
+    return [topic.topic for topic in missing]

@@ -1,0 +1,1 @@
+"""Pure functions of probewatch: no App, table, topic or Kafka in here, so they test with values."""

@@ -1,0 +1,34 @@
+"""THE faust App of probewatch. Agents and views are discovered from their packages."""
+
+from __future__ import annotations
+
+import faust
+
+from app.settings import get_settings
+
+settings = get_settings()
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.bootstrap_urls,
+    store=settings.store,
+    datadir=str(settings.worker_data_dir),
+    autodiscover=["app.agents", "app.web"],
+    origin="app",
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication_factor,
+    table_standby_replicas=settings.standby_replicas,
+    processing_guarantee="at_least_once",
+    web_port=settings.web_port,
+    web_bind=settings.web_bind,
+    web_host=settings.web_host,
+    canonical_url=settings.worker_url,
+    web_tables_enabled=False,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+)
+
+
+def main() -> None:
+    """Run faust's command line on this app (`python -m app worker`)."""
+    app.main()

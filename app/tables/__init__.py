@@ -1,0 +1,1 @@
+"""Table declarations; agents are their only writers, web views only read them."""

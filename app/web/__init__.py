@@ -1,0 +1,1 @@
+"""HTTP views served by every worker; queries are routed to the worker owning the key."""

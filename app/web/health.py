@@ -1,0 +1,30 @@
+"""`GET /health`: this worker's liveness and its counts of accepted and rejected events."""
+
+from __future__ import annotations
+
+from faust import web
+
+from app.counters import counters
+from app.main import app, settings
+
+blueprint = web.Blueprint("health")
+
+
+@blueprint.route("/health", name="health")
+class HealthView(web.View):
+    """Counters are per worker: ask each worker, or sum them, to see the whole cluster."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        return self.json(
+            {
+                "status": "ok",
+                "worker": settings.worker_url,
+                "assigned": sorted(
+                    f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives()
+                ),
+                "counters": counters.snapshot(),
+            }
+        )
+
+
+blueprint.register(app)

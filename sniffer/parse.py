@@ -1,0 +1,338 @@
+"""Lean probe-request parser: capture record bytes in, ProbeEvent out.
+
+Scapy dissects only ~1.5k frames/s, far below what replay and a busy live channel need, so this
+module reads just the handful of fields a ProbeEvent carries with struct and slicing. Field
+choices follow what tshark reports (wlan.sa, wlan.ssid, wlan_radio.signal_dbm,
+wlan_radio.frequency, wlan.seq); tests/unit/sniffer/test_parse_vs_tshark.py holds us to it.
+"""
+
+from __future__ import annotations
+
+import struct
+from hashlib import blake2b
+
+from sniffer.event import ProbeEvent
+
+LINKTYPE_IEEE802_11 = 105
+LINKTYPE_PRISM_HEADER = 119
+LINKTYPE_IEEE802_11_RADIOTAP = 127
+LINKTYPE_IEEE802_11_AVS = 163
+SUPPORTED_LINKTYPES = frozenset(
+    {LINKTYPE_IEEE802_11, LINKTYPE_PRISM_HEADER, LINKTYPE_IEEE802_11_RADIOTAP, LINKTYPE_IEEE802_11_AVS}
+)
+LINKTYPE_NAMES = {
+    1: "Ethernet",
+    105: "IEEE 802.11",
+    113: "Linux cooked",
+    119: "802.11 + Prism",
+    127: "802.11 + radiotap",
+    163: "802.11 + AVS",
+}
+
+# pcap link-type word: low 16 bits are the type; bit 26 says the top 4 bits carry the FCS length
+# in 16-bit words (draft-ietf-opsawg-pcap, libpcap's LT_FCS_LENGTH_PRESENT).
+_LT_TYPE_MASK = 0x0000FFFF
+_LT_FCS_PRESENT = 0x04000000
+
+_PROBE_REQUEST_FC0 = 0x40  # protocol version 0, type 0 (management), subtype 4
+_FC1_PROTECTED = 0x40
+_FC1_ORDER = 0x80
+_MGMT_HEADER_LEN = 24
+_HT_CONTROL_LEN = 4
+_FCS_LEN = 4
+
+_RT_F_FCS = 0x10  # radiotap Flags: frame includes the FCS
+_RT_F_BADFCS = 0x40  # radiotap Flags: frame failed its FCS check
+_RT_EXT = 0x80000000
+_RT_VENDOR_NS_NEXT = 0x40000000
+_RT_RADIOTAP_NS_NEXT = 0x20000000
+_RT_FIELD_BITS = 0x1FFFFFFF
+_RT_TLV_BIT = 28
+
+# (alignment, size) of radiotap namespace fields 0..27, as in the radiotap iterator that Linux
+# and Wireshark share; an unknown bit ends the walk because later offsets cannot be known.
+_RT_FIELDS: tuple[tuple[int, int] | None, ...] = (
+    (8, 8),  # 0 TSFT
+    (1, 1),  # 1 Flags
+    (1, 1),  # 2 Rate
+    (2, 4),  # 3 Channel: u16 frequency, u16 flags
+    (2, 2),  # 4 FHSS
+    (1, 1),  # 5 dBm antenna signal
+    (1, 1),  # 6 dBm antenna noise
+    (2, 2),  # 7 lock quality
+    (2, 2),  # 8 TX attenuation
+    (2, 2),  # 9 dB TX attenuation
+    (1, 1),  # 10 dBm TX power
+    (1, 1),  # 11 antenna
+    (1, 1),  # 12 dB antenna signal
+    (1, 1),  # 13 dB antenna noise
+    (2, 2),  # 14 RX flags
+    (2, 2),  # 15 TX flags
+    (1, 1),  # 16 RTS retries
+    (1, 1),  # 17 data retries
+    (4, 8),  # 18 XChannel
+    (1, 3),  # 19 MCS
+    (4, 8),  # 20 A-MPDU status
+    (2, 12),  # 21 VHT
+    (8, 12),  # 22 timestamp
+    (2, 12),  # 23 HE
+    (2, 12),  # 24 HE-MU
+    (2, 6),  # 25 HE-MU-other-user
+    (1, 1),  # 26 0-length PSDU
+    (2, 4),  # 27 L-SIG
+)
+_RT_FLAGS = 1
+_RT_CHANNEL = 3
+_RT_DBM_ANTSIGNAL = 5
+
+_PRISM_HEADER_LEN = 144
+_PRISM_DID_CHANNEL = frozenset({0x00030044, 0x00003041})
+_PRISM_DID_RSSI = frozenset({0x00040044, 0x00004041})
+_AVS_MAGIC = frozenset({b"\x80\x21\x10\x01", b"\x80\x21\x10\x02"})
+_AVS_MIN_LEN = 64
+_AVS_SSI_DBM = 2
+
+# Elements whose contents describe the device's capabilities (stable per model/OS) and go into
+# the fingerprint whole; 221 and 255 contribute only their identifying prefix, all others only
+# their id, so per-frame values (SSID, DS channel, counters) never change the hash.
+_FP_WHOLE = frozenset({1, 45, 50, 127, 191})
+_FP_PREFIX = {221: 4, 255: 1}
+
+_u16 = struct.Struct("<H").unpack_from
+_u32 = struct.Struct("<I").unpack_from
+_rt_header = struct.Struct("<BxHI").unpack_from
+_prism_did = struct.Struct("<IHHi").unpack_from
+_be_u32 = struct.Struct(">I").unpack_from
+_be_i32 = struct.Struct(">i").unpack_from
+
+
+class MalformedFrame(ValueError):
+    """A record that is truncated or garbage where an 802.11 frame was expected."""
+
+
+def linktype_name(linktype: int) -> str:
+    """A readable name for error messages ("105 (IEEE 802.11)")."""
+    base = linktype & _LT_TYPE_MASK
+    name = LINKTYPE_NAMES.get(base)
+    return f"{base} ({name})" if name else str(base)
+
+
+def is_supported_linktype(linktype: int) -> bool:
+    """True for the 802.11 link types this parser reads (FCS bits in the word ignored)."""
+    return linktype & _LT_TYPE_MASK in SUPPORTED_LINKTYPES
+
+
+def parse_frame(linktype: int, data: bytes, ts: float, sensor: str) -> ProbeEvent | None:
+    """Parse one capture record; None when it is not a probe request.
+
+    `linktype` is the pcap/pcapng link-type word, FCS-length bits included. Raises
+    MalformedFrame when the bytes are truncated or inconsistent.
+    """
+    base = linktype & _LT_TYPE_MASK
+    fcs_len = ((linktype >> 28) & 0xF) * 2 if linktype & _LT_FCS_PRESENT else 0
+    if base == LINKTYPE_IEEE802_11_RADIOTAP:
+        return _parse_radiotap(data, ts, sensor, fcs_len)
+    if base == LINKTYPE_IEEE802_11:
+        return _parse_dot11(data, 0, len(data) - fcs_len, ts, sensor, None, None)
+    if base == LINKTYPE_PRISM_HEADER:
+        if data[:4] in _AVS_MAGIC:
+            return _parse_avs(data, ts, sensor, fcs_len)
+        return _parse_prism(data, ts, sensor, fcs_len)
+    if base == LINKTYPE_IEEE802_11_AVS:
+        return _parse_avs(data, ts, sensor, fcs_len)
+    return None
+
+
+def channel_to_mhz(channel: int) -> int | None:
+    """Centre frequency of a 2.4/5 GHz channel number (headers that give only the number)."""
+    if channel == 14:
+        return 2484
+    if 1 <= channel < 14:
+        return 2407 + 5 * channel
+    if 14 < channel <= 196:
+        return 5000 + 5 * channel
+    return None
+
+
+def _parse_radiotap(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeEvent | None:
+    size = len(data)
+    if size < 8:
+        raise MalformedFrame("radiotap header truncated")
+    if data[0] != 0:
+        raise MalformedFrame(f"radiotap version {data[0]} is not 0")
+    it_len, present = _rt_header(data, 1)
+    if it_len < 8 or it_len > size:
+        raise MalformedFrame(f"radiotap length {it_len} does not fit a {size}-byte record")
+    words = [present]
+    off = 8
+    while present & _RT_EXT:
+        if off + 4 > it_len:
+            raise MalformedFrame("radiotap presence bitmap runs past the header")
+        present = _u32(data, off)[0]
+        words.append(present)
+        off += 4
+    if it_len == size:
+        raise MalformedFrame("no 802.11 frame after the radiotap header")
+    if data[it_len] != _PROBE_REQUEST_FC0:
+        return None
+
+    flags: int | None = None
+    signal: int | None = None
+    freq: int | None = None
+    in_radiotap_ns = True
+    walking = True
+    bit_base = 0
+    for word in words:
+        if walking and in_radiotap_ns:
+            bits = word & _RT_FIELD_BITS
+            while bits:
+                low = bits & -bits
+                bits ^= low
+                index = bit_base + low.bit_length() - 1
+                spec = _RT_FIELDS[index] if index < len(_RT_FIELDS) else None
+                if spec is None:
+                    walking = False
+                    break
+                align, length = spec
+                off = (off + align - 1) & -align
+                if off + length > it_len:
+                    raise MalformedFrame(f"radiotap field {index} runs past the header")
+                if index == _RT_DBM_ANTSIGNAL:
+                    value = data[off]
+                    signal = value - 256 if value > 127 else value
+                elif index == _RT_CHANNEL:
+                    freq = _u16(data, off)[0]
+                elif index == _RT_FLAGS:
+                    flags = data[off]
+                off += length
+        if word & _RT_VENDOR_NS_NEXT:
+            if walking:
+                off = (off + 1) & -2
+                if off + 6 > it_len:
+                    raise MalformedFrame("radiotap vendor namespace runs past the header")
+                off += 6 + _u16(data, off + 4)[0]
+                if off > it_len:
+                    raise MalformedFrame("radiotap vendor data runs past the header")
+            in_radiotap_ns = False
+            bit_base = 0
+        elif word & _RT_RADIOTAP_NS_NEXT:
+            in_radiotap_ns = True
+            bit_base = 0
+        else:
+            bit_base += 32
+
+    if flags is not None:
+        if flags & _RT_F_BADFCS:
+            raise MalformedFrame("frame failed its FCS check (radiotap Bad FCS flag)")
+        fcs_len = _FCS_LEN if flags & _RT_F_FCS else 0
+    return _parse_dot11(data, it_len, size - fcs_len, ts, sensor, signal, freq or None)
+
+
+def _parse_prism(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeEvent | None:
+    if len(data) < _PRISM_HEADER_LEN:
+        raise MalformedFrame("Prism header truncated")
+    if len(data) == _PRISM_HEADER_LEN:
+        raise MalformedFrame("no 802.11 frame after the Prism header")
+    if data[_PRISM_HEADER_LEN] != _PROBE_REQUEST_FC0:
+        return None
+    signal: int | None = None
+    channel: int | None = None
+    for off in range(24, _PRISM_HEADER_LEN, 12):
+        did, _status, _length, value = _prism_did(data, off)
+        if did in _PRISM_DID_RSSI:
+            signal = value
+        elif did in _PRISM_DID_CHANNEL:
+            channel = value
+    freq = channel_to_mhz(channel) if channel is not None else None
+    end = len(data) - fcs_len
+    return _parse_dot11(data, _PRISM_HEADER_LEN, end, ts, sensor, signal, freq)
+
+
+def _parse_avs(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeEvent | None:
+    size = len(data)
+    if size < 8:
+        raise MalformedFrame("AVS header truncated")
+    hdr_len = _be_u32(data, 4)[0]
+    if hdr_len < _AVS_MIN_LEN or hdr_len > size:
+        raise MalformedFrame(f"AVS header length {hdr_len} does not fit a {size}-byte record")
+    if hdr_len == size:
+        raise MalformedFrame("no 802.11 frame after the AVS header")
+    if data[hdr_len] != _PROBE_REQUEST_FC0:
+        return None
+    signal = _be_i32(data, 48)[0] if _be_u32(data, 44)[0] == _AVS_SSI_DBM else None
+    freq = channel_to_mhz(_be_u32(data, 28)[0])
+    return _parse_dot11(data, hdr_len, size - fcs_len, ts, sensor, signal, freq)
+
+
+def _parse_dot11(
+    data: bytes,
+    start: int,
+    end: int,
+    ts: float,
+    sensor: str,
+    signal: int | None,
+    freq: int | None,
+) -> ProbeEvent | None:
+    """Read a management frame spanning data[start:end] (FCS already excluded)."""
+    if end - start < 2:
+        raise MalformedFrame("802.11 frame control truncated")
+    if data[start] != _PROBE_REQUEST_FC0:
+        return None
+    fc1 = data[start + 1]
+    if fc1 & _FC1_PROTECTED:
+        raise MalformedFrame("probe request with the Protected bit set: body is not readable")
+    pos = start + _MGMT_HEADER_LEN
+    if fc1 & _FC1_ORDER:
+        pos += _HT_CONTROL_LEN
+    if pos > end:
+        raise MalformedFrame("802.11 management header truncated")
+    first_octet = data[start + 10]
+    mac = data[start + 10 : start + 16].hex(":")
+    seq = _u16(data, start + 22)[0] >> 4
+
+    ssid_raw: bytes | None = None
+    fingerprint: list[bytes] = []
+    add = fingerprint.append
+    while pos < end:
+        if pos + 2 > end:
+            raise MalformedFrame("information element header truncated")
+        eid = data[pos]
+        nxt = pos + 2 + data[pos + 1]
+        if nxt > end:
+            raise MalformedFrame(f"information element {eid} runs past the end of the frame")
+        if eid == 0:
+            if ssid_raw is None:
+                ssid_raw = data[pos + 2 : nxt]
+            add(b"\x00")
+        elif eid in _FP_WHOLE:
+            add(data[pos:nxt])
+        elif eid in _FP_PREFIX:
+            body = data[pos + 2 : min(nxt, pos + 2 + _FP_PREFIX[eid])]
+            add(bytes((eid, len(body))) + body)
+        else:
+            add(bytes((eid,)))
+        pos = nxt
+
+    ssid_hex: str | None = None
+    if not ssid_raw:
+        ssid = ""
+    else:
+        try:
+            ssid = ssid_raw.decode("utf-8")
+        except UnicodeDecodeError:
+            ssid = ssid_raw.decode("utf-8", "backslashreplace")
+            ssid_hex = ssid_raw.hex()
+    return ProbeEvent(
+        ts=ts,
+        mac=mac,
+        ssid=ssid,
+        ssid_hex=ssid_hex,
+        rssi_dbm=signal,
+        freq_mhz=freq,
+        seq=seq,
+        randomized=bool(first_octet & 0x02),
+        sensor=sensor,
+        ie_fingerprint=(
+            blake2b(b"".join(fingerprint), digest_size=8).hexdigest() if fingerprint else None
+        ),
+    )
