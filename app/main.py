@@ -26,6 +26,9 @@ app = faust.App(
     web_tables_enabled=False,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
+    # Changelog writes are many and small: let them share produce requests.
+    producer_linger=0.01,
+    producer_max_batch_size=1024 * 1024,
 )
 
 

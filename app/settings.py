@@ -48,8 +48,12 @@ class Settings(BaseSettings):
 
     @property
     def worker_data_dir(self) -> Path:
-        """This worker's own state folder: RocksDB refuses two workers on one folder (faust#98)."""
-        return self.data_dir / f"worker-{self.web_port}"
+        """This worker's own state folder, per deployment and per worker.
+
+        RocksDB refuses two workers on one folder (faust#98), and a store left by another topic
+        prefix would not match its changelogs.
+        """
+        return self.data_dir / self.app_id / f"worker-{self.web_port}"
 
     @property
     def worker_url(self) -> str:

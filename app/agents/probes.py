@@ -1,53 +1,86 @@
-"""Where a probe is counted: fold every message of `probes` into the `devices` table."""
+"""Where a probe is counted: fold every message of `probes` into the `devices` table.
+
+Probes arrive in batches; each batch is grouped by partition and by MAC so that a device's row is
+read, folded and written (one store write, one changelog message) once per batch, however many
+probes it sent. A table write must happen in the context of an event of its own partition, which
+is why the batch is grouped by partition first. Events are acknowledged only after the batch is
+written, so a committed offset never runs ahead of the table.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 
 from faust.types import EventT, StreamT
 
 from app.counters import counters
 from app.logic.probe import InvalidProbe, decode_probe
-from app.logic.stats import fold_probe
+from app.logic.stats import DeviceState, fold_probe
 from app.main import app, settings
+from app.models import ProbeEvent
 from app.tables.devices import devices_table
 from app.topics import probes_topic
 
 logger = logging.getLogger(__name__)
 
 STREAM = "probes"
+BATCH_SIZE = 2000
+BATCH_WITHIN_S = 0.25
 
 
 @app.agent(probes_topic, name="fold-probes")
 async def fold_probes(stream: StreamT[bytes]) -> None:
-    """Apply each probe once to its device's row.
+    """Apply each probe exactly once to its device's row.
 
     Processing is at-least-once, so after a crash faust hands us again events whose effect is
     already in the table. Each row remembers the offset of the last message applied to it (a MAC
     always lands in the same partition), which makes re-delivery a no-op and the counts exact.
     """
-    async for event in stream.events():
-        await _apply(event)
+    async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        by_partition: dict[int, list[EventT[bytes]]] = defaultdict(list)
+        for event in batch:
+            by_partition[event.message.partition].append(event)
+        for events in by_partition.values():
+            # Table writes find their partition through the current event (faust's contract).
+            stream._set_current_event(events[-1])  # type: ignore[attr-defined]
+            await _fold_partition(events)
+        stream._set_current_event(None)  # type: ignore[attr-defined]
 
 
-async def _apply(event: EventT[bytes]) -> None:
-    message = event.message
-    try:
-        probe = decode_probe(message.value)
-    except InvalidProbe as bad:
-        counters.reject(STREAM, bad.reason, f"{bad} at {message.topic}[{message.partition}]@{message.offset}")
-        return
-    key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else None
-    if key != probe.mac:
-        # Keyed by something else, it sits in the wrong partition for routing: send it on, keyed right.
-        await probes_topic.send(key=probe.mac.encode(), value=message.value)
-        counters.incr(f"{STREAM}.rekeyed")
-        return
-    state = devices_table.get(probe.mac)
-    if state is not None and state.get("offset", -1) >= message.offset:
-        counters.incr(f"{STREAM}.duplicates_skipped")
-        return
-    state = fold_probe(state, probe, max_ssids=settings.max_ssids_per_device)
-    state["offset"] = message.offset
-    devices_table[probe.mac] = state
-    counters.incr(f"{STREAM}.accepted")
+async def _fold_partition(events: Sequence[EventT[bytes]]) -> None:
+    """Fold one partition's share of a batch: one table read and write per device."""
+    probes: dict[str, list[tuple[int, ProbeEvent]]] = defaultdict(list)
+    for event in events:
+        message = event.message
+        try:
+            probe = decode_probe(message.value)
+        except InvalidProbe as bad:
+            where = f"{message.topic}[{message.partition}]@{message.offset}"
+            counters.reject(STREAM, bad.reason, f"{bad} at {where}")
+            continue
+        key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else None
+        if key != probe.mac:
+            # Keyed otherwise, it sits in the wrong partition for routing: send it on, keyed right.
+            await probes_topic.send(key=probe.mac.encode(), value=message.value)
+            counters.incr(f"{STREAM}.rekeyed")
+            continue
+        probes[probe.mac].append((message.offset, probe))
+    accepted = duplicates = 0
+    for mac, arrivals in probes.items():
+        state: DeviceState | None = devices_table.get(mac)
+        applied = -1 if state is None else state.get("offset", -1)
+        for offset, probe in arrivals:
+            if offset <= applied:
+                duplicates += 1
+                continue
+            state = fold_probe(state, probe, max_ssids=settings.max_ssids_per_device)
+            applied = offset
+            accepted += 1
+        if state is not None and state.get("offset") != applied:
+            state["offset"] = applied
+            devices_table[mac] = state
+    counters.incr(f"{STREAM}.accepted", accepted)
+    if duplicates:
+        counters.incr(f"{STREAM}.duplicates_skipped", duplicates)

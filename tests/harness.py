@@ -1,0 +1,162 @@
+"""Real processes for integration and end-to-end tests: a reachable Kafka, workers, the sniffer.
+
+Every test run gets its own topic prefix and data folder, so runs never see each other's data,
+and every process a test starts is stopped when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+BOOTSTRAP = os.environ.get("PROBEWATCH_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+
+
+def kafka_reachable(bootstrap: str = BOOTSTRAP, timeout: float = 2.0) -> bool:
+    """True when the first bootstrap server accepts a TCP connection."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host or "localhost", int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def new_prefix(label: str) -> str:
+    """A topic prefix no earlier run used."""
+    return f"t{uuid.uuid4().hex[:10]}.{label}."
+
+
+def http_json(url: str, method: str = "GET", timeout: float = 10.0) -> tuple[int, Any]:
+    """Status and decoded JSON body of one request (errors included, they carry JSON too)."""
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as err:
+        body = err.read()
+        try:
+            return err.code, json.loads(body or b"null")
+        except ValueError:
+            return err.code, body.decode("utf-8", "replace")
+
+
+@dataclass
+class Deployment:
+    """One isolated probewatch deployment on the shared Kafka: a prefix and a data folder."""
+
+    data_dir: Path
+    prefix: str = field(default_factory=lambda: new_prefix("it"))
+    partitions: int = 8
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **more: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PROBEWATCH_")}
+        env.update(
+            PROBEWATCH_KAFKA_BOOTSTRAP_SERVERS=BOOTSTRAP,
+            PROBEWATCH_TOPIC_PREFIX=self.prefix,
+            PROBEWATCH_DATA_DIR=str(self.data_dir),
+            PROBEWATCH_PARTITIONS=str(self.partitions),
+            PROBEWATCH_SENSOR="test-sensor",
+            **self.extra_env,
+            **more,
+        )
+        return env
+
+    def sniffer(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run `probewatch-sniffer ARGS` to completion."""
+        return subprocess.run(
+            [str(VENV_BIN / "probewatch-sniffer"), *args],
+            env=self.env(), capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
+        )
+
+
+class Worker:
+    """A `probewatch worker` process of a deployment, stopped (or killed) by the test."""
+
+    def __init__(self, deployment: Deployment, port: int | None = None) -> None:
+        self.deployment = deployment
+        self.port = port or free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.log_path = deployment.data_dir / f"worker-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        self.deployment.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(VENV_BIN / "probewatch"), "worker", "--web-port", str(self.port)],
+            env=self.deployment.env(), stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Until /health answers and this worker has been assigned its share of `probes`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                status, body = http_json(f"{self.url}/health", timeout=2)
+            except OSError:
+                status, body = 0, None
+            if status == 200 and any(tp.startswith(f"{self.deployment.prefix}probes:") for tp in body["assigned"]):
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"worker {self.url} not ready in {timeout} s:\n{self.log_tail()}")
+
+    def counters(self) -> dict[str, int]:
+        return dict(http_json(f"{self.url}/health")[1]["counters"])
+
+    def get(self, path: str) -> tuple[int, Any]:
+        return http_json(f"{self.url}{path}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"worker {self.url} exited with {self.process.returncode}:\n{self.log_tail()}")
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.3) -> Any:
+    """Poll until predicate() is truthy; its value, or TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"{what} (last seen: {last!r})")
