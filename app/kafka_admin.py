@@ -8,18 +8,37 @@ default partition count, which would break co-partitioning with the changelogs.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-#: Input topics (DESIGN.md) and their extra configuration.
-INPUT_TOPICS: dict[str, dict[str, str]] = {
-    "probes": {},
-    "pcap": {},
+COMPACTED = {"cleanup.policy": "compact"}
+THIRTY_DAYS_MS = str(30 * 24 * 3600 * 1000)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic of DESIGN.md; `single_partition` for small lists every worker reads whole."""
+
+    config: dict[str, str] = field(default_factory=dict)
+    single_partition: bool = False
+
+
+#: The topics the app reads or writes that faust does not create itself (changelogs it does).
+INPUT_TOPICS: dict[str, TopicSpec] = {
+    "probes": TopicSpec(),
+    "pcap": TopicSpec(),
+    "telegram-updates": TopicSpec({"retention.ms": THIRTY_DAYS_MS}),
+    "device-names": TopicSpec(COMPACTED),
+    "ssid-watchlist": TopicSpec(COMPACTED, single_partition=True),
+    "chat-subscriptions": TopicSpec(COMPACTED, single_partition=True),
+    "alerts": TopicSpec(),
+    "ssid-probes": TopicSpec(),
 }
 
 
@@ -36,17 +55,24 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         raise TopicSetupError(
             f"Kafka at {settings.kafka_bootstrap_servers} did not answer: {err}"
         ) from None
-    wanted = {settings.topic(name): config for name, config in INPUT_TOPICS.items()}
+    wanted = {settings.topic(name): spec for name, spec in INPUT_TOPICS.items()}
     for name in wanted.keys() & existing.keys():
         partitions = len(existing[name].partitions)
-        if partitions != settings.partitions:
+        if not wanted[name].single_partition and partitions != settings.partitions:
             logger.warning(
                 "topic %s has %d partitions, PROBEWATCH_PARTITIONS says %d: keep them equal",
-                name, partitions, settings.partitions,
+                name,
+                partitions,
+                settings.partitions,
             )
     missing = [
-        NewTopic(name, settings.partitions, settings.replication_factor, config=config)
-        for name, config in wanted.items()
+        NewTopic(
+            name,
+            1 if spec.single_partition else settings.partitions,
+            settings.replication_factor,
+            config=spec.config,
+        )
+        for name, spec in wanted.items()
         if name not in existing
     ]
     if not missing:

@@ -1,4 +1,7 @@
-"""The records that cross Kafka, as the app reads them. DESIGN.md's tables are the source of truth."""
+"""The records that cross Kafka, as the app reads them.
+
+DESIGN.md's tables are the source of truth.
+"""
 
 from __future__ import annotations
 

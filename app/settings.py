@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,8 +33,29 @@ class Settings(BaseSettings):
     standby_replicas: int = Field(default=1, ge=0)
     max_ssids_per_device: int = Field(default=1000, ge=1)
     timezone: str = "UTC"
+    #: Repeats of the same device + watched SSID within this many seconds make one alert.
+    alert_window_s: float = Field(default=300.0, ge=0)
+    #: Events a slow live-stream client may fall behind before it is dropped.
+    stream_queue_size: int = Field(default=1000, ge=10)
     log_level: str = "info"
     telegram_token: SecretStr | None = None
+    #: Further bots served by the same webhook server, comma-separated tokens
+    #: ("many bots, one server").
+    telegram_extra_tokens: SecretStr | None = None
+    telegram_mode: Literal["webhook", "polling"] = "webhook"
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_path: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    #: The public HTTPS base URL Telegram posts to (e.g. a tunnel), for `probewatch webhook-set`.
+    telegram_public_url: str | None = None
+    telegram_allowed_chats: str = ""
+    #: Source networks allowed to post to the webhook; empty = any (the secret is always checked).
+    telegram_allowed_networks: str = ""
+    #: Reverse proxies (networks) whose X-Forwarded-For names the real client; empty = trust none.
+    telegram_trusted_proxies: str = ""
+    telegram_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: Where this worker's bot asks device queries; any worker routes them to the owner.
+    api_base_url: str | None = None
 
     @property
     def bootstrap_urls(self) -> list[str]:
@@ -59,6 +81,11 @@ class Settings(BaseSettings):
     def worker_url(self) -> str:
         """Where other workers reach this one when they route a query to it."""
         return self.canonical_url or f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def local_api_url(self) -> str:
+        """The HTTP API the bot calls: this worker's own, which routes to the key's owner."""
+        return self.api_base_url or f"http://127.0.0.1:{self.web_port}"
 
     def topic(self, name: str) -> str:
         """A topic name with this deployment's prefix."""

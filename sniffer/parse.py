@@ -18,7 +18,12 @@ LINKTYPE_PRISM_HEADER = 119
 LINKTYPE_IEEE802_11_RADIOTAP = 127
 LINKTYPE_IEEE802_11_AVS = 163
 SUPPORTED_LINKTYPES = frozenset(
-    {LINKTYPE_IEEE802_11, LINKTYPE_PRISM_HEADER, LINKTYPE_IEEE802_11_RADIOTAP, LINKTYPE_IEEE802_11_AVS}
+    {
+        LINKTYPE_IEEE802_11,
+        LINKTYPE_PRISM_HEADER,
+        LINKTYPE_IEEE802_11_RADIOTAP,
+        LINKTYPE_IEEE802_11_AVS,
+    }
 )
 LINKTYPE_NAMES = {
     1: "Ethernet",
@@ -47,11 +52,10 @@ _RT_EXT = 0x80000000
 _RT_VENDOR_NS_NEXT = 0x40000000
 _RT_RADIOTAP_NS_NEXT = 0x20000000
 _RT_FIELD_BITS = 0x1FFFFFFF
-_RT_TLV_BIT = 28
 
 # (alignment, size) of radiotap namespace fields 0..27, as in the radiotap iterator that Linux
 # and Wireshark share; an unknown bit ends the walk because later offsets cannot be known.
-_RT_FIELDS: tuple[tuple[int, int] | None, ...] = (
+_RT_FIELDS: tuple[tuple[int, int], ...] = (
     (8, 8),  # 0 TSFT
     (1, 1),  # 1 Flags
     (1, 1),  # 2 Rate
@@ -84,24 +88,42 @@ _RT_FIELDS: tuple[tuple[int, int] | None, ...] = (
 _RT_FLAGS = 1
 _RT_CHANNEL = 3
 _RT_DBM_ANTSIGNAL = 5
+_RT_XCHANNEL = 18
 
 _PRISM_HEADER_LEN = 144
+_PRISM_MSGCODES = frozenset({0x44, 0x41})
 _PRISM_DID_CHANNEL = frozenset({0x00030044, 0x00003041})
 _PRISM_DID_RSSI = frozenset({0x00040044, 0x00004041})
 _AVS_MAGIC = frozenset({b"\x80\x21\x10\x01", b"\x80\x21\x10\x02"})
 _AVS_MIN_LEN = 64
 _AVS_SSI_DBM = 2
 
-# Elements whose contents describe the device's capabilities (stable per model/OS) and go into
-# the fingerprint whole; 221 and 255 contribute only their identifying prefix, all others only
-# their id, so per-frame values (SSID, DS channel, counters) never change the hash.
-_FP_WHOLE = frozenset({1, 45, 50, 127, 191})
-_FP_PREFIX = {221: 4, 255: 1}
+# How each element id enters the ie_fingerprint. Capability elements (rates, HT/VHT/extended
+# capabilities) are stable per device model/OS and go in whole; vendor-specific (221) adds only
+# its OUI and type, extension (255) only its extension id; all others add just their id, so
+# per-frame values (SSID, DS channel, counters) never change it. A prefix kind is 2 + the prefix
+# length, so `pos + kind` is where the prefix ends (contents start at pos + 2).
+_FP_ID = 0
+_FP_WHOLE = 1
+_FP_SSID = 2
+
+
+def _fingerprint_kinds() -> bytes:
+    kinds = bytearray(256)
+    for eid in (1, 45, 50, 127, 191):
+        kinds[eid] = _FP_WHOLE
+    kinds[0] = _FP_SSID
+    kinds[221] = 2 + 4  # OUI (3) + vendor type (1)
+    kinds[255] = 2 + 1  # element id extension
+    return bytes(kinds)
+
+
+_FP_KIND = _fingerprint_kinds()
 
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
-_rt_header = struct.Struct("<BxHI").unpack_from
-_prism_did = struct.Struct("<IHHi").unpack_from
+_prism_did_le = struct.Struct("<IHHi").unpack_from
+_prism_did_be = struct.Struct(">IHHi").unpack_from
 _be_u32 = struct.Struct(">I").unpack_from
 _be_i32 = struct.Struct(">i").unpack_from
 
@@ -158,32 +180,47 @@ def _parse_radiotap(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeE
     size = len(data)
     if size < 8:
         raise MalformedFrame("radiotap header truncated")
-    if data[0] != 0:
-        raise MalformedFrame(f"radiotap version {data[0]} is not 0")
-    it_len, present = _rt_header(data, 1)
+    it_len = _u16(data, 2)[0]
     if it_len < 8 or it_len > size:
         raise MalformedFrame(f"radiotap length {it_len} does not fit a {size}-byte record")
-    words = [present]
-    off = 8
-    while present & _RT_EXT:
-        if off + 4 > it_len:
-            raise MalformedFrame("radiotap presence bitmap runs past the header")
-        present = _u32(data, off)[0]
-        words.append(present)
-        off += 4
     if it_len == size:
         raise MalformedFrame("no 802.11 frame after the radiotap header")
     if data[it_len] != _PROBE_REQUEST_FC0:
         return None
+    # Like tshark, an unknown version or inconsistent fields only cost the radio information:
+    # the 802.11 frame still starts at it_len.
+    signal, freq, flags = _radiotap_fields(data, it_len) if data[0] == 0 else (None, None, None)
+    if flags is not None:
+        if flags & _RT_F_BADFCS:
+            raise MalformedFrame("frame failed its FCS check (radiotap Bad FCS flag)")
+        fcs_len = _FCS_LEN if flags & _RT_F_FCS else 0
+    return _parse_dot11(data, it_len, size - fcs_len, ts, sensor, signal, freq)
+
+
+def _radiotap_fields(data: bytes, it_len: int) -> tuple[int | None, int | None, int | None]:
+    """(last dBm antenna signal, channel frequency, Flags) from a radiotap header.
+
+    Follows the radiotap iterator: extended bitmaps, natural alignment from the header start,
+    namespace switches (bit 29 back to radiotap, bit 30 to a vendor namespace skipped by its
+    skip_length). The walk stops at the first unknown field or at data past the header, keeping
+    what it found before, as tshark does. tshark reports the last antenna signal and the last
+    non-zero frequency (Channel, then XChannel).
+    """
+    words = [_u32(data, 4)[0]]
+    off = 8
+    while words[-1] & _RT_EXT:
+        if off + 4 > it_len:
+            return None, None, None
+        words.append(_u32(data, off)[0])
+        off += 4
 
     flags: int | None = None
     signal: int | None = None
     freq: int | None = None
     in_radiotap_ns = True
-    walking = True
     bit_base = 0
     for word in words:
-        if walking and in_radiotap_ns:
+        if in_radiotap_ns:
             bits = word & _RT_FIELD_BITS
             while bits:
                 low = bits & -bits
@@ -191,28 +228,26 @@ def _parse_radiotap(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeE
                 index = bit_base + low.bit_length() - 1
                 spec = _RT_FIELDS[index] if index < len(_RT_FIELDS) else None
                 if spec is None:
-                    walking = False
-                    break
+                    return signal, freq, flags
                 align, length = spec
                 off = (off + align - 1) & -align
                 if off + length > it_len:
-                    raise MalformedFrame(f"radiotap field {index} runs past the header")
+                    return signal, freq, flags
                 if index == _RT_DBM_ANTSIGNAL:
                     value = data[off]
                     signal = value - 256 if value > 127 else value
                 elif index == _RT_CHANNEL:
-                    freq = _u16(data, off)[0]
+                    freq = _u16(data, off)[0] or freq
                 elif index == _RT_FLAGS:
                     flags = data[off]
+                elif index == _RT_XCHANNEL:
+                    freq = _u16(data, off + 4)[0] or freq
                 off += length
         if word & _RT_VENDOR_NS_NEXT:
-            if walking:
-                off = (off + 1) & -2
-                if off + 6 > it_len:
-                    raise MalformedFrame("radiotap vendor namespace runs past the header")
-                off += 6 + _u16(data, off + 4)[0]
-                if off > it_len:
-                    raise MalformedFrame("radiotap vendor data runs past the header")
+            off = (off + 1) & -2
+            if off + 6 > it_len:
+                return signal, freq, flags
+            off += 6 + _u16(data, off + 4)[0]
             in_radiotap_ns = False
             bit_base = 0
         elif word & _RT_RADIOTAP_NS_NEXT:
@@ -220,15 +255,19 @@ def _parse_radiotap(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeE
             bit_base = 0
         else:
             bit_base += 32
-
-    if flags is not None:
-        if flags & _RT_F_BADFCS:
-            raise MalformedFrame("frame failed its FCS check (radiotap Bad FCS flag)")
-        fcs_len = _FCS_LEN if flags & _RT_F_FCS else 0
-    return _parse_dot11(data, it_len, size - fcs_len, ts, sensor, signal, freq or None)
+    return signal, freq, flags
 
 
 def _parse_prism(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeEvent | None:
+    if len(data) < 4:
+        raise MalformedFrame("Prism header truncated")
+    if _u32(data, 0)[0] in _PRISM_MSGCODES:
+        did_struct = _prism_did_le
+    elif _be_u32(data, 0)[0] in _PRISM_MSGCODES:
+        did_struct = _prism_did_be
+    else:
+        # Not a Prism message: tshark then reads the record as bare 802.11, and so do we.
+        return _parse_dot11(data, 0, len(data) - fcs_len, ts, sensor, None, None)
     if len(data) < _PRISM_HEADER_LEN:
         raise MalformedFrame("Prism header truncated")
     if len(data) == _PRISM_HEADER_LEN:
@@ -238,7 +277,9 @@ def _parse_prism(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeEven
     signal: int | None = None
     channel: int | None = None
     for off in range(24, _PRISM_HEADER_LEN, 12):
-        did, _status, _length, value = _prism_did(data, off)
+        did, status, _length, value = did_struct(data, off)
+        if status != 0:  # 0 means "supplied"
+            continue
         if did in _PRISM_DID_RSSI:
             signal = value
         elif did in _PRISM_DID_CHANNEL:
@@ -291,26 +332,29 @@ def _parse_dot11(
     seq = _u16(data, start + 22)[0] >> 4
 
     ssid_raw: bytes | None = None
-    fingerprint: list[bytes] = []
-    add = fingerprint.append
+    fingerprint = bytearray()
+    kinds = _FP_KIND
     while pos < end:
-        if pos + 2 > end:
+        if pos + 1 >= end:
             raise MalformedFrame("information element header truncated")
         eid = data[pos]
         nxt = pos + 2 + data[pos + 1]
         if nxt > end:
             raise MalformedFrame(f"information element {eid} runs past the end of the frame")
-        if eid == 0:
+        kind = kinds[eid]
+        if kind == _FP_ID:
+            fingerprint.append(eid)
+        elif kind == _FP_WHOLE:
+            fingerprint += data[pos:nxt]
+        elif kind == _FP_SSID:
+            fingerprint.append(0)
             if ssid_raw is None:
                 ssid_raw = data[pos + 2 : nxt]
-            add(b"\x00")
-        elif eid in _FP_WHOLE:
-            add(data[pos:nxt])
-        elif eid in _FP_PREFIX:
-            body = data[pos + 2 : min(nxt, pos + 2 + _FP_PREFIX[eid])]
-            add(bytes((eid, len(body))) + body)
         else:
-            add(bytes((eid,)))
+            body = data[pos + 2 : min(nxt, pos + kind)]
+            fingerprint.append(eid)
+            fingerprint.append(len(body))
+            fingerprint += body
         pos = nxt
 
     ssid_hex: str | None = None
@@ -332,7 +376,5 @@ def _parse_dot11(
         seq=seq,
         randomized=bool(first_octet & 0x02),
         sensor=sensor,
-        ie_fingerprint=(
-            blake2b(b"".join(fingerprint), digest_size=8).hexdigest() if fingerprint else None
-        ),
+        ie_fingerprint=(blake2b(fingerprint, digest_size=8).hexdigest() if fingerprint else None),
     )

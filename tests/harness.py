@@ -85,7 +85,11 @@ class Deployment:
         """Run `probewatch-sniffer ARGS` to completion."""
         return subprocess.run(
             [str(VENV_BIN / "probewatch-sniffer"), *args],
-            env=self.env(), capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO_ROOT,
         )
 
 
@@ -104,7 +108,10 @@ class Worker:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [str(VENV_BIN / "probewatch"), "worker", "--web-port", str(self.port)],
-            env=self.deployment.env(), stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            env=self.deployment.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
             start_new_session=True,
         )
         return self
@@ -118,7 +125,9 @@ class Worker:
                 status, body = http_json(f"{self.url}/health", timeout=2)
             except OSError:
                 status, body = 0, None
-            if status == 200 and any(tp.startswith(f"{self.deployment.prefix}probes:") for tp in body["assigned"]):
+            if status == 200 and any(
+                tp.startswith(f"{self.deployment.prefix}probes:") for tp in body["assigned"]
+            ):
                 return
             time.sleep(0.3)
         raise TimeoutError(f"worker {self.url} not ready in {timeout} s:\n{self.log_tail()}")
@@ -147,7 +156,9 @@ class Worker:
 
     def _check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"worker {self.url} exited with {self.process.returncode}:\n{self.log_tail()}")
+            raise RuntimeError(
+                f"worker {self.url} exited with {self.process.returncode}:\n{self.log_tail()}"
+            )
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.3) -> Any:

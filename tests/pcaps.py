@@ -10,4 +10,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def pcap_dir() -> Path:
     """`PROBEWATCH_TEST_PCAPS`, by default `../shared/data/pcaps` beside the repository."""
-    return Path(os.environ.get("PROBEWATCH_TEST_PCAPS", REPO_ROOT.parent / "shared" / "data" / "pcaps"))
+    return Path(
+        os.environ.get("PROBEWATCH_TEST_PCAPS", REPO_ROOT.parent / "shared" / "data" / "pcaps")
+    )

@@ -52,12 +52,29 @@ def devices_by_tshark(*captures: Path) -> dict[str, DeviceTruth]:
     truth: dict[str, DeviceTruth] = defaultdict(DeviceTruth)
     for capture in captures:
         out = subprocess.run(
-            ["tshark", "-r", str(capture), "-Y", "wlan.fc.type_subtype == 4", "-T", "fields",
-             "-E", "separator=\t", "-e", "frame.time_epoch", "-e", "wlan.sa", "-e", "wlan.ssid"],
-            capture_output=True, text=True, check=False,
+            [
+                "tshark",
+                "-r",
+                str(capture),
+                "-Y",
+                "wlan.fc.type_subtype == 4",
+                "-T",
+                "fields",
+                "-E",
+                "separator=\t",
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "wlan.sa",
+                "-e",
+                "wlan.ssid",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout
         for line in out.splitlines():
-            epoch, mac, ssid_field = (line.split("\t") + ["", ""])[:3]
+            epoch, mac, ssid_field = [*line.split("\t"), "", ""][:3]
             if not mac:
                 continue
             device = truth[mac.lower()]

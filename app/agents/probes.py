@@ -10,24 +10,33 @@ written, so a committed offset never runs ahead of the table.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+import orjson
+from faust.streams import _current_event
 from faust.types import EventT, StreamT
 
 from app.counters import counters
+from app.logic.alerts import make_alert, should_alert
 from app.logic.probe import InvalidProbe, decode_probe
+from app.logic.ssids import ssid_probes_message
 from app.logic.stats import DeviceState, fold_probe
 from app.main import app, settings
+from app.mirrors import watchlist
 from app.models import ProbeEvent
 from app.tables.devices import devices_table
-from app.topics import probes_topic
+from app.tables.names import device_names_table
+from app.topics import alerts_topic, probes_topic, ssid_probes_topic
 
 logger = logging.getLogger(__name__)
 
 STREAM = "probes"
 BATCH_SIZE = 2000
 BATCH_WITHIN_S = 0.25
+WATCHLIST_WAIT_S = 30.0
 
 
 @app.agent(probes_topic, name="fold-probes")
@@ -38,15 +47,31 @@ async def fold_probes(stream: StreamT[bytes]) -> None:
     already in the table. Each row remembers the offset of the last message applied to it (a MAC
     always lands in the same partition), which makes re-delivery a no-op and the counts exact.
     """
-    async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+    if not await watchlist.wait_ready(timeout=WATCHLIST_WAIT_S):
+        logger.warning("watch list not read within %s s; alerts start once it is", WATCHLIST_WAIT_S)
+    batches = stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S)  # type: ignore[attr-defined]
+    async for batch in batches:
         by_partition: dict[int, list[EventT[bytes]]] = defaultdict(list)
         for event in batch:
             by_partition[event.message.partition].append(event)
         for events in by_partition.values():
-            # Table writes find their partition through the current event (faust's contract).
-            stream._set_current_event(events[-1])  # type: ignore[attr-defined]
-            await _fold_partition(events)
-        stream._set_current_event(None)  # type: ignore[attr-defined]
+            with _in_partition_of(events[-1]):
+                await _fold_partition(events)
+
+
+@contextmanager
+def _in_partition_of(event: EventT[bytes]) -> Iterator[None]:
+    """Make `event` the current event of this task, so table writes go to its partition.
+
+    faust finds a table write's partition through `faust.streams.current_event()`, a context
+    variable. Setting it in this task only leaves the stream's own bookkeeping (its background
+    take-buffer task has its own context) untouched.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 async def _fold_partition(events: Sequence[EventT[bytes]]) -> None:
@@ -71,6 +96,7 @@ async def _fold_partition(events: Sequence[EventT[bytes]]) -> None:
     for mac, arrivals in probes.items():
         state: DeviceState | None = devices_table.get(mac)
         applied = -1 if state is None else state.get("offset", -1)
+        per_ssid: dict[str, list[float]] = {}
         for offset, probe in arrivals:
             if offset <= applied:
                 duplicates += 1
@@ -78,9 +104,29 @@ async def _fold_partition(events: Sequence[EventT[bytes]]) -> None:
             state = fold_probe(state, probe, max_ssids=settings.max_ssids_per_device)
             applied = offset
             accepted += 1
+            if probe.ssid:
+                tally = per_ssid.setdefault(probe.ssid, [0, probe.ts])
+                tally[0] += 1
+                tally[1] = max(tally[1], probe.ts)
+                reason = watchlist.get(probe.ssid)
+                if reason is not None:
+                    await _maybe_alert(state, probe, reason)
         if state is not None and state.get("offset") != applied:
             state["offset"] = applied
             devices_table[mac] = state
+            for ssid, (count, last_ts) in per_ssid.items():
+                update = ssid_probes_message(mac, int(count), last_ts, applied)
+                await ssid_probes_topic.send(key=ssid.encode(), value=orjson.dumps(update))
     counters.incr(f"{STREAM}.accepted", accepted)
     if duplicates:
         counters.incr(f"{STREAM}.duplicates_skipped", duplicates)
+
+
+async def _maybe_alert(state: DeviceState, probe: ProbeEvent, reason: str) -> None:
+    """Emit an Alert unless this device alerted for this SSID within the folding window."""
+    if not should_alert(state, probe, settings.alert_window_s):
+        counters.incr("alerts.folded")
+        return
+    alert = make_alert(probe, reason, device_names_table.get(probe.mac))
+    await alerts_topic.send(key=probe.mac.encode(), value=orjson.dumps(alert))
+    counters.incr("alerts.emitted")

@@ -8,7 +8,9 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 
 
-async def routed(view: View, request: Request, app: AppT, table_name: str, key: str) -> Response | None:
+async def routed(
+    view: View, request: Request, app: AppT, table_name: str, key: str
+) -> Response | None:
     """The owner's response when another worker owns `key`; None when this worker must answer.
 
     `key` must already be the canonical form the table stores: the router hashes it to find the
@@ -19,6 +21,4 @@ async def routed(view: View, request: Request, app: AppT, table_name: str, key: 
     except SameNode:
         return None
     except ServiceUnavailable:
-        return view.json(
-            {"error": "the table is being rebalanced; retry shortly"}, status=503
-        )
+        return view.json({"error": "the table is being rebalanced; retry shortly"}, status=503)

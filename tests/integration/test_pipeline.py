@@ -1,4 +1,4 @@
-"""The whole pipeline on the real Kafka: capture file → sniffer → faust table → GET /devices/<mac>."""
+"""The whole pipeline on the real Kafka: capture → sniffer → faust table → GET /devices/<mac>."""
 
 from __future__ import annotations
 
@@ -70,13 +70,24 @@ def test_unknown_and_malformed_macs(worker: Worker) -> None:
         assert status == 400 and "not a MAC address" in body["error"]
 
 
-def test_malformed_kafka_messages_are_counted_and_skipped(deployment: Deployment, worker: Worker) -> None:
+def test_malformed_kafka_messages_are_counted_and_skipped(
+    deployment: Deployment, worker: Worker
+) -> None:
     producer = Producer({"bootstrap.servers": BOOTSTRAP, "partitioner": "murmur2_random"})
     topic = f"{deployment.prefix}probes"
     mac = "f0:18:98:00:00:01"
-    for value in (b"\x00\x01 not json", b"[1,2,3]", b'{"mac": "f0:18:98:00:00:01"}', b'{"ts": 1, "mac": "nope"}'):
+    for value in (
+        b"\x00\x01 not json",
+        b"[1,2,3]",
+        b'{"mac": "f0:18:98:00:00:01"}',
+        b'{"ts": 1, "mac": "nope"}',
+    ):
         producer.produce(topic, key=mac.encode(), value=value)
-    producer.produce(topic, key=mac.encode(), value=b'{"ts": 1700000000.5, "mac": "f0:18:98:00:00:01", "ssid": "after"}')
+    producer.produce(
+        topic,
+        key=mac.encode(),
+        value=b'{"ts": 1700000000.5, "mac": "f0:18:98:00:00:01", "ssid": "after"}',
+    )
     assert producer.flush(30) == 0
 
     wait_for(lambda: _accepted(worker) >= 1, 60, "the good probe after the bad ones")
@@ -108,7 +119,9 @@ def test_fuzzed_captures_are_survived_and_later_probes_still_counted(
     assert status == 200 and stats["probe_count"] == device.count
 
 
-def test_tshark_ek_frames_on_the_pcap_topic_are_counted(deployment: Deployment, worker: Worker) -> None:
+def test_tshark_ek_frames_on_the_pcap_topic_are_counted(
+    deployment: Deployment, worker: Worker
+) -> None:
     producer = Producer({"bootstrap.servers": BOOTSTRAP})
     topic = f"{deployment.prefix}pcap"
     frames = [
@@ -125,7 +138,11 @@ def test_tshark_ek_frames_on_the_pcap_topic_are_counted(deployment: Deployment, 
     wait_for(lambda: _accepted(worker) >= 3, 60, "the three probe requests of the tshark feed")
     status, stats = worker.get("/devices/f0:18:98:00:00:02")
     assert status == 200
-    assert (stats["probe_count"], stats["ssids"], stats["wildcard_probes"]) == (3, ["Home", "Work"], 1)
+    assert (stats["probe_count"], stats["ssids"], stats["wildcard_probes"]) == (
+        3,
+        ["Home", "Work"],
+        1,
+    )
     assert stats["first_seen"] == "2020-07-20T14:00:00.123Z" and stats["rssi_max_dbm"] == -67
     counters = worker.counters()
     assert counters["pcap.not_probe_request"] == 1 and counters["pcap.rejected.not_json"] == 1

@@ -12,6 +12,7 @@ from faust import App
 
 from app.agents.probes import fold_probes
 from app.counters import counters
+from app.mirrors import watchlist
 from app.tables.devices import devices_table
 from app.topics import probes_topic
 
@@ -26,6 +27,7 @@ def _value(ts: float, ssid: str = "", mac: str = MAC) -> bytes:
 async def agent(app: App) -> AsyncIterator[object]:
     devices_table.data.clear()
     counters.counts.clear()
+    watchlist.load({})
     async with fold_probes.test_context() as agent:
         yield agent
 

@@ -22,7 +22,15 @@ def test_common_spellings_normalise_to_one_key(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "zz:bb:cc:dd:ee:ff", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:ff:00", "aabbccddeeff0", "a:b", "💥"],
+    [
+        "",
+        "zz:bb:cc:dd:ee:ff",
+        "aa:bb:cc:dd:ee",
+        "aa:bb:cc:dd:ee:ff:00",
+        "aabbccddeeff0",
+        "a:b",
+        "💥",
+    ],
 )
 def test_garbage_is_rejected(text: str) -> None:
     with pytest.raises(InvalidMac):

@@ -25,7 +25,11 @@ def test_a_well_formed_probe_decodes_with_a_normalised_mac() -> None:
     probe = decode_probe(_probe())
     assert probe.mac == "aa:bb:cc:dd:ee:ff"
     assert (probe.ts, probe.ssid, probe.rssi_dbm, probe.freq_mhz, probe.seq) == (
-        1700000000.25, "home", -61, 2437, 17,
+        1700000000.25,
+        "home",
+        -61,
+        2437,
+        17,
     )
     assert probe.randomized is True and probe.sensor == "s1" and probe.ie_fingerprint == "0f1e"
 

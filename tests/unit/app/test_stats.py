@@ -35,12 +35,15 @@ def test_counts_times_ssids_and_signal() -> None:
 def test_out_of_order_probes_keep_first_and_last_seen_right() -> None:
     stats = _fold(_probe(200.0, rssi=-40), _probe(150.0, rssi=-80), _probe(250.0), _probe(120.0))
     assert (stats["first_seen_ts"], stats["last_seen_ts"]) == (120.0, 250.0)
-    assert stats["rssi_last_dbm"] == -40, "the newest probe with a signal wins, not the last to arrive"
+    assert stats["rssi_last_dbm"] == -40, (
+        "the newest probe with a signal wins, not the last to arrive"
+    )
 
 
 def test_ssid_list_is_bounded_and_says_so() -> None:
-    stats = _fold(*(_probe(float(i), f"net{i:03d}") for i in range(10)), _probe(11.0, "net000"),
-                  max_ssids=4)
+    stats = _fold(
+        *(_probe(float(i), f"net{i:03d}") for i in range(10)), _probe(11.0, "net000"), max_ssids=4
+    )
     assert stats["ssids"] == ["net000", "net001", "net002", "net003"]
     assert stats["ssids_truncated"] is True and stats["unique_ssids"] == 4
 

@@ -33,7 +33,12 @@ TSHARK4 = {
 def test_both_dialects_give_the_same_probe() -> None:
     old, new = probe_from_tshark_ek(TSHARK3), probe_from_tshark_ek(TSHARK4)
     assert old is not None and new is not None
-    assert (old.mac, old.ssid, old.rssi_dbm, old.ts) == ("f0:18:98:11:22:33", "Home WiFi", -67, 1595253600.123)
+    assert (old.mac, old.ssid, old.rssi_dbm, old.ts) == (
+        "f0:18:98:11:22:33",
+        "Home WiFi",
+        -67,
+        1595253600.123,
+    )
     assert (new.mac, new.ssid, new.rssi_dbm, new.ts) == (old.mac, old.ssid, old.rssi_dbm, old.ts)
     assert new.freq_mhz == 2437
 
@@ -46,7 +51,9 @@ def test_wildcard_spellings(ssid: list[str]) -> None:
 
 def test_non_utf8_ssid_keeps_its_bytes() -> None:
     probe = probe_from_tshark_ek({**TSHARK4, "wlan_ssid": ["b2e2cad4"]})
-    assert probe is not None and probe.ssid_hex == "b2e2cad4" and probe.ssid == "\\xb2\\xe2\\xca\\xd4"
+    assert (
+        probe is not None and probe.ssid_hex == "b2e2cad4" and probe.ssid == "\\xb2\\xe2\\xca\\xd4"
+    )
 
 
 def test_other_frame_types_are_skipped() -> None:
@@ -74,7 +81,9 @@ def test_malformed_frames_are_rejected(frame: object, reason: str) -> None:
     assert caught.value.reason == reason
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (make install-test-tools)")
+@pytest.mark.skipif(
+    shutil.which("tshark") is None, reason="tshark is not installed (make install-test-tools)"
+)
 def test_real_tshark_output_converts_every_probe_request() -> None:
     capture = pcap_dir() / "proberequest_data_analyse__probes-2013-03-17.pcap0"
     if not capture.exists():
@@ -82,8 +91,20 @@ def test_real_tshark_output_converts_every_probe_request() -> None:
     frames = _tshark_ek(capture)
     probes = [p for p in map(probe_from_tshark_ek, frames) if p is not None]
     expected = subprocess.run(
-        ["tshark", "-r", str(capture), "-Y", "wlan.fc.type_subtype == 4", "-T", "fields", "-e", "wlan.sa"],
-        capture_output=True, text=True, check=True,
+        [
+            "tshark",
+            "-r",
+            str(capture),
+            "-Y",
+            "wlan.fc.type_subtype == 4",
+            "-T",
+            "fields",
+            "-e",
+            "wlan.sa",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert [p.mac for p in probes] == expected
     assert len(probes) == 156
@@ -93,9 +114,26 @@ def test_real_tshark_output_converts_every_probe_request() -> None:
 def _tshark_ek(capture: Path) -> list[dict[str, object]]:
     """What the demo's `tshark -T ek -l -e … | jq -c '{timestamp: .timestamp} + .layers'` gives."""
     out = subprocess.run(
-        ["tshark", "-r", str(capture), "-T", "ek", "-l", "-e", "wlan.fc.type_subtype", "-e", "wlan.sa",
-         "-e", "wlan.ssid", "-e", "wlan_radio.signal_dbm", "-e", "wlan_radio.frequency"],
-        capture_output=True, check=True,
+        [
+            "tshark",
+            "-r",
+            str(capture),
+            "-T",
+            "ek",
+            "-l",
+            "-e",
+            "wlan.fc.type_subtype",
+            "-e",
+            "wlan.sa",
+            "-e",
+            "wlan.ssid",
+            "-e",
+            "wlan_radio.signal_dbm",
+            "-e",
+            "wlan_radio.frequency",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout.splitlines()
     docs = [orjson.loads(line) for line in out if line.strip()]
     return [{"timestamp": d["timestamp"], **d["layers"]} for d in docs if "layers" in d]

@@ -1,0 +1,156 @@
+"""A whole compacted topic held in memory by every worker: small lists every worker must read.
+
+Probes are partitioned by MAC, but every worker needs the *whole* SSID watch list (and the whole
+list of subscribed chats), whichever keys it owns. Each worker therefore reads these one-partition
+topics from the beginning with its own consumer, outside the consumer group, and keeps the latest
+value per key. An edit made through any worker reaches all of them within milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from app.counters import counters
+
+logger = logging.getLogger(__name__)
+
+V = TypeVar("V")
+
+
+class TopicMirror(Generic[V]):
+    """Latest decoded value per key of a compacted topic; tombstones (None) remove the key.
+
+    `decode(raw)` returns the value, None to forget the key, or raises ValueError for a value of
+    the wrong shape (logged, counted as `<label>.rejected.bad_value`, and skipped).
+    """
+
+    def __init__(self, label: str, topic: str, decode: Callable[[bytes | None], V | None]) -> None:
+        self.label = label
+        self.topic = topic
+        self._decode = decode
+        self._values: dict[str, V] = {}
+        self._ready = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def get(self, key: str) -> V | None:
+        return self._values.get(key)
+
+    def items(self) -> list[tuple[str, V]]:
+        return sorted(self._values.items())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def load(self, values: dict[str, V]) -> None:
+        """Set the content directly and mark the mirror ready (tests, and tools without Kafka)."""
+        self._values = dict(values)
+        self._ready.set()
+
+    async def wait_ready(self, timeout: float | None = None) -> bool:
+        """Until the mirror has read everything the topic held when it started."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_until(self, predicate: Callable[[TopicMirror[V]], bool], timeout: float) -> bool:
+        """Until `predicate(self)` holds: read-your-writes for an edit just produced."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    async def start(self, bootstrap_servers: str) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run(bootstrap_servers))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self, bootstrap_servers: str) -> None:
+        """Read from the beginning, forever; reconnect after broker trouble without losing place."""
+        positions: dict[int, int] = {}
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
+            )
+            try:
+                await consumer.start()
+                partitions = await self._partitions(consumer)
+                consumer.assign(partitions)
+                for tp in partitions:
+                    if tp.partition in positions:
+                        consumer.seek(tp, positions[tp.partition])
+                    else:
+                        await consumer.seek_to_beginning(tp)
+                ends = await consumer.end_offsets(partitions)
+                if all(ends[tp] == positions.get(tp.partition, 0) for tp in partitions):
+                    await self._mark_ready()
+                while True:
+                    batches = await consumer.getmany(timeout_ms=500)
+                    for tp, messages in batches.items():
+                        for message in messages:
+                            self._apply(message.key, message.value)
+                            positions[tp.partition] = message.offset + 1
+                    if batches:
+                        async with self._changed:
+                            self._changed.notify_all()
+                    if not self._ready.is_set() and all(
+                        positions.get(tp.partition, 0) >= ends[tp] for tp in partitions
+                    ):
+                        await self._mark_ready()
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as err:
+                logger.warning("mirror of %s: %r; reconnecting", self.topic, err)
+                await asyncio.sleep(1.0)
+            finally:
+                await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        for _ in range(60):
+            found = consumer.partitions_for_topic(self.topic)
+            if found:
+                return [TopicPartition(self.topic, p) for p in sorted(found)]
+            await consumer.topics()
+            await asyncio.sleep(0.5)
+        raise KafkaError(f"topic {self.topic} does not exist")
+
+    async def _mark_ready(self) -> None:
+        if not self._ready.is_set():
+            logger.info("mirror of %s ready: %d entries", self.topic, len(self._values))
+            self._ready.set()
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _apply(self, raw_key: bytes | None, raw_value: bytes | None) -> None:
+        if raw_key is None:
+            counters.reject(self.label, "no_key", f"message without a key on {self.topic}")
+            return
+        key = raw_key.decode("utf-8", "replace")
+        try:
+            value = self._decode(raw_value)
+        except ValueError as bad:
+            counters.reject(self.label, "bad_value", f"{key!r}: {bad}")
+            return
+        if value is None:
+            self._values.pop(key, None)
+        else:
+            self._values[key] = value

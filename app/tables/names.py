@@ -1,0 +1,15 @@
+"""`device-names`: per MAC, the name an inventory or a user gave the device."""
+
+from __future__ import annotations
+
+from app.main import app, settings
+
+#: Co-partitioned with `devices` (both keyed by MAC bytes, same partition count), so the worker
+#: that owns a device's statistics also owns its name.
+device_names_table = app.Table(
+    "device-names",
+    default=None,
+    partitions=settings.partitions,
+    key_type=bytes,
+    help="Device name by MAC.",
+)

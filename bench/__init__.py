@@ -1,0 +1,1 @@
+"""`make bench`: figures for replay, ingest and query latency on this machine (not pass/fail)."""

@@ -1,0 +1,20 @@
+"""Run every benchmark and print its figures: `python -m bench` (what `make bench` runs)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.pipeline import run_pipeline_bench
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--probes", type=int, default=200_000, help="synthetic probes (200k)")
+    parser.add_argument("--devices", type=int, default=20_000, help="distinct MACs (20k)")
+    parser.add_argument("--rps", type=int, default=500, help="fixed request rate for latency")
+    parser.add_argument("--seconds", type=float, default=10.0, help="latency run length")
+    args = parser.parse_args()
+    run_pipeline_bench(args.probes, args.devices, args.rps, args.seconds)
+
+
+main()

@@ -1,0 +1,118 @@
+"""Replay rate, end-to-end ingest and query latency of one worker on the local Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.latency import fixed_rate_gets
+from tests.harness import REPO_ROOT, VENV_BIN, Deployment, Worker, kafka_reachable, wait_for
+
+BENCH_DIR = REPO_ROOT / "var" / "bench"
+
+
+def synth_capture(probes: int, devices: int) -> Path:
+    """The synthetic capture, made once per size and kept under var/bench."""
+    path = BENCH_DIR / f"synth-{probes}-{devices}.pcap"
+    if not path.exists():
+        BENCH_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                str(VENV_BIN / "probewatch-sniffer"),
+                "synth",
+                str(path),
+                "--probes",
+                str(probes),
+                "--devices",
+                str(devices),
+                "--seed",
+                "42",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return path
+
+
+def device_macs(capture: Path) -> list[str]:
+    """The distinct source MACs of a capture, read with our own parser."""
+    from sniffer.capture import read_capture
+    from sniffer.parse import MalformedFrame, parse_frame
+
+    macs: set[str] = set()
+    with read_capture(capture) as records:
+        for linktype, data, ts in records:
+            try:
+                probe = parse_frame(linktype, data, ts, "bench")
+            except MalformedFrame:
+                continue
+            if probe is not None:
+                macs.add(probe.mac)
+    return sorted(macs)
+
+
+def replay_rate(deployment: Deployment, capture: Path) -> tuple[float, float, str]:
+    """(frames/s the sniffer reported, wall seconds, its summary)."""
+    started = time.perf_counter()
+    result = deployment.sniffer("replay", "--no-progress", str(capture), timeout=900)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"replay failed: {result.stderr}")
+    match = re.search(r"rate:\s+([\d,]+) frames/s", result.stdout)
+    return float(match.group(1).replace(",", "")) if match else float("nan"), elapsed, result.stdout
+
+
+def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> None:
+    if not kafka_reachable():
+        raise SystemExit("no Kafka at localhost:9092: run `make kafka` first")
+    capture = synth_capture(probes, devices)
+    macs = device_macs(capture)
+    print(f"capture: {capture.name}: {probes} probes from {len(macs)} devices")
+
+    scratch = Path(tempfile.mkdtemp(prefix="probewatch-bench-"))
+    try:
+        _replay_only(scratch, capture)
+        _ingest_and_latency(scratch, capture, probes, macs, rps, seconds)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _replay_only(scratch: Path, capture: Path) -> None:
+    """Parse + produce only: no worker is consuming."""
+    deployment = Deployment(data_dir=scratch / "replay")
+    rate, elapsed, _ = replay_rate(deployment, capture)
+    print(
+        f"replay (parse+produce, acks=all, idempotent): {rate:,.0f} frames/s ({elapsed:.1f} s wall)"
+    )
+
+
+def _ingest_and_latency(
+    scratch: Path, capture: Path, probes: int, macs: list[str], rps: int, seconds: float
+) -> None:
+    deployment = Deployment(data_dir=scratch / "ingest")
+    worker = Worker(deployment).start()
+    try:
+        worker.wait_ready()
+        started = time.perf_counter()
+        replay_rate(deployment, capture)
+        wait_for(
+            lambda: worker.counters().get("probes.accepted", 0) >= probes,
+            900,
+            "the table to reflect every probe",
+            interval=0.05,
+        )
+        elapsed = time.perf_counter() - started
+        print(
+            f"end-to-end ingest, 1 worker: {probes / elapsed:,.0f} probes/s "
+            f"({probes} probes in {elapsed:.1f} s, first produce → last probe in the table)"
+        )
+        paths = [f"/devices/{mac}" for mac in macs]
+        report = asyncio.run(fixed_rate_gets(worker.url, paths, rps, seconds))
+        print(f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s: {report}")
+    finally:
+        worker.stop()

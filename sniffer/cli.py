@@ -1,0 +1,332 @@
+"""`probewatch-sniffer`: replay captures, capture live, or write a synthetic capture.
+
+Exit codes: 0 success, 1 Kafka failure (unreachable, or messages not acknowledged after all
+retries), 2 bad arguments, files or interface, 130 replay interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from types import FrameType
+
+from tqdm import tqdm
+
+from sniffer.capture import CaptureError, live_frames, read_capture
+from sniffer.pipeline import Counts, pump, replay
+from sniffer.producer import KAFKA_LOG, DeliveryReport, KafkaUnavailable, ProbeProducer
+from sniffer.settings import SnifferSettings
+from sniffer.synth import DEFAULT_START, write_synthetic_pcap
+
+PROG = "probewatch-sniffer"
+EXIT_KAFKA = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+CONNECT_TIMEOUT_S = 15.0
+
+
+class _Progress:
+    """tqdm bar of frames with probes and malformed counts alongside (stderr).
+
+    Also keeps the latest counts, which the summary prints.
+    """
+
+    def __init__(self, enabled: bool, desc: str) -> None:
+        self._bar = tqdm(
+            desc=desc, unit=" frames", disable=not enabled, mininterval=0.5, dynamic_ncols=True
+        )
+        self.counts = Counts()
+
+    def __call__(self, counts: Counts) -> None:
+        self._bar.update(counts.frames - self.counts.frames)
+        self.counts = replace(counts)
+        self._bar.set_postfix(probes=counts.probes, malformed=counts.malformed, refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C or SIGTERM asks the loop to stop and flush; a second Ctrl-C aborts."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _settings(args: argparse.Namespace) -> SnifferSettings:
+    settings = SnifferSettings.from_env()
+    return replace(
+        settings,
+        kafka_bootstrap_servers=args.bootstrap_servers or settings.kafka_bootstrap_servers,
+        topic_prefix=settings.topic_prefix if args.topic_prefix is None else args.topic_prefix,
+        sensor=args.sensor or settings.sensor,
+    )
+
+
+def _producer(settings: SnifferSettings) -> ProbeProducer:
+    """Connect and make sure the probes topic exists (KafkaUnavailable otherwise)."""
+    producer = ProbeProducer(
+        settings.kafka_bootstrap_servers,
+        settings.probes_topic,
+        client_id=f"probewatch-sniffer-{settings.sensor}",
+        delivery_timeout_s=settings.delivery_timeout_s,
+    )
+    partitions = producer.ensure_topic(settings.partitions, timeout=CONNECT_TIMEOUT_S)
+    if partitions != settings.partitions:
+        print(
+            f"{PROG}: warning: topic {settings.probes_topic!r} has {partitions} partitions, "
+            f"PROBEWATCH_PARTITIONS says {settings.partitions}",
+            file=sys.stderr,
+        )
+    return producer
+
+
+def _summary(counts: Counts, report: DeliveryReport, elapsed: float, topic: str) -> None:
+    rate = counts.frames / elapsed if elapsed > 0 else 0.0
+    print(
+        f"frames read:        {counts.frames}\n"
+        f"probe requests:     {counts.probes} produced to {topic!r}, "
+        f"{report.delivered} acknowledged by Kafka, {report.failed} failed\n"
+        f"not-probe frames:   {counts.not_probe}\n"
+        f"malformed skipped:  {counts.malformed}\n"
+        f"rate:               {rate:,.0f} frames/s over {elapsed:.2f} s",
+        flush=True,
+    )
+
+
+def _finish(
+    producer: ProbeProducer, counts: Counts, started: float, settings: SnifferSettings
+) -> int:
+    """Flush, print the summary, and turn undelivered messages into exit code 1."""
+    try:
+        report = producer.flush()
+    except KeyboardInterrupt:
+        report = producer.flush(0)
+        _summary(counts, report, time.monotonic() - started, settings.probes_topic)
+        return _fail(
+            f"interrupted while waiting for Kafka: {report.pending} probe requests unconfirmed",
+            EXIT_KAFKA,
+        )
+    _summary(counts, report, time.monotonic() - started, settings.probes_topic)
+    if not report.ok:
+        lost = report.queued - report.delivered
+        return _fail(
+            f"{lost} of {report.queued} probe requests were not acknowledged by Kafka at "
+            f"{settings.kafka_bootstrap_servers} after all retries"
+            + (f" (first error: {report.first_error})" if report.first_error else ""),
+            EXIT_KAFKA,
+        )
+    return 0
+
+
+def _produce(
+    settings: SnifferSettings,
+    progress: _Progress,
+    stop: threading.Event,
+    loop: Callable[[ProbeProducer], bool],
+) -> int:
+    """Run `loop` against a connected producer, then flush and summarise.
+
+    Signals are caught for the whole run, flush included: the first Ctrl-C/SIGTERM ends the
+    loop, a second Ctrl-C abandons waiting for Kafka.
+    """
+    try:
+        producer = _producer(settings)
+    except KafkaUnavailable as exc:
+        progress.close()
+        return _fail(str(exc), EXIT_KAFKA)
+    started = time.monotonic()
+    with _stop_on_signals(stop):
+        try:
+            complete = loop(producer)
+        except KafkaUnavailable as exc:
+            progress.close()
+            return _fail(str(exc), EXIT_KAFKA)
+        progress.close()
+        code = _finish(producer, progress.counts, started, settings)
+    if code == 0 and not complete:
+        return _fail("interrupted: stopped before the end of the input", EXIT_INTERRUPTED)
+    return code
+
+
+def _cmd_replay(args: argparse.Namespace, settings: SnifferSettings) -> int:
+    for path in args.paths:
+        try:
+            read_capture(path).close()
+        except CaptureError as exc:
+            return _fail(str(exc), EXIT_USAGE)
+    speed: float | None = args.speed
+    if speed is None and args.rate == "original":
+        speed = 1.0
+    stop = threading.Event()
+    progress = _Progress(not args.no_progress, "replay")
+
+    def loop(producer: ProbeProducer) -> bool:
+        _counts, complete = replay(
+            args.paths, producer, settings.sensor, speed=speed, progress=progress, stop=stop
+        )
+        return complete
+
+    return _produce(settings, progress, stop, loop)
+
+
+def _cmd_live(args: argparse.Namespace, settings: SnifferSettings) -> int:
+    stop = threading.Event()
+    try:
+        frames = live_frames(args.iface, count=args.count, timeout=args.timeout, stop=stop)
+    except CaptureError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    progress = _Progress(not args.no_progress, f"live {args.iface}")
+
+    def loop(producer: ProbeProducer) -> bool:
+        counts = Counts()
+        pump(frames, producer, settings.sensor, counts, progress=progress, stop=stop, every=1)
+        return True  # ending live capture by signal, count or timeout is the normal way
+
+    try:
+        return _produce(settings, progress, stop, loop)
+    finally:
+        frames.close()
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    try:
+        stats = write_synthetic_pcap(
+            args.out,
+            probes=args.probes,
+            devices=args.devices,
+            seed=args.seed,
+            start=args.start,
+            rate=args.rate,
+        )
+    except OSError as exc:
+        return _fail(f"{args.out}: cannot write ({exc.strerror or exc})", EXIT_USAGE)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    print(
+        f"wrote {args.out}: {stats.probes} probe requests from {stats.devices} devices "
+        f"({stats.randomized_devices} randomized), {stats.wildcard_probes} wildcard, "
+        f"{stats.distinct_ssids} distinct SSIDs, {stats.first_ts:.6f}..{stats.last_ts:.6f}"
+    )
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Capture Wi-Fi probe requests and produce them to Kafka."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    kafka = argparse.ArgumentParser(add_help=False)
+    kafka.add_argument("--bootstrap-servers", help="Kafka (env PROBEWATCH_KAFKA_BOOTSTRAP_SERVERS)")
+    kafka.add_argument("--topic-prefix", help="topic name prefix (env PROBEWATCH_TOPIC_PREFIX)")
+    kafka.add_argument("--sensor", help="name of this sensor (env PROBEWATCH_SENSOR; hostname)")
+    kafka.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rep = commands.add_parser(
+        "replay", parents=[kafka], help="produce the probe requests of pcap/pcapng files"
+    )
+    rep.add_argument("paths", nargs="+", metavar="PATH", help="capture files, replayed in order")
+    pace = rep.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--rate",
+        choices=("original", "max"),
+        default="max",
+        help="'original' keeps the capture's timing, 'max' goes as fast as possible (default)",
+    )
+    pace.add_argument(
+        "--speed",
+        type=_positive_float,
+        metavar="FACTOR",
+        help="capture timing sped up FACTOR times",
+    )
+    rep.set_defaults(handler=_cmd_replay)
+
+    live = commands.add_parser(
+        "live", parents=[kafka], help="capture on a monitor-mode interface (needs root)"
+    )
+    live.add_argument("--iface", required=True, help="monitor-mode interface, e.g. wlan0mon")
+    live.add_argument("--count", type=_positive_int, help="stop after N probe requests")
+    live.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds")
+    live.set_defaults(handler=_cmd_live)
+
+    syn = commands.add_parser("synth", help="write a realistic synthetic radiotap pcap")
+    syn.add_argument("out", metavar="OUT.pcap")
+    syn.add_argument("--probes", type=_non_negative_int, default=10_000)
+    syn.add_argument("--devices", type=_positive_int, default=200)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--rate", type=_positive_float, default=100.0, help="mean probes/s")
+    syn.add_argument(
+        "--start", type=float, default=DEFAULT_START, help="epoch seconds of the first probe"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    KAFKA_LOG.setLevel(logging.CRITICAL)  # the error callback already reports what matters
+    if args.command == "synth":
+        return _cmd_synth(args)
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    handler: Callable[[argparse.Namespace, SnifferSettings], int] = args.handler
+    return handler(args, settings)
