@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     is created, so it must reach the settings before `app.main` is imported.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["names-import"]:
+        from app.names_import import main as names_import
+        from app.settings import get_settings
+
+        raise SystemExit(names_import(args[1:], get_settings()))
     port = _option(args, "--web-port")
     if port is not None:
         os.environ["PROBEWATCH_WEB_PORT"] = port

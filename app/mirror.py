@@ -85,53 +85,52 @@ class TopicMirror(Generic[V]):
             self._task = None
 
     async def _run(self, bootstrap_servers: str) -> None:
-        """Read from the beginning, forever; reconnect after broker trouble without losing place."""
-        positions: dict[int, int] = {}
+        """Read from the beginning, forever; after broker trouble, read the topic again.
+
+        Without a group, aiokafka assigns every partition of the topic to this consumer. Reading a
+        compacted topic again is harmless: the latest value per key still wins.
+        """
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
+                self.topic,
+                bootstrap_servers=bootstrap_servers,
+                enable_auto_commit=False,
+                group_id=None,
+                auto_offset_reset="earliest",
             )
             try:
                 await consumer.start()
-                partitions = await self._partitions(consumer)
-                consumer.assign(partitions)
-                for tp in partitions:
-                    if tp.partition in positions:
-                        consumer.seek(tp, positions[tp.partition])
-                    else:
-                        await consumer.seek_to_beginning(tp)
-                ends = await consumer.end_offsets(partitions)
-                if all(ends[tp] == positions.get(tp.partition, 0) for tp in partitions):
-                    await self._mark_ready()
+                ends: dict[TopicPartition, int] | None = None
                 while True:
                     batches = await consumer.getmany(timeout_ms=500)
-                    for tp, messages in batches.items():
+                    for messages in batches.values():
                         for message in messages:
                             self._apply(message.key, message.value)
-                            positions[tp.partition] = message.offset + 1
                     if batches:
                         async with self._changed:
                             self._changed.notify_all()
-                    if not self._ready.is_set() and all(
-                        positions.get(tp.partition, 0) >= ends[tp] for tp in partitions
-                    ):
-                        await self._mark_ready()
+                    if not self._ready.is_set() and consumer.assignment():
+                        if ends is None:
+                            ends = await consumer.end_offsets(list(consumer.assignment()))
+                        if await self._caught_up(consumer, ends):
+                            await self._mark_ready()
             except asyncio.CancelledError:
                 raise
             except KafkaError as err:
-                logger.warning("mirror of %s: %r; reconnecting", self.topic, err)
+                logger.warning("mirror of %s: %r; reading it again", self.topic, err)
+                await asyncio.sleep(1.0)
+            except Exception:
+                logger.exception("mirror of %s failed; reading it again", self.topic)
                 await asyncio.sleep(1.0)
             finally:
                 await consumer.stop()
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        for _ in range(60):
-            found = consumer.partitions_for_topic(self.topic)
-            if found:
-                return [TopicPartition(self.topic, p) for p in sorted(found)]
-            await consumer.topics()
-            await asyncio.sleep(0.5)
-        raise KafkaError(f"topic {self.topic} does not exist")
+    @staticmethod
+    async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+        for tp, end in ends.items():
+            if await consumer.position(tp) < end:
+                return False
+        return True
 
     async def _mark_ready(self) -> None:
         if not self._ready.is_set():

@@ -47,7 +47,9 @@ class _Progress:
     def __call__(self, counts: Counts) -> None:
         self._bar.update(counts.frames - self.counts.frames)
         self.counts = replace(counts)
-        self._bar.set_postfix(probes=counts.probes, malformed=counts.malformed, refresh=False)
+        self._bar.set_postfix_str(
+            f"probes={counts.probes} malformed={counts.malformed}", refresh=False
+        )
 
     def close(self) -> None:
         self._bar.close()

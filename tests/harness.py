@@ -92,6 +92,17 @@ class Deployment:
             cwd=REPO_ROOT,
         )
 
+    def probewatch(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run `probewatch ARGS` (an admin command, not a worker) to completion."""
+        return subprocess.run(
+            [str(VENV_BIN / "probewatch"), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO_ROOT,
+        )
+
 
 class Worker:
     """A `probewatch worker` process of a deployment, stopped (or killed) by the test."""
@@ -147,6 +158,17 @@ class Worker:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
+
+    def wait_exit(self, timeout: float = 60.0) -> int:
+        """The exit status of a worker that is expected to stop by itself."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"worker {self.url} still running:\n{self.log_tail()}") from None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -1,16 +1,42 @@
-"""Where a device is served: `GET /devices/{mac}`."""
+"""Where a device is served: `GET /devices/{mac}`, look-up by name, and naming a device."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import orjson
 from faust import web
 
 from app.logic.mac import InvalidMac, normalize_mac
+from app.logic.names import InvalidName, clean_name, encode_name_value, name_key
 from app.logic.stats import device_stats
 from app.main import app
 from app.tables.devices import devices_table
+from app.tables.names import device_names_table
+from app.topics import device_names_topic
+from app.web.cluster import (
+    WorkerUnavailable,
+    gather,
+    is_local_request,
+    key_partition,
+    merge_by,
+    owned_partitions,
+)
 from app.web.routing import routed
 
 blueprint = web.Blueprint("devices")
+
+#: How long a name edit waits to see itself in the table before answering.
+EDIT_VISIBLE_WITHIN_S = 10.0
+
+
+def stats_with_name(mac: str) -> dict[str, Any] | None:
+    """DeviceStats plus the device's name, from this worker's tables (it must own the MAC)."""
+    state = devices_table.get(mac)
+    if state is None:
+        return None
+    return {**device_stats(mac, state), "name": device_names_table.get(mac)}
 
 
 @blueprint.route("/devices/{mac}", name="device")
@@ -22,13 +48,109 @@ class DeviceView(web.View):
             canonical = normalize_mac(mac)
         except InvalidMac as bad:
             return self.json({"error": str(bad)}, status=400)
-        response = await routed(self, request, app, devices_table.name, canonical)
+        response = await routed(self, request, devices_table.name, canonical)
         if response is not None:
             return response
-        state = devices_table.get(canonical)
-        if state is None:
+        stats = stats_with_name(canonical)
+        if stats is None:
             return self.json({"error": f"no probes seen from {canonical}"}, status=404)
-        return self.json(device_stats(canonical, state))
+        return self.json(stats)
+
+
+@blueprint.route("/devices/{mac}/name", name="device-name")
+class DeviceNameView(web.View):
+    """Name a device (`PUT {"name": …}`) or forget its name (`DELETE`), at run time.
+
+    The edit is produced to `device-names`, the same topic inventories feed, and answered once
+    the owning worker's table shows it, so a GET right after sees the new name.
+    """
+
+    async def put(self, request: web.Request, mac: str) -> web.Response:
+        try:
+            canonical = normalize_mac(mac)
+        except InvalidMac as bad:
+            return self.json({"error": str(bad)}, status=400)
+        body = await request.read()
+        response = await routed(self, request, devices_table.name, canonical, body)
+        if response is not None:
+            return response
+        try:
+            payload = orjson.loads(body)
+            name = clean_name(payload.get("name") if isinstance(payload, dict) else None)
+        except orjson.JSONDecodeError:
+            return self.json({"error": 'body must be JSON like {"name": "…"}'}, status=400)
+        except InvalidName as bad:
+            return self.json({"error": str(bad)}, status=400)
+        if devices_table.get(canonical) is None:
+            return self.json(
+                {
+                    "error": f"no probes seen from {canonical}; inventories can name devices "
+                    "before they are seen through the device-names topic"
+                },
+                status=404,
+            )
+        source = request.query.get("source", "http")[:16]
+        await device_names_topic.send(key=canonical.encode(), value=encode_name_value(name, source))
+        return await self._visible(canonical, name)
+
+    async def delete(self, request: web.Request, mac: str) -> web.Response:
+        try:
+            canonical = normalize_mac(mac)
+        except InvalidMac as bad:
+            return self.json({"error": str(bad)}, status=400)
+        response = await routed(self, request, devices_table.name, canonical)
+        if response is not None:
+            return response
+        if device_names_table.get(canonical) is None:
+            return self.json({"error": f"{canonical} has no name"}, status=404)
+        await (await device_names_topic.send(key=canonical.encode(), value=None))
+        return await self._visible(canonical, None)
+
+    async def _visible(self, mac: str, name: str | None) -> web.Response:
+        """Answer once the names agent on this worker has applied the edit."""
+        deadline = EDIT_VISIBLE_WITHIN_S
+        while deadline > 0 and device_names_table.get(mac) != name:
+            await asyncio.sleep(0.05)
+            deadline -= 0.05
+        if device_names_table.get(mac) != name:
+            return self.json(
+                {"error": "the edit was stored in Kafka but is not applied yet", "mac": mac},
+                status=202,
+            )
+        return self.json({"mac": mac, "name": name})
+
+
+@blueprint.route("/devices", name="devices-by-name")
+class DevicesByNameView(web.View):
+    """`GET /devices?name=…`: every device with that name (case-insensitive), from all workers."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("name", "")
+        if not wanted.strip():
+            return self.json({"error": "give a name: /devices?name=…"}, status=400)
+        if is_local_request(request):
+            return self.json(local_devices_named(wanted))
+        try:
+            shares = await gather(self.app, request)
+        except WorkerUnavailable as err:
+            return self.json({"error": f"cannot list devices by name: {err}"}, status=503)
+        devices = merge_by((item for share in shares for item in share["devices"]), "mac")
+        return self.json({"name": wanted, "devices": devices})
+
+
+def local_devices_named(wanted: str) -> dict[str, Any]:
+    """This worker's share: the named devices in the partitions it actively owns."""
+    key = name_key(wanted)
+    topic = device_names_table.changelog_topic.get_topic_name()
+    mine = owned_partitions(app, topic)
+    found = []
+    for raw_mac, name in device_names_table.items():
+        mac = raw_mac.decode() if isinstance(raw_mac, bytes) else str(raw_mac)
+        if name_key(name) != key or key_partition(app, topic, mac.encode()) not in mine:
+            continue
+        stats = stats_with_name(mac)
+        found.append(stats if stats is not None else {"mac": mac, "name": name, "probe_count": 0})
+    return {"devices": found}
 
 
 blueprint.register(app)
