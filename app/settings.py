@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     partitions: int = Field(default=8, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     standby_replicas: int = Field(default=1, ge=0)
+    #: How long a silent worker keeps its partitions before the others take them over.
+    session_timeout_s: float = Field(default=10.0, ge=6.0)
     max_ssids_per_device: int = Field(default=1000, ge=1)
     timezone: str = "UTC"
     #: Repeats of the same device + watched SSID within this many seconds make one alert.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,14 +19,16 @@ import aiohttp
 @dataclass
 class LatencyReport:
     requests: int
-    errors: int
+    errors: Counter[str]
     p50_ms: float
     p99_ms: float
     max_ms: float
 
     def __str__(self) -> str:
+        failed = sum(self.errors.values())
+        detail = f" ({dict(self.errors)})" if failed else ""
         return (
-            f"{self.requests} requests, {self.errors} errors, "
+            f"{self.requests} requests, {failed} errors{detail}, "
             f"p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms, max {self.max_ms:.2f} ms"
         )
 
@@ -44,20 +47,19 @@ async def fixed_rate_gets(
     rng = random.Random(seed)
     total = int(rps * seconds)
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     connector = aiohttp.TCPConnector(limit=200)
     async with aiohttp.ClientSession(base_url, connector=connector) as session:
 
         async def one(scheduled: float, path: str) -> None:
-            nonlocal errors
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
             try:
                 async with session.get(path) as response:
                     await response.read()
                     if response.status != 200:
-                        errors += 1
-            except aiohttp.ClientError:
-                errors += 1
+                        errors[f"HTTP {response.status}"] += 1
+            except aiohttp.ClientError as err:
+                errors[type(err).__name__] += 1
             latencies.append((time.perf_counter() - scheduled) * 1000)
 
         start = time.perf_counter() + 0.2

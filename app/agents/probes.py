@@ -22,7 +22,7 @@ from faust.types import EventT, StreamT
 from app.counters import counters
 from app.logic.alerts import make_alert, should_alert
 from app.logic.probe import InvalidProbe, decode_probe
-from app.logic.ssids import ssid_probes_message
+from app.logic.ssids import SsidTally, ssid_probes_message, tally_probe
 from app.logic.stats import DeviceState, fold_probe
 from app.main import app, settings
 from app.mirrors import watchlist
@@ -93,33 +93,43 @@ async def _fold_partition(events: Sequence[EventT[bytes]]) -> None:
             continue
         probes[probe.mac].append((message.offset, probe))
     accepted = duplicates = 0
+    ssid_tallies: dict[str, SsidTally] = defaultdict(dict)
     for mac, arrivals in probes.items():
-        state: DeviceState | None = devices_table.get(mac)
-        applied = -1 if state is None else state.get("offset", -1)
-        per_ssid: dict[str, list[float]] = {}
-        for offset, probe in arrivals:
-            if offset <= applied:
-                duplicates += 1
-                continue
-            state = fold_probe(state, probe, max_ssids=settings.max_ssids_per_device)
-            applied = offset
-            accepted += 1
-            if probe.ssid:
-                tally = per_ssid.setdefault(probe.ssid, [0, probe.ts])
-                tally[0] += 1
-                tally[1] = max(tally[1], probe.ts)
-                reason = watchlist.get(probe.ssid)
-                if reason is not None:
-                    await _maybe_alert(state, probe, reason)
-        if state is not None and state.get("offset") != applied:
-            state["offset"] = applied
-            devices_table[mac] = state
-            for ssid, (count, last_ts) in per_ssid.items():
-                update = ssid_probes_message(mac, int(count), last_ts, applied)
-                await ssid_probes_topic.send(key=ssid.encode(), value=orjson.dumps(update))
+        applied, skipped = await _fold_device(mac, arrivals, ssid_tallies)
+        accepted += applied
+        duplicates += skipped
+    for ssid, tally in ssid_tallies.items():
+        await ssid_probes_topic.send(
+            key=ssid.encode(), value=orjson.dumps(ssid_probes_message(tally))
+        )
     counters.incr(f"{STREAM}.accepted", accepted)
     if duplicates:
         counters.incr(f"{STREAM}.duplicates_skipped", duplicates)
+
+
+async def _fold_device(
+    mac: str, arrivals: list[tuple[int, ProbeEvent]], ssid_tallies: dict[str, SsidTally]
+) -> tuple[int, int]:
+    """Fold one device's new probes into its row; count its SSIDs. (applied, duplicates)."""
+    state: DeviceState | None = devices_table.get(mac)
+    last_applied = -1 if state is None else state.get("offset", -1)
+    applied = duplicates = 0
+    for offset, probe in arrivals:
+        if offset <= last_applied:
+            duplicates += 1
+            continue
+        state = fold_probe(state, probe, max_ssids=settings.max_ssids_per_device)
+        last_applied = offset
+        applied += 1
+        if probe.ssid:
+            tally_probe(ssid_tallies[probe.ssid], mac, probe.ts, offset)
+            reason = watchlist.get(probe.ssid)
+            if reason is not None:
+                await _maybe_alert(state, probe, reason)
+    if state is not None and applied:
+        state["offset"] = last_applied
+        devices_table[mac] = state
+    return applied, duplicates
 
 
 async def _maybe_alert(state: DeviceState, probe: ProbeEvent, reason: str) -> None:

@@ -15,24 +15,50 @@ class InvalidSsidProbes(ValueError):
     """An `ssid-probes` value of the wrong shape."""
 
 
-def ssid_probes_message(mac: str, count: int, last_ts: float, offset: int) -> dict[str, Any]:
-    return {"mac": mac, "count": count, "last_ts": last_ts, "offset": offset}
+#: Per device: [probes, last capture time, last source offset] in one batch.
+SsidTally = dict[str, list[Any]]
+
+
+def tally_probe(tally: SsidTally, mac: str, ts: float, offset: int) -> None:
+    """Count one probe of `mac` for the SSID this tally belongs to."""
+    seen = tally.get(mac)
+    if seen is None:
+        tally[mac] = [1, ts, offset]
+    else:
+        seen[0] += 1
+        seen[1] = max(seen[1], ts)
+        seen[2] = offset
+
+
+def ssid_probes_message(tally: SsidTally) -> dict[str, Any]:
+    """One `ssid-probes` value per SSID and batch: `{"devices": {mac: [n, last_ts, offset]}}`."""
+    return {"devices": tally}
 
 
 def apply_ssid_probes(row: dict[str, Any] | None, update: Any) -> dict[str, Any] | None:
-    """The new row, or None when the update was applied before (a duplicate)."""
-    if not isinstance(update, dict):
-        raise InvalidSsidProbes("value must be an object")
-    mac, count, last_ts, offset = (update.get(k) for k in ("mac", "count", "last_ts", "offset"))
-    if not (isinstance(mac, str) and isinstance(count, int) and isinstance(offset, int)):
-        raise InvalidSsidProbes("mac, count and offset are required")
-    if not isinstance(last_ts, int | float):
-        raise InvalidSsidProbes("last_ts must be a number")
+    """The new row, or None when every device's share was applied before (a re-sent message)."""
+    if not isinstance(update, dict) or not isinstance(update.get("devices"), dict):
+        raise InvalidSsidProbes('value must be an object like {"devices": {mac: [n, ts, offset]}}')
     row = row or {"devices": {}, "probe_count": 0, "devices_truncated": False}
+    changed = False
+    for mac, share in update["devices"].items():
+        if not (
+            isinstance(share, list)
+            and len(share) == 3
+            and isinstance(share[0], int)
+            and isinstance(share[1], int | float)
+            and isinstance(share[2], int)
+        ):
+            raise InvalidSsidProbes(f"share of {mac!r} must be [probes, last_ts, offset]")
+        changed |= _apply_share(row, mac, share[0], share[1], share[2])
+    return row if changed else None
+
+
+def _apply_share(row: dict[str, Any], mac: str, count: int, last_ts: float, offset: int) -> bool:
     devices: dict[str, list[Any]] = row["devices"]
     seen = devices.get(mac)
     if seen is not None and seen[2] >= offset:
-        return None
+        return False
     row["probe_count"] += count
     if seen is not None:
         devices[mac] = [seen[0] + count, max(seen[1], last_ts), offset]
@@ -40,7 +66,7 @@ def apply_ssid_probes(row: dict[str, Any] | None, update: Any) -> dict[str, Any]
         devices[mac] = [count, last_ts, offset]
     else:
         row["devices_truncated"] = True
-    return row
+    return True
 
 
 def ssid_view(ssid: str, row: dict[str, Any]) -> dict[str, Any]:
