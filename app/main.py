@@ -26,6 +26,10 @@ app = faust.App(
     web_tables_enabled=False,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
+    # A worker killed without a goodbye is noticed after the session timeout; its partitions
+    # (and their standby copies) move to the others then.
+    broker_session_timeout=settings.session_timeout_s,
+    broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
     # Changelog writes are many and small: let them share produce requests.
     producer_linger=0.01,
     producer_max_batch_size=1024 * 1024,
