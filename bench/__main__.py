@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.pipeline import run_pipeline_bench
+from bench.scale import failover, recovery
 
 
 def main() -> None:
@@ -13,8 +14,17 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=20_000, help="distinct MACs (20k)")
     parser.add_argument("--rps", type=int, default=500, help="fixed request rate for latency")
     parser.add_argument("--seconds", type=float, default=10.0, help="latency run length")
+    parser.add_argument("--recovery-devices", type=int, default=1_000_000, help="table to rebuild")
+    parser.add_argument(
+        "--only", choices=["pipeline", "recovery", "failover"], help="run one benchmark"
+    )
     args = parser.parse_args()
-    run_pipeline_bench(args.probes, args.devices, args.rps, args.seconds)
+    if args.only in (None, "pipeline"):
+        run_pipeline_bench(args.probes, args.devices, args.rps, args.seconds)
+    if args.only in (None, "failover"):
+        failover()
+    if args.only in (None, "recovery"):
+        recovery(args.recovery_devices)
 
 
 main()

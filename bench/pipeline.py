@@ -77,7 +77,8 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> N
     scratch = Path(tempfile.mkdtemp(prefix="probewatch-bench-"))
     try:
         _replay_only(scratch, capture)
-        _ingest_and_latency(scratch, capture, probes, macs, rps, seconds)
+        for count in (1, 2):
+            _ingest_and_latency(scratch, capture, probes, macs, count, rps, seconds)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -91,28 +92,52 @@ def _replay_only(scratch: Path, capture: Path) -> None:
     )
 
 
+def _accepted(workers: list[Worker]) -> int:
+    return sum(w.counters().get("probes.accepted", 0) for w in workers)
+
+
 def _ingest_and_latency(
-    scratch: Path, capture: Path, probes: int, macs: list[str], rps: int, seconds: float
+    scratch: Path,
+    capture: Path,
+    probes: int,
+    macs: list[str],
+    count: int,
+    rps: int,
+    seconds: float,
 ) -> None:
-    deployment = Deployment(data_dir=scratch / "ingest")
-    worker = Worker(deployment).start()
+    """Time a replay until the table reflects the last probe; then query at a fixed rate."""
+    deployment = Deployment(data_dir=scratch / f"ingest-{count}")
+    workers = [Worker(deployment).start() for _ in range(count)]
     try:
-        worker.wait_ready()
+        for worker in workers:
+            worker.wait_ready()
+        wait_for(lambda: _all_own_probes(workers), 120, "every worker owns probe partitions")
         started = time.perf_counter()
         replay_rate(deployment, capture)
         wait_for(
-            lambda: worker.counters().get("probes.accepted", 0) >= probes,
+            lambda: _accepted(workers) >= probes,
             900,
             "the table to reflect every probe",
             interval=0.05,
         )
         elapsed = time.perf_counter() - started
         print(
-            f"end-to-end ingest, 1 worker: {probes / elapsed:,.0f} probes/s "
+            f"end-to-end ingest, {count} worker{'s' if count > 1 else ''}: "
+            f"{probes / elapsed:,.0f} probes/s "
             f"({probes} probes in {elapsed:.1f} s, first produce → last probe in the table)"
         )
         paths = [f"/devices/{mac}" for mac in macs]
-        report = asyncio.run(fixed_rate_gets(worker.url, paths, rps, seconds))
-        print(f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s: {report}")
+        report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
+        routed = " (about half routed to the other worker)" if count > 1 else ""
+        print(f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s{routed}: {report}")
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
+
+
+def _all_own_probes(workers: list[Worker]) -> bool:
+    prefix = workers[0].deployment.prefix
+    return all(
+        any(tp.startswith(f"{prefix}probes:") for tp in w.get("/health")[1]["assigned"])
+        for w in workers
+    )
