@@ -1,0 +1,149 @@
+"""The bots' lifetime in a worker: a mode Service owning the Bot objects and their HTTP sessions.
+
+At start it checks the configuration and asks Telegram who each bot is (getMe): a token Telegram
+refuses stops the worker with a clear error rather than leaving a bot that silently never
+answers. It sets the command menu (setMyCommands) and, in polling mode, runs a `Poller` per bot.
+With PROBEWATCH_TELEGRAM_TOKEN unset it does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from mode import Service
+
+from app.bot.api import ProbewatchApi
+from app.bot.config import BotConfigError, BotIdentity, TelegramConfig, telegram_config
+from app.bot.dispatcher import BOT_COMMANDS, build_dispatcher
+from app.bot.polling import Poller, Publish
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_CONNECT_BACKOFF_S = 30.0
+
+
+class BotStartupError(RuntimeError):
+    """The bot cannot run with this configuration; the message says what to fix."""
+
+
+class BotService(Service):
+    """Bots, dispatcher and API client of this worker; `wait_ready` before feeding updates."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        publish: Publish,
+        is_leader: Callable[[], bool],
+        poll_timeout: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.publish = publish
+        self.is_leader = is_leader
+        self.poll_timeout = poll_timeout
+        self.config: TelegramConfig | None = None
+        self.bots: dict[int, Bot] = {}
+        self.dispatcher: Dispatcher | None = None
+        self.api: ProbewatchApi | None = None
+        self._ready = asyncio.Event()
+
+    async def on_start(self) -> None:
+        """Check the settings and every token, set the menus, then poll if asked to."""
+        try:
+            config = self.config = telegram_config(self.settings)
+        except BotConfigError as err:
+            logger.critical("Telegram bot: %s", err)
+            raise BotStartupError(str(err)) from None
+        if config is None:
+            logger.info("Telegram bot off: PROBEWATCH_TELEGRAM_TOKEN is not set")
+            return
+        self.api = ProbewatchApi(config.api_url)
+        self.dispatcher = build_dispatcher(
+            api=self.api, allowed_chats=config.allowed_chats, timezone=config.timezone
+        )
+        server = TelegramAPIServer.from_base(config.api_base)
+        for identity in config.bots:
+            self.bots[identity.bot_id] = Bot(
+                identity.token.get_secret_value(),
+                session=AiohttpSession(api=server),
+                default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+            )
+        for identity in config.bots:
+            await self._introduce(identity, self.bots[identity.bot_id], config)
+        if not config.allowed_chats:
+            logger.warning(
+                "PROBEWATCH_TELEGRAM_ALLOWED_CHATS is empty: every chat is refused (the refusal "
+                "tells each chat its id to add)"
+            )
+        self._ready.set()
+        if config.mode == "polling":
+            allowed_updates = self.dispatcher.resolve_used_update_types()
+            for identity in config.bots:
+                poller = Poller(
+                    self.bots[identity.bot_id],
+                    identity,
+                    publish=self.publish,
+                    is_leader=self.is_leader,
+                    stopped=lambda: self.should_stop,
+                    sleep=self.sleep,
+                    allowed_updates=allowed_updates,
+                    timeout=self.poll_timeout,
+                )
+                self.add_future(poller.run())
+
+    async def _introduce(self, identity: BotIdentity, bot: Bot, config: TelegramConfig) -> None:
+        """getMe (a refused token is fatal, an unreachable Telegram is waited for), then menu."""
+        backoff = 1.0
+        while True:
+            try:
+                me = await bot.get_me()
+                break
+            except TelegramUnauthorizedError:
+                message = (
+                    f"Telegram refused the token of bot {identity.bot_id} (Unauthorized): check "
+                    "PROBEWATCH_TELEGRAM_TOKEN / PROBEWATCH_TELEGRAM_EXTRA_TOKENS"
+                )
+                logger.critical("Telegram bot: %s", message)
+                raise BotStartupError(message) from None
+            except TelegramAPIError as err:
+                if self.should_stop:
+                    return
+                logger.warning(
+                    "bot %d: getMe failed (%s), retrying in %.0f s",
+                    identity.bot_id,
+                    config.redact(str(err)),
+                    backoff,
+                )
+                await self.sleep(backoff)
+                backoff = min(backoff * 2, MAX_CONNECT_BACKOFF_S)
+        logger.info("Telegram bot @%s (id %d) ready, %s mode", me.username, me.id, config.mode)
+        try:
+            await bot.set_my_commands(list(BOT_COMMANDS))
+        except TelegramAPIError as err:
+            logger.warning("bot %d: setMyCommands failed: %s", me.id, config.redact(str(err)))
+
+    async def wait_ready(self) -> None:
+        """Until every bot has passed getMe."""
+        await self._ready.wait()
+
+    def bot(self, bot_id: int) -> Bot | None:
+        """The Bot to answer an update labelled with `bot_id`, if this worker serves it."""
+        return self.bots.get(bot_id)
+
+    async def on_stop(self) -> None:
+        if self.api is not None:
+            await self.api.close()
+        for bot in self.bots.values():
+            await bot.session.close()
