@@ -14,6 +14,8 @@ app = faust.App(
     store=settings.store,
     datadir=str(settings.worker_data_dir),
     autodiscover=["app.agents", "app.web", "app.commands"],
+    # Where the App lives; not the whole `app` package, whose bot modules import aiogram (4 s).
+    origin="app.main",
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication_factor,
     table_standby_replicas=settings.standby_replicas,

@@ -23,7 +23,7 @@ done
 for ((i = 0; i < count; i++)); do
   port=$((first + i))
   for _ in $(seq 1 120); do
-    if curl -fsS "http://localhost:$port/health" 2>/dev/null | grep -q '"probes:'; then
+    if curl -fsS "http://localhost:$port/cluster?scope=local" 2>/dev/null | grep -q '"recovering":false'; then
       echo "worker: serving on http://localhost:$port (log var/log/worker-$port.log)"
       continue 2
     fi
@@ -34,6 +34,6 @@ for ((i = 0; i < count; i++)); do
     fi
     sleep 0.5
   done
-  echo "worker on port $port did not get its partitions within 60 s; see var/log/worker-$port.log" >&2
+  echo "worker on port $port did not finish starting within 60 s; see var/log/worker-$port.log" >&2
   exit 1
 done

@@ -45,9 +45,16 @@ def new_prefix(label: str) -> str:
     return f"t{uuid.uuid4().hex[:10]}.{label}."
 
 
-def http_json(url: str, method: str = "GET", timeout: float = 10.0) -> tuple[int, Any]:
-    """Status and decoded JSON body of one request (errors included, they carry JSON too)."""
-    request = urllib.request.Request(url, method=method)
+def http_json(
+    url: str, method: str = "GET", body: Any = None, timeout: float = 10.0
+) -> tuple[int, Any]:
+    """Status and decoded JSON body of one request (errors included, they carry JSON too).
+
+    `body` is sent as JSON, or as is when it is bytes.
+    """
+    data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")

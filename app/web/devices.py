@@ -39,18 +39,27 @@ def stats_with_name(mac: str) -> dict[str, Any] | None:
     return {**device_stats(mac, state), "name": device_names_table.get(mac)}
 
 
+async def owned_here(
+    view: web.View, request: web.Request, mac: str, body: bytes | None = None
+) -> str | web.Response:
+    """The canonical MAC when this worker owns it, else the answer to give: a 400 for a malformed
+    MAC, the owning worker's own answer, or a 503 during a rebalance."""
+    try:
+        canonical = normalize_mac(mac)
+    except InvalidMac as bad:
+        return view.json({"error": str(bad)}, status=400)
+    response = await routed(view, request, devices_table.name, canonical, body)
+    return canonical if response is None else response
+
+
 @blueprint.route("/devices/{mac}", name="device")
 class DeviceView(web.View):
     """One device's statistics, from whichever worker owns its partition."""
 
     async def get(self, request: web.Request, mac: str) -> web.Response:
-        try:
-            canonical = normalize_mac(mac)
-        except InvalidMac as bad:
-            return self.json({"error": str(bad)}, status=400)
-        response = await routed(self, request, devices_table.name, canonical)
-        if response is not None:
-            return response
+        canonical = await owned_here(self, request, mac)
+        if not isinstance(canonical, str):
+            return canonical
         stats = stats_with_name(canonical)
         if stats is None:
             return self.json({"error": f"no probes seen from {canonical}"}, status=404)
@@ -66,14 +75,10 @@ class DeviceNameView(web.View):
     """
 
     async def put(self, request: web.Request, mac: str) -> web.Response:
-        try:
-            canonical = normalize_mac(mac)
-        except InvalidMac as bad:
-            return self.json({"error": str(bad)}, status=400)
         body = await request.read()
-        response = await routed(self, request, devices_table.name, canonical, body)
-        if response is not None:
-            return response
+        canonical = await owned_here(self, request, mac, body)
+        if not isinstance(canonical, str):
+            return canonical
         try:
             payload = orjson.loads(body)
             name = clean_name(payload.get("name") if isinstance(payload, dict) else None)
@@ -94,13 +99,9 @@ class DeviceNameView(web.View):
         return await self._visible(canonical, name)
 
     async def delete(self, request: web.Request, mac: str) -> web.Response:
-        try:
-            canonical = normalize_mac(mac)
-        except InvalidMac as bad:
-            return self.json({"error": str(bad)}, status=400)
-        response = await routed(self, request, devices_table.name, canonical)
-        if response is not None:
-            return response
+        canonical = await owned_here(self, request, mac)
+        if not isinstance(canonical, str):
+            return canonical
         if device_names_table.get(canonical) is None:
             return self.json({"error": f"{canonical} has no name"}, status=404)
         await (await device_names_topic.send(key=canonical.encode(), value=None))

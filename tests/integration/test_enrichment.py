@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.harness import VENV_BIN, Deployment, Worker, wait_for
+from tests.harness import VENV_BIN, Deployment, Worker, http_json, wait_for
 from tests.kafka_io import probe, produce, produce_probes, read_all
 
 ALICE = "f0:18:98:00:00:a1"  # Apple OUI
@@ -21,20 +20,7 @@ T0 = 1_700_000_000.0
 
 
 def send(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = (
-        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    )
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        try:
-            return err.code, json.loads(raw or b"null")
-        except ValueError:
-            return err.code, raw.decode("utf-8", "replace")
+    return http_json(url, method, body, timeout=20)
 
 
 @pytest.fixture(scope="module")
