@@ -1,6 +1,7 @@
-"""The Telegram bot (aiogram): handlers, formatting and the client of our own HTTP API.
+"""The Telegram bot (aiogram): handlers, formatting, the alert notifier and our API's client.
 
 Nothing here imports the faust runtime (app.main, topics, tables, agents, web): updates reach the
-dispatcher through `app.agents.telegram`, and replies are built from what `GET /devices/{mac}`
-answers, so any worker can serve any chat.
+dispatcher through `app.agents.telegram` and alerts the notifier through `app.agents.alerts`, and
+every reply or edit goes through our own HTTP API (`/devices`, `/watchlist`, `/subscriptions`), so
+any worker can serve any chat.
 """

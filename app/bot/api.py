@@ -1,9 +1,10 @@
-"""The bot's client of probewatch's own HTTP API (`GET /devices/{mac}`).
+"""The bot's client of probewatch's own HTTP API: devices, names, the watch list, subscriptions.
 
 The bot asks the API rather than a table because the worker handling a chat rarely owns the
-device's partition; any worker's API routes the query to the owner. Each answer has its own
-result type, and every way the query can fail (5xx, timeout, refused connection) becomes
-`ApiUnavailable`, which the handlers turn into a clear failure message.
+device's partition; any worker's API routes the query to the owner. Edits go through the API too,
+so the bot never writes a topic or table itself. Each answer has its own result type, and every
+way a call can fail (5xx, timeout, refused connection) becomes `ApiUnavailable`, which the
+handlers turn into a clear failure message.
 """
 
 from __future__ import annotations
@@ -50,6 +51,47 @@ class InvalidQuery:
 DeviceLookup = DeviceFound | DeviceNotFound | InvalidQuery
 
 
+@dataclass(frozen=True)
+class DevicesNamed:
+    """200 to a look-up by name: every device with that name (maybe none)."""
+
+    devices: tuple[DeviceStats, ...]
+
+
+NameLookup = DevicesNamed | InvalidQuery
+
+
+@dataclass(frozen=True)
+class EditDone:
+    """200: the edit is stored and visible; `body` is the API's answer."""
+
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class EditPending:
+    """202: Kafka has the edit, but this worker did not see it applied in time (it will be)."""
+
+
+@dataclass(frozen=True)
+class EditRefused:
+    """4xx: the API refused the edit (400 bad input, 404 nothing to edit); `error` says why."""
+
+    status: int
+    error: str
+
+
+EditResult = EditDone | EditPending | EditRefused
+
+
+@dataclass(frozen=True)
+class WatchEntry:
+    """One watched SSID and why it is watched."""
+
+    ssid: str
+    reason: str
+
+
 class ProbewatchApi:
     """An aiohttp client of one worker's API; the session is opened on first use."""
 
@@ -62,29 +104,98 @@ class ProbewatchApi:
 
     async def device(self, mac: str) -> DeviceLookup:
         """One device's statistics, or why there are none."""
-        url = f"{self.base_url}/devices/{quote(mac, safe=':')}"
-        deadline = time.monotonic() + self.busy_retry_s
-        while True:
-            status, body = await self._get(url)
-            if status == 503 and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
-                continue
-            break
+        status, body = await self._call("GET", f"/devices/{quote(mac, safe=':')}")
         if status == 200 and isinstance(body, dict):
             return DeviceFound(body)
         if status == 404:
             return DeviceNotFound(mac)
         if status == 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            return InvalidQuery(str(error or "not a valid query"))
-        if status == 503:
-            raise ApiUnavailable("the device table is being rebalanced")
-        raise ApiUnavailable(f"the API answered HTTP {status}")
+            return InvalidQuery(_error(body))
+        raise _unexpected(status)
 
-    async def _get(self, url: str) -> tuple[int, Any]:
+    async def devices_named(self, name: str) -> NameLookup:
+        """Every device with this name (case-insensitive), gathered from all workers."""
+        status, body = await self._call("GET", "/devices", params={"name": name})
+        if status == 200 and isinstance(body, dict) and isinstance(body.get("devices"), list):
+            return DevicesNamed(tuple(d for d in body["devices"] if isinstance(d, dict)))
+        if status == 400:
+            return InvalidQuery(_error(body))
+        raise _unexpected(status)
+
+    async def name_device(self, mac: str, name: str) -> EditResult:
+        """Give a device a name (`PUT /devices/{mac}/name`), labelled as set from the bot."""
+        path = f"/devices/{quote(mac, safe=':')}/name"
+        return _edit(*await self._call("PUT", path, json={"name": name}, params={"source": "bot"}))
+
+    async def forget_name(self, mac: str) -> EditResult:
+        """Forget a device's name (`DELETE /devices/{mac}/name`)."""
+        return _edit(*await self._call("DELETE", f"/devices/{quote(mac, safe=':')}/name"))
+
+    async def watchlist(self) -> list[WatchEntry]:
+        """The whole SSID watch list, sorted by SSID."""
+        status, body = await self._call("GET", "/watchlist")
+        if (
+            status != 200
+            or not isinstance(body, dict)
+            or not isinstance(body.get("watchlist"), list)
+        ):
+            raise _unexpected(status)
+        return [
+            WatchEntry(str(entry.get("ssid", "")), str(entry.get("reason") or ""))
+            for entry in body["watchlist"]
+            if isinstance(entry, dict)
+        ]
+
+    async def watch(self, ssid: str, reason: str) -> EditResult:
+        """Put an SSID on the watch list (or change its reason)."""
+        path = f"/watchlist/{quote(ssid, safe='')}"
+        return _edit(*await self._call("PUT", path, json={"reason": reason}))
+
+    async def unwatch(self, ssid: str) -> EditResult:
+        """Take an SSID off the watch list; 404 when it was not on it."""
+        return _edit(*await self._call("DELETE", f"/watchlist/{quote(ssid, safe='')}"))
+
+    async def subscribe(self, chat_id: int, bot_id: int) -> EditResult:
+        """Send this chat every alert, through this bot; `changed` is false if it already was."""
+        return _edit(*await self._call("PUT", f"/subscriptions/{chat_id}", json={"bot": bot_id}))
+
+    async def unsubscribe(self, chat_id: int) -> EditResult:
+        """Send this chat no more alerts; `changed` is false if it was not subscribed."""
+        return _edit(*await self._call("DELETE", f"/subscriptions/{chat_id}"))
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """Status and decoded body; a 503 (rebalance) is retried for up to `busy_retry_s`.
+
+        Every call the bot makes is safe to repeat (GETs, and PUT/DELETE of a whole value).
+        """
+        url = f"{self.base_url}{path}"
+        deadline = time.monotonic() + self.busy_retry_s
+        while True:
+            status, body = await self._request(method, url, json, params)
+            if status == 503 and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                continue
+            if status == 503:
+                raise ApiUnavailable("the cluster is being rebalanced")
+            return status, body
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        json: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+    ) -> tuple[int, Any]:
         session = self._open()
         try:
-            async with session.get(url) as response:
+            async with session.request(method, url, json=json, params=params) as response:
                 try:
                     body = await response.json(content_type=None)
                 except ValueError:
@@ -115,3 +226,24 @@ class ProbewatchApi:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def _error(body: Any) -> str:
+    """The `error` of a refusal, or a generic reason when the body has none."""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error or "not a valid query")
+
+
+def _unexpected(status: int) -> ApiUnavailable:
+    return ApiUnavailable(f"the API answered HTTP {status}")
+
+
+def _edit(status: int, body: Any) -> EditResult:
+    """An edit's answer: done, stored but not yet visible, refused, or a failure (raised)."""
+    if status == 200 and isinstance(body, dict):
+        return EditDone(body)
+    if status == 202:
+        return EditPending()
+    if status in (400, 404):
+        return EditRefused(status, _error(body))
+    raise _unexpected(status)

@@ -2,30 +2,63 @@
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
 from aiogram import Dispatcher
-from aiogram.types import BotCommand
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import BotCommand, ErrorEvent
 
-from app.bot.api import ProbewatchApi
+from app.bot.api import ApiUnavailable, ProbewatchApi
+from app.bot.format import request_failed
 from app.bot.middlewares import AllowedChatsMiddleware
-from app.bot.routers import devices, start
+from app.bot.routers import devices, names, start, subscriptions, watchlist
+
+logger = logging.getLogger(__name__)
 
 #: The command menu Telegram shows (setMyCommands).
 BOT_COMMANDS = (
     BotCommand(command="device", description="Statistics of a device: /device aa:bb:cc:dd:ee:ff"),
+    BotCommand(command="name", description="Name a device: /name aa:bb:cc:dd:ee:ff Alice phone"),
+    BotCommand(command="unname", description="Forget a device's name: /unname <mac>"),
+    BotCommand(command="watch", description='Watch an SSID: /watch "Free WiFi" phishing bait'),
+    BotCommand(command="unwatch", description="Stop watching an SSID: /unwatch Free WiFi"),
+    BotCommand(command="watchlist", description="The watched SSIDs"),
+    BotCommand(command="subscribe", description="Get an alert here when a watched SSID is probed"),
+    BotCommand(command="unsubscribe", description="No more alerts in this chat"),
     BotCommand(command="help", description="What this bot does and how to ask it"),
     BotCommand(command="start", description="Start talking to the bot"),
 )
 
 
+async def api_unavailable(event: ErrorEvent) -> None:
+    """A handler's API call failed (down, timing out, rebalancing): tell the chat, don't go quiet.
+
+    Look-ups answer such failures themselves; this catches the edits and lists.
+    """
+    logger.warning("API call for a chat failed: %s", event.exception)
+    message = event.update.message
+    if message is not None:
+        await message.answer(request_failed(str(event.exception)))
+
+
 def build_dispatcher(
     *, api: ProbewatchApi, allowed_chats: frozenset[int], timezone: ZoneInfo
 ) -> Dispatcher:
-    """A dispatcher whose handlers get `api` and `timezone` injected by parameter name."""
+    """A dispatcher whose handlers get `api` and `timezone` injected by parameter name.
+
+    The devices router goes last: its catch-all takes any text (a MAC or a name).
+    """
     dp = Dispatcher(name="probewatch")
     dp.update.outer_middleware(AllowedChatsMiddleware(allowed_chats))
-    dp.include_routers(start.create_router(), devices.create_router())
+    dp.errors.register(api_unavailable, ExceptionTypeFilter(ApiUnavailable))
+    dp.include_routers(
+        start.create_router(),
+        names.create_router(),
+        watchlist.create_router(),
+        subscriptions.create_router(),
+        devices.create_router(),
+    )
     dp["api"] = api
     dp["timezone"] = timezone
     return dp

@@ -1,21 +1,26 @@
 """What the bot says, as Telegram HTML: pure functions, so every reply is unit-tested as text.
 
-User-controlled text (SSIDs above all: any 32 bytes a phone chose to send) is escaped, and a
-device's reply is shortened to fit Telegram's 4096-character limit however many SSIDs it probed.
+User-controlled text (SSIDs above all: any 32 bytes a phone chose to send; names and reasons
+people typed) is escaped, and a reply that lists things (a device's SSIDs, devices sharing a
+name, the watch list) is shortened to fit Telegram's 4096-character limit however long it grows.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from app.bot.api import DeviceStats
+from app.bot.alerts import Alert
+from app.bot.api import DeviceStats, WatchEntry
 
 #: Telegram's limit on a message's text.
 MAX_MESSAGE = 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Longest a single field of an alert is shown; the topic is open to any producer.
+MAX_FIELD = 200
 
 
 def telegram_length(text: str) -> int:
@@ -45,11 +50,20 @@ def _signal(stats: DeviceStats) -> str:
 
 
 def format_device(stats: DeviceStats, tz: ZoneInfo, limit: int = MAX_MESSAGE) -> str:
-    """A device's statistics; the SSID list is cut (with a count of the rest) to fit `limit`."""
+    """A device's statistics; the SSID list is cut (with a count of the rest) to fit `limit`.
+
+    A device named (by an inventory) before any sensor saw it has no statistics yet: say so.
+    """
+    mac = escape(str(stats.get("mac", "?")))
+    name = stats.get("name")
+    if "first_seen_ts" not in stats:
+        named = f" is named <b>{escape(str(name))}</b>, but it" if name else ""
+        return f"📡 <code>{mac}</code>{named} has sent no probe requests the sensors saw yet."
     ssids = [str(s) for s in stats.get("ssids") or []]
     head = "\n".join(
         [
-            f"📡 <b>Device</b> <code>{escape(str(stats.get('mac', '?')))}</code>",
+            f"📡 <b>Device</b> <code>{mac}</code>",
+            *([f"Name: <b>{escape(str(name))}</b>"] if name else []),
             f"Vendor: {escape(str(stats.get('vendor') or 'unknown'))}",
             f"Randomized address: {'yes' if stats.get('randomized') else 'no'}",
             f"Probes: {stats.get('probe_count', 0)} "
@@ -86,6 +100,85 @@ def _fit(head: str, lines: list[str], notes: list[str], limit: int) -> str:
     return head + "".join(f"\n{line}" for line in kept) + more + tail
 
 
+def format_devices_named(
+    name: str, devices: Sequence[DeviceStats], tz: ZoneInfo, limit: int = MAX_MESSAGE
+) -> str:
+    """The answer to a name: one device in full, several briefly (latest first), or none."""
+    if not devices:
+        return no_device_named(name)
+    if len(devices) == 1:
+        return format_device(devices[0], tz, limit)
+    latest_first = sorted(devices, key=lambda d: -float(d.get("last_seen_ts") or 0))
+    head = f"🔎 <b>{len(devices)} devices</b> are named <b>{escape(name)}</b>:"
+    lines = [_brief(stats, tz) for stats in latest_first]
+    return _fit(head, lines, ["Send a MAC address to see one of them in full."], limit)
+
+
+def _brief(stats: DeviceStats, tz: ZoneInfo) -> str:
+    """One line of a device list: MAC, vendor, probes, last probe, signal."""
+    mac = f"• <code>{escape(str(stats.get('mac', '?')))}</code>"
+    if "last_seen_ts" not in stats:
+        return f"{mac}: no probe requests seen yet"
+    vendor = escape(str(stats.get("vendor") or "unknown vendor"))
+    signal = stats.get("rssi_last_dbm")
+    return (
+        f"{mac}: {vendor}, {stats.get('probe_count', 0)} probes, last "
+        f"{format_time(float(stats['last_seen_ts']), tz)}"
+        + (f", {signal} dBm" if signal is not None else "")
+    )
+
+
+def format_watchlist(entries: Sequence[WatchEntry], limit: int = MAX_MESSAGE) -> str:
+    """The watched SSIDs with their reasons, cut to fit `limit`; a hint when there are none."""
+    if not entries:
+        return (
+            "The watch list is empty. Watch an SSID with "
+            '<code>/watch "Free WiFi" phishing bait</code>.'
+        )
+    head = f"👁 <b>Watch list</b> ({len(entries)} SSID{'' if len(entries) == 1 else 's'}):"
+    lines = [
+        f"• <code>{escape(entry.ssid)}</code>"
+        + (f" — {escape(entry.reason)}" if entry.reason else "")
+        for entry in entries
+    ]
+    return _fit(head, lines, [], limit)
+
+
+def format_alert(alert: Alert, tz: ZoneInfo) -> str:
+    """One alert as one message: which SSID, which device (its name if known), why, when, signal.
+
+    Every field is clipped: an alert from a foreign producer could carry any amount of text.
+    """
+    mac = f"<code>{escape(alert.mac)}</code>"
+    if alert.name:
+        device = f"<b>{_clip(alert.name)}</b> ({mac})"
+    else:
+        device = f"{mac} ({_clip(alert.vendor or 'unknown vendor')})"
+    signal = "not measured" if alert.rssi_dbm is None else f"{alert.rssi_dbm} dBm"
+    lines = [
+        f"🚨 <b>Watched SSID probed:</b> <code>{_clip(alert.ssid)}</code>",
+        f"Device: {device}",
+        *([f"Reason: {_clip(alert.reason)}"] if alert.reason else []),
+        f"Time: {format_time(alert.ts, tz)}",
+        f"Signal: {signal}",
+        *([f"Sensor: {_clip(alert.sensor)}"] if alert.sensor else []),
+    ]
+    return "\n".join(lines)
+
+
+def _clip(text: str) -> str:
+    """`text` escaped, at most MAX_FIELD characters of it."""
+    return escape(text if len(text) <= MAX_FIELD else text[: MAX_FIELD - 1] + "…")
+
+
+def no_device_named(name: str) -> str:
+    """Text that is neither a MAC nor a known name: say so, and how to ask."""
+    return (
+        f"No device is named <b>{escape(name[:80])}</b>, and that is not a MAC address either. "
+        "Send a MAC address (<code>aa:bb:cc:dd:ee:ff</code>) or a name given with /name."
+    )
+
+
 def no_result(mac: str) -> str:
     """An unknown device: a friendly answer, not an error."""
     return f"No result: no probe requests seen from <code>{escape(mac)}</code>."
@@ -114,6 +207,14 @@ def lookup_failed(reason: str) -> str:
     )
 
 
+def request_failed(reason: str) -> str:
+    """An edit or list the API could not serve: say so clearly rather than stay silent."""
+    return (
+        f"⚠️ That did not work: {escape(reason)}. Nothing is wrong with your request; "
+        "please try again in a minute."
+    )
+
+
 def refused(chat_id: int) -> str:
     """A chat not on the allow-list: polite, and with the id its owner would have to add."""
     return (
@@ -126,7 +227,15 @@ HELP = (
     "I tell you what Wi-Fi sensors saw of a device, from the probe requests it sent.\n\n"
     "Send me a MAC address in any common spelling (<code>aa:bb:cc:dd:ee:ff</code>, "
     "<code>AA-BB-CC-DD-EE-FF</code>, <code>aabb.ccdd.eeff</code>) or use "
-    "/device <code>&lt;mac&gt;</code>. I answer with its probe count, first and last probe, "
-    "the SSIDs it asked for, its vendor, signal and whether the address is randomized.\n\n"
+    "/device <code>&lt;mac&gt;</code>, or send a name you gave a device. I answer with its "
+    "probe count, first and last probe, the SSIDs it asked for, its vendor, signal and whether "
+    "the address is randomized.\n\n"
+    "/name <code>&lt;mac&gt; &lt;name&gt;</code> names a device; "
+    "/unname <code>&lt;mac&gt;</code> forgets its name.\n"
+    "/watch <code>&lt;ssid&gt; [reason]</code> watches an SSID (quote one with spaces: "
+    '<code>/watch "Free WiFi" phishing bait</code>); /unwatch <code>&lt;ssid&gt;</code> '
+    "stops; /watchlist shows them.\n"
+    "/subscribe: this chat gets a message whenever a device probes for a watched SSID; "
+    "/unsubscribe stops them.\n\n"
     "/help shows this text again."
 )

@@ -32,6 +32,15 @@ logger = logging.getLogger(__name__)
 MAX_CONNECT_BACKOFF_S = 30.0
 
 
+def new_bot(identity: BotIdentity, config: TelegramConfig) -> Bot:
+    """A Bot with its own HTTP session to the configured Bot API server, replying in HTML."""
+    return Bot(
+        identity.token.get_secret_value(),
+        session=AiohttpSession(api=TelegramAPIServer.from_base(config.api_base)),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
 class BotStartupError(RuntimeError):
     """The bot cannot run with this configuration; the message says what to fix."""
 
@@ -73,13 +82,8 @@ class BotService(Service):
         self.dispatcher = build_dispatcher(
             api=self.api, allowed_chats=config.allowed_chats, timezone=config.timezone
         )
-        server = TelegramAPIServer.from_base(config.api_base)
         for identity in config.bots:
-            self.bots[identity.bot_id] = Bot(
-                identity.token.get_secret_value(),
-                session=AiohttpSession(api=server),
-                default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-            )
+            self.bots[identity.bot_id] = new_bot(identity, config)
         for identity in config.bots:
             await self._introduce(identity, self.bots[identity.bot_id], config)
         if not config.allowed_chats:

@@ -1,8 +1,8 @@
-"""Device look-ups: `/device <mac>`, or any text that is a MAC address (the catch-all).
+"""Device look-ups: `/device <mac or name>`, or any text that is a MAC or a name (the catch-all).
 
-Each reply comes from the HTTP API (`GET /devices/{mac}`), never from a table, so it is right
-whichever worker handles the chat. A query is parsed into a query type first; look-up by device
-name will be a further type with its own branch in `parse_query` and `lookup`.
+Each reply comes from the HTTP API (`GET /devices/{mac}`, `GET /devices?name=`), never from a
+table, so it is right whichever worker handles the chat. A query is parsed into a query type
+first (a MAC in any spelling, else a device name), then looked up.
 """
 
 from __future__ import annotations
@@ -18,16 +18,30 @@ from aiogram.types import Message
 from app.bot.api import (
     ApiUnavailable,
     DeviceFound,
+    DeviceLookup,
     DeviceNotFound,
+    DevicesNamed,
     InvalidQuery,
+    NameLookup,
     ProbewatchApi,
 )
-from app.bot.format import format_device, invalid_query, lookup_failed, no_result, not_a_mac
+from app.bot.format import (
+    format_device,
+    format_devices_named,
+    invalid_query,
+    lookup_failed,
+    no_result,
+    not_a_mac,
+)
 from app.logic.mac import InvalidMac, normalize_mac
+from app.logic.names import MAX_NAME
 
 logger = logging.getLogger(__name__)
 
-USAGE = "Send /device followed by a MAC address, e.g. <code>/device aa:bb:cc:dd:ee:ff</code>."
+USAGE = (
+    "Send /device followed by a MAC address or a device's name, e.g. "
+    "<code>/device aa:bb:cc:dd:ee:ff</code>."
+)
 UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
 
 
@@ -38,29 +52,55 @@ class MacQuery:
     mac: str
 
 
-DeviceQuery = MacQuery
+@dataclass(frozen=True)
+class NameQuery:
+    """A question about the devices with this name (compared case-insensitively by the API)."""
+
+    name: str
+
+
+DeviceQuery = MacQuery | NameQuery
 
 
 def parse_query(text: str) -> DeviceQuery | None:
-    """What the user asked about, or None when the text is no query we know."""
+    """A MAC in any spelling, else a name; None for text no device could be named."""
     try:
         return MacQuery(normalize_mac(text))
     except InvalidMac:
+        pass
+    name = " ".join(text.split())
+    if not name or len(name) > MAX_NAME:
         return None
+    return NameQuery(name)
 
 
 async def lookup(query: DeviceQuery, api: ProbewatchApi, timezone: ZoneInfo) -> str:
     """The reply to one query, failures included: the user always gets an answer."""
     try:
-        result = await api.device(query.mac)
+        match query:
+            case MacQuery(mac):
+                return _by_mac(await api.device(mac), timezone)
+            case NameQuery(name):
+                return _by_name(name, await api.devices_named(name), timezone)
     except ApiUnavailable as err:
         logger.warning("device look-up failed: %s", err)
         return lookup_failed(str(err))
+
+
+def _by_mac(result: DeviceLookup, timezone: ZoneInfo) -> str:
     match result:
         case DeviceFound(stats):
             return format_device(stats, timezone)
         case DeviceNotFound(mac):
             return no_result(mac)
+        case InvalidQuery(error):
+            return invalid_query(error)
+
+
+def _by_name(name: str, result: NameLookup, timezone: ZoneInfo) -> str:
+    match result:
+        case DevicesNamed(devices):
+            return format_devices_named(name, devices, timezone)
         case InvalidQuery(error):
             return invalid_query(error)
 
@@ -85,7 +125,7 @@ async def command_device(
 
 
 async def any_text(message: Message, api: ProbewatchApi, timezone: ZoneInfo) -> None:
-    """Any other text: a MAC address in any common spelling, or a hint."""
+    """Any other text: a MAC address in any common spelling, a device's name, or a hint."""
     text = message.text or ""
     if text.startswith("/"):
         await message.answer(UNKNOWN_COMMAND)

@@ -1,4 +1,4 @@
-"""Fixtures for the bot: the fake Bot API, a Bot pointed at it, and a tiny stand-in of our API."""
+"""Fixtures for the bot: the fake Bot API, a Bot pointed at it, and a small stand-in of our API."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from aiohttp import web
 
 from app.bot.api import ProbewatchApi
 from app.bot.dispatcher import build_dispatcher
+from app.logic.mac import InvalidMac, normalize_mac
+from app.logic.names import InvalidName, clean_name, name_key
+from app.logic.watchlist import InvalidWatch, clean_reason, clean_ssid
 from tests.fake_telegram import FakeBotApi, SentMessage, text_update
 
 TOKEN = "123456:TEST-token_abc"
@@ -63,40 +66,120 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def devices_app(devices: dict[str, dict[str, Any]], fail_with: list[int]) -> web.Application:
-    """A stand-in of `GET /devices/{mac}`: known devices, else 404; `fail_with` statuses first."""
+class FakeApi:
+    """A stand-in of our HTTP API with the real validation rules; its state, knobs and log.
 
-    async def device(request: web.Request) -> web.Response:
-        if fail_with:
-            status = fail_with.pop(0)
+    `fail_with` statuses are answered first, one per request, whatever is asked; `requests`
+    records (method, path with query, JSON body) of every call the bot made.
+    """
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.devices: dict[str, dict[str, Any]] = {MAC: dict(STATS)}
+        self.fail_with: list[int] = []
+        self.watchlist: dict[str, str] = {}
+        self.subscriptions: dict[int, int | None] = {}
+        self.requests: list[tuple[str, str, Any]] = []
+
+    def web_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._record])
+        app.router.add_get("/devices/{mac}", self._device)
+        app.router.add_get("/devices", self._devices_named)
+        app.router.add_put("/devices/{mac}/name", self._name)
+        app.router.add_delete("/devices/{mac}/name", self._unname)
+        app.router.add_get("/watchlist", self._watchlist)
+        app.router.add_put("/watchlist/{ssid:.+}", self._watch)
+        app.router.add_delete("/watchlist/{ssid:.+}", self._unwatch)
+        app.router.add_put("/subscriptions/{chat}", self._subscribe)
+        app.router.add_delete("/subscriptions/{chat}", self._unsubscribe)
+        return app
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        body = await request.json() if request.can_read_body else None
+        self.requests.append((request.method, request.path_qs, body))
+        if self.fail_with:
+            status = self.fail_with.pop(0)
             return web.json_response({"error": "failing on purpose"}, status=status)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _device(self, request: web.Request) -> web.Response:
         mac = request.match_info["mac"]
         if mac == "bad":
-            return web.json_response({"error": "not a MAC address: 'bad'"}, status=400)
-        if mac not in devices:
-            return web.json_response({"error": f"no probes seen from {mac}"}, status=404)
-        return web.json_response(devices[mac])
+            return _error(400, "not a MAC address: 'bad'")
+        if mac not in self.devices:
+            return _error(404, f"no probes seen from {mac}")
+        return web.json_response(self.devices[mac])
 
-    app = web.Application()
-    app.router.add_get("/devices/{mac}", device)
-    return app
+    async def _devices_named(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("name", "")
+        if not wanted.strip():
+            return _error(400, "give a name: /devices?name=…")
+        found = [
+            d for d in self.devices.values() if name_key(d.get("name") or "") == name_key(wanted)
+        ]
+        return web.json_response({"name": wanted, "devices": found})
+
+    async def _name(self, request: web.Request) -> web.Response:
+        try:
+            mac = normalize_mac(request.match_info["mac"])
+            name = clean_name((await request.json()).get("name"))
+        except (InvalidMac, InvalidName) as bad:
+            return _error(400, str(bad))
+        if mac not in self.devices:
+            return _error(404, f"no probes seen from {mac}")
+        self.devices[mac]["name"] = name
+        return web.json_response({"mac": mac, "name": name})
+
+    async def _unname(self, request: web.Request) -> web.Response:
+        mac = normalize_mac(request.match_info["mac"])
+        if not self.devices.get(mac, {}).get("name"):
+            return _error(404, f"{mac} has no name")
+        self.devices[mac]["name"] = None
+        return web.json_response({"mac": mac, "name": None})
+
+    async def _watchlist(self, request: web.Request) -> web.Response:
+        entries = [{"ssid": s, "reason": r} for s, r in sorted(self.watchlist.items())]
+        return web.json_response({"watchlist": entries})
+
+    async def _watch(self, request: web.Request) -> web.Response:
+        try:
+            ssid = clean_ssid(request.match_info["ssid"])
+            reason = clean_reason((await request.json()).get("reason"))
+        except InvalidWatch as bad:
+            return _error(400, str(bad))
+        self.watchlist[ssid] = reason
+        return web.json_response({"ssid": ssid, "reason": reason, "watched": True})
+
+    async def _unwatch(self, request: web.Request) -> web.Response:
+        ssid = request.match_info["ssid"]
+        if self.watchlist.pop(ssid, None) is None:
+            return _error(404, f"{ssid!r} is not on the watch list")
+        return web.json_response({"ssid": ssid, "watched": False})
+
+    async def _subscribe(self, request: web.Request) -> web.Response:
+        chat, bot = int(request.match_info["chat"]), (await request.json()).get("bot")
+        changed = self.subscriptions.get(chat, 0) != bot
+        self.subscriptions[chat] = bot
+        return web.json_response({"chat_id": chat, "subscribed": True, "changed": changed})
+
+    async def _unsubscribe(self, request: web.Request) -> web.Response:
+        chat = int(request.match_info["chat"])
+        changed = self.subscriptions.pop(chat, 0) != 0
+        return web.json_response({"chat_id": chat, "subscribed": False, "changed": changed})
 
 
-class DevicesApi:
-    """The stand-in's URL and its knobs."""
-
-    def __init__(self, url: str, devices: dict[str, dict[str, Any]], fail_with: list[int]):
-        self.url = url
-        self.devices = devices
-        self.fail_with = fail_with
+def _error(status: int, error: str) -> web.Response:
+    return web.json_response({"error": error}, status=status)
 
 
 @pytest.fixture()
-async def devices_api() -> AsyncIterator[DevicesApi]:
-    devices = {MAC: dict(STATS)}
-    fail_with: list[int] = []
-    async with serve(devices_app(devices, fail_with)) as url:
-        yield DevicesApi(url, devices, fail_with)
+async def fake_api() -> AsyncIterator[FakeApi]:
+    fake = FakeApi()
+    async with serve(fake.web_app()) as url:
+        fake.url = url
+        yield fake
 
 
 @pytest.fixture()
@@ -121,9 +204,9 @@ async def bot(telegram: FakeBotApi) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture()
-async def dispatcher(devices_api: DevicesApi) -> AsyncIterator[Dispatcher]:
+async def dispatcher(fake_api: FakeApi) -> AsyncIterator[Dispatcher]:
     """The real dispatcher, asking the stand-in API, serving CHAT only, in London time."""
-    async with ProbewatchApi(devices_api.url, busy_retry_s=0.2) as api:
+    async with ProbewatchApi(fake_api.url, busy_retry_s=0.2) as api:
         yield build_dispatcher(
             api=api, allowed_chats=frozenset({CHAT}), timezone=ZoneInfo("Europe/London")
         )

@@ -11,44 +11,49 @@ from app.bot.api import (
     ApiUnavailable,
     DeviceFound,
     DeviceNotFound,
+    DevicesNamed,
+    EditDone,
+    EditPending,
+    EditRefused,
     InvalidQuery,
     ProbewatchApi,
+    WatchEntry,
 )
 from tests.harness import free_port
-from tests.unit.app.bot.conftest import MAC, STATS, DevicesApi, serve
+from tests.unit.app.bot.conftest import MAC, STATS, FakeApi, serve
 
 
-async def test_found(devices_api: DevicesApi) -> None:
-    async with ProbewatchApi(devices_api.url) as api:
+async def test_found(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
         assert await api.device(MAC) == DeviceFound(STATS)
 
 
-async def test_not_found(devices_api: DevicesApi) -> None:
-    async with ProbewatchApi(devices_api.url) as api:
+async def test_not_found(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
         assert await api.device("00:00:5e:00:53:01") == DeviceNotFound("00:00:5e:00:53:01")
 
 
-async def test_invalid(devices_api: DevicesApi) -> None:
-    async with ProbewatchApi(devices_api.url) as api:
+async def test_invalid(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
         assert await api.device("bad") == InvalidQuery("not a MAC address: 'bad'")
 
 
-async def test_server_error(devices_api: DevicesApi) -> None:
-    devices_api.fail_with.append(500)
-    async with ProbewatchApi(devices_api.url) as api:
+async def test_server_error(fake_api: FakeApi) -> None:
+    fake_api.fail_with.append(500)
+    async with ProbewatchApi(fake_api.url) as api:
         with pytest.raises(ApiUnavailable, match="HTTP 500"):
             await api.device(MAC)
 
 
-async def test_a_rebalance_is_waited_out(devices_api: DevicesApi) -> None:
-    devices_api.fail_with.extend([503, 503])
-    async with ProbewatchApi(devices_api.url, busy_retry_s=5) as api:
+async def test_a_rebalance_is_waited_out(fake_api: FakeApi) -> None:
+    fake_api.fail_with.extend([503, 503])
+    async with ProbewatchApi(fake_api.url, busy_retry_s=5) as api:
         assert await api.device(MAC) == DeviceFound(STATS)
 
 
-async def test_a_long_rebalance_is_a_failure(devices_api: DevicesApi) -> None:
-    devices_api.fail_with.extend([503] * 10)
-    async with ProbewatchApi(devices_api.url, busy_retry_s=0.2) as api:
+async def test_a_long_rebalance_is_a_failure(fake_api: FakeApi) -> None:
+    fake_api.fail_with.extend([503] * 10)
+    async with ProbewatchApi(fake_api.url, busy_retry_s=0.2) as api:
         with pytest.raises(ApiUnavailable, match="rebalanced"):
             await api.device(MAC)
 
@@ -72,3 +77,61 @@ async def test_timeout() -> None:
         with pytest.raises(ApiUnavailable, match=r"within 0\.2 s"):
             await api.device(MAC)
         release.set()
+
+
+async def test_devices_by_name(fake_api: FakeApi) -> None:
+    fake_api.devices[MAC]["name"] = "Alice phone"
+    async with ProbewatchApi(fake_api.url) as api:
+        found = await api.devices_named("ALICE phone")
+        assert isinstance(found, DevicesNamed) and [d["mac"] for d in found.devices] == [MAC]
+        assert await api.devices_named("nobody") == DevicesNamed(())
+        assert await api.devices_named(" ") == InvalidQuery("give a name: /devices?name=…")
+
+
+async def test_name_edits(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
+        assert await api.name_device(MAC, "Alice") == EditDone({"mac": MAC, "name": "Alice"})
+        assert fake_api.requests[-1][1] == f"/devices/{MAC}/name?source=bot"
+        refused = await api.name_device("00:00:5e:00:53:01", "x")
+        assert refused == EditRefused(404, "no probes seen from 00:00:5e:00:53:01")
+        assert await api.name_device(MAC, "") == EditRefused(400, "a name must not be empty")
+        assert await api.forget_name(MAC) == EditDone({"mac": MAC, "name": None})
+        assert await api.forget_name(MAC) == EditRefused(404, f"{MAC} has no name")
+
+
+async def test_watch_list_edits(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
+        assert await api.watchlist() == []
+        done = await api.watch("Free WiFi ☕", "bait")
+        assert done == EditDone({"ssid": "Free WiFi ☕", "reason": "bait", "watched": True})
+        assert await api.watchlist() == [WatchEntry("Free WiFi ☕", "bait")]
+        assert await api.watch("x" * 33, "") == EditRefused(400, "an SSID has at most 32 bytes")
+        assert isinstance(await api.unwatch("Free WiFi ☕"), EditDone)
+        not_watched = EditRefused(404, "'Free WiFi ☕' is not on the watch list")
+        assert await api.unwatch("Free WiFi ☕") == not_watched
+
+
+async def test_subscriptions(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
+        first = await api.subscribe(-100123, 42)
+        assert first == EditDone({"chat_id": -100123, "subscribed": True, "changed": True})
+        assert fake_api.requests[-1] == ("PUT", "/subscriptions/-100123", {"bot": 42})
+        again = await api.subscribe(-100123, 42)
+        assert isinstance(again, EditDone) and again.body["changed"] is False
+        gone = await api.unsubscribe(-100123)
+        assert gone == EditDone({"chat_id": -100123, "subscribed": False, "changed": True})
+
+
+async def test_an_edit_not_applied_in_time_is_pending(fake_api: FakeApi) -> None:
+    fake_api.fail_with.append(202)
+    async with ProbewatchApi(fake_api.url) as api:
+        assert await api.watch("x", "") == EditPending()
+
+
+async def test_an_edit_that_keeps_failing_raises(fake_api: FakeApi) -> None:
+    fake_api.fail_with.extend([500, 503, 503, 503])
+    async with ProbewatchApi(fake_api.url, busy_retry_s=0.2) as api:
+        with pytest.raises(ApiUnavailable, match="HTTP 500"):
+            await api.subscribe(1, 2)
+        with pytest.raises(ApiUnavailable, match="being rebalanced"):
+            await api.watchlist()

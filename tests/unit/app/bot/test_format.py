@@ -1,13 +1,19 @@
-"""The bot's replies as text: time zone, escaping, and the 4096-character limit."""
+"""The bot's replies as text: time zone, escaping, and the 4096-character limit; alerts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+from app.bot.alerts import Alert
+from app.bot.api import WatchEntry
 from app.bot.format import (
     MAX_MESSAGE,
     escape,
+    format_alert,
     format_device,
+    format_devices_named,
+    format_watchlist,
     not_a_mac,
     refused,
     telegram_length,
@@ -78,3 +84,85 @@ def test_the_limit_counts_utf16_units_as_telegram_does() -> None:
 
 def test_a_refusal_tells_the_chat_its_id() -> None:
     assert "<code>-100123</code>" in refused(-100123)
+
+
+def test_a_named_device_shows_its_name() -> None:
+    text = format_device(dict(STATS, name="Alice <phone>"), UTC)
+    assert "\nName: <b>Alice &lt;phone&gt;</b>\n" in text
+
+
+def test_a_device_named_before_it_was_seen() -> None:
+    unseen = {"mac": "00:00:5e:00:53:01", "name": "Spare & phone", "probe_count": 0}
+    assert format_device(unseen, UTC) == (
+        "📡 <code>00:00:5e:00:53:01</code> is named <b>Spare &amp; phone</b>, but it has sent "
+        "no probe requests the sensors saw yet."
+    )
+
+
+def test_devices_sharing_a_name_are_listed_latest_first_and_fit_one_message() -> None:
+    devices = [
+        dict(STATS, mac=f"f0:18:98:00:{i // 256:02x}:{i % 256:02x}", last_seen_ts=1.7e9 + i)
+        for i in range(300)
+    ]
+    text = format_devices_named("Test <phone>", devices, UTC)
+    assert text.startswith("🔎 <b>300 devices</b> are named <b>Test &lt;phone&gt;</b>:\n")
+    assert telegram_length(text) <= MAX_MESSAGE
+    lines = text.split("\n")
+    assert lines[1].startswith("• <code>f0:18:98:00:01:2b</code>: Apple, Inc., 42 probes, last ")
+    assert lines[1].endswith(", -61 dBm")
+    assert "… and " in text and text.endswith("Send a MAC address to see one of them in full.")
+    assert format_devices_named("x", devices[:1], UTC) == format_device(devices[0], UTC)
+    assert format_devices_named("No <one>", [], UTC).startswith(
+        "No device is named <b>No &lt;one&gt;</b>"
+    )
+
+
+def test_the_watch_list_fits_one_message() -> None:
+    entries = [WatchEntry(f"{i:03d} <ssid> ☕" + "x" * 20, "r & " * 40) for i in range(200)]
+    text = format_watchlist(entries)
+    assert text.startswith("👁 <b>Watch list</b> (200 SSIDs):\n• <code>000 &lt;ssid&gt; ☕")
+    assert telegram_length(text) <= MAX_MESSAGE and "… and " in text
+    assert (
+        format_watchlist([WatchEntry("a", "")]) == "👁 <b>Watch list</b> (1 SSID):\n• <code>a</code>"
+    )
+    assert format_watchlist([]).startswith("The watch list is empty.")
+
+
+ALERT = Alert(
+    ts=1795277343.0,
+    mac="f0:18:98:11:22:33",
+    ssid="Free <WiFi> ☕",
+    reason="phishing & bait",
+    name=None,
+    vendor="Apple, Inc.",
+    rssi_dbm=-60,
+    sensor="sensor-1",
+)
+
+
+def test_an_alert_is_one_readable_message() -> None:
+    assert format_alert(ALERT, LONDON) == (
+        "🚨 <b>Watched SSID probed:</b> <code>Free &lt;WiFi&gt; ☕</code>\n"
+        "Device: <code>f0:18:98:11:22:33</code> (Apple, Inc.)\n"
+        "Reason: phishing &amp; bait\n"
+        "Time: 2026-11-21 16:09:03 GMT\n"
+        "Signal: -60 dBm\n"
+        "Sensor: sensor-1"
+    )
+
+
+def test_an_alert_names_a_known_device_and_leaves_out_what_it_lacks() -> None:
+    alert = replace(ALERT, name="Alice <3", reason="", rssi_dbm=None, sensor=None, vendor=None)
+    text = format_alert(alert, ZoneInfo("Asia/Tokyo"))
+    assert "Device: <b>Alice &lt;3</b> (<code>f0:18:98:11:22:33</code>)" in text
+    assert "Reason" not in text and "Sensor" not in text
+    assert "Signal: not measured" in text and "Time: 2026-11-22 01:09:03 JST" in text
+    unnamed = format_alert(replace(ALERT, vendor=None), UTC)
+    assert "Device: <code>f0:18:98:11:22:33</code> (unknown vendor)" in unnamed
+
+
+def test_huge_alert_fields_are_clipped() -> None:
+    alert = replace(ALERT, reason="&" * 10_000, name="n" * 10_000, sensor="s" * 10_000)
+    text = format_alert(alert, UTC)
+    assert telegram_length(text) <= MAX_MESSAGE
+    assert "&amp;" * 199 + "…" in text

@@ -37,7 +37,18 @@ async def test_start_checks_the_bot_and_sets_its_menu(tmp_path: Path, telegram: 
     try:
         await service.wait_ready()
         assert telegram.methods() == ["getme", "setmycommands"]
-        assert [c["command"] for c in telegram.commands[BOT_ID]] == ["device", "help", "start"]
+        assert [c["command"] for c in telegram.commands[BOT_ID]] == [
+            "device",
+            "name",
+            "unname",
+            "watch",
+            "unwatch",
+            "watchlist",
+            "subscribe",
+            "unsubscribe",
+            "help",
+            "start",
+        ]
         assert service.bot(BOT_ID) is not None and service.dispatcher is not None
     finally:
         await service.stop()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.bot.routers.devices import MacQuery, parse_query
-from tests.unit.app.bot.conftest import MAC, Chat, DevicesApi
+from app.bot.routers.devices import MacQuery, NameQuery, parse_query
+from tests.unit.app.bot.conftest import MAC, Chat, FakeApi
 
 
 @pytest.mark.parametrize(
@@ -39,26 +39,57 @@ async def test_an_unknown_device_has_no_result(chat: Chat) -> None:
     assert reply.text == "No result: no probe requests seen from <code>00:00:5e:00:53:01</code>."
 
 
-async def test_text_that_is_no_mac_gets_a_hint(chat: Chat) -> None:
+async def test_text_that_is_no_mac_nor_name_gets_a_hint(chat: Chat) -> None:
     [reply] = await chat.say("where is <my> phone?")
-    assert "<code>where is &lt;my&gt; phone?</code> is not a MAC address" in reply.text
+    assert reply.text.startswith("No device is named <b>where is &lt;my&gt; phone?</b>")
+    assert "not a MAC address either" in reply.text and "/name" in reply.text
+    [too_long] = await chat.say("x" * 65)
+    assert "is not a MAC address" in too_long.text
     [unknown] = await chat.say("/frobnicate")
     assert "/help" in unknown.text
 
 
-async def test_a_failing_api_gives_a_clear_failure_message(
-    chat: Chat, devices_api: DevicesApi
+async def test_a_name_is_answered_with_its_device(chat: Chat, fake_api: FakeApi) -> None:
+    fake_api.devices[MAC]["name"] = "Alice phone"
+    [reply] = await chat.say("  alice   PHONE ")
+    assert f"<code>{MAC}</code>" in reply.text and "Name: <b>Alice phone</b>" in reply.text
+    assert "Probes: 42" in reply.text
+    assert fake_api.requests[-1][:2] == ("GET", "/devices?name=alice+PHONE")
+    [by_command] = await chat.say("/device Alice phone")
+    assert "Probes: 42" in by_command.text
+
+
+async def test_several_devices_with_one_name_are_listed_briefly(
+    chat: Chat, fake_api: FakeApi
 ) -> None:
-    devices_api.fail_with.append(500)
+    other = "fc:a1:3e:00:00:b2"
+    fake_api.devices[MAC]["name"] = "Kitchen tablet"
+    fake_api.devices[other] = {"mac": other, "name": "kitchen TABLET", "probe_count": 0}
+    [reply] = await chat.say("Kitchen Tablet")
+    assert reply.text.startswith("🔎 <b>2 devices</b> are named <b>Kitchen Tablet</b>:")
+    assert f"• <code>{MAC}</code>: Apple, Inc., 42 probes, last 2026-11-21 16:09:03 GMT" in (
+        reply.text
+    )
+    assert f"• <code>{other}</code>: no probe requests seen yet" in reply.text
+
+
+async def test_a_name_look_up_that_fails_says_so(chat: Chat, fake_api: FakeApi) -> None:
+    fake_api.fail_with.extend([503] * 20)
+    [reply] = await chat.say("Alice phone")
+    assert reply.text.startswith("⚠️ The lookup failed: the cluster is being rebalanced")
+
+
+async def test_a_failing_api_gives_a_clear_failure_message(chat: Chat, fake_api: FakeApi) -> None:
+    fake_api.fail_with.append(500)
     [reply] = await chat.say(MAC)
     assert reply.text.startswith("⚠️ The lookup failed: the API answered HTTP 500")
-    devices_api.fail_with.extend([503] * 20)
+    fake_api.fail_with.extend([503] * 20)
     [busy] = await chat.say(MAC)
     assert "being rebalanced" in busy.text
 
 
 async def test_an_unreachable_api_gives_a_clear_failure_message(
-    chat: Chat, devices_api: DevicesApi
+    chat: Chat, fake_api: FakeApi
 ) -> None:
     chat.dispatcher["api"].base_url = "http://127.0.0.1:9"
     [reply] = await chat.say(MAC)
@@ -67,4 +98,7 @@ async def test_an_unreachable_api_gives_a_clear_failure_message(
 
 def test_queries_are_parsed_before_they_are_looked_up() -> None:
     assert parse_query("AA-BB-CC-DD-EE-FF") == MacQuery("aa:bb:cc:dd:ee:ff")
-    assert parse_query("Kitchen iPad") is None
+    assert parse_query(" Kitchen   iPad ") == NameQuery("Kitchen iPad")
+    assert parse_query("x" * 64) == NameQuery("x" * 64)
+    assert parse_query("x" * 65) is None
+    assert parse_query("   ") is None
