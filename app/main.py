@@ -13,7 +13,7 @@ app = faust.App(
     broker=settings.bootstrap_urls,
     store=settings.store,
     datadir=str(settings.worker_data_dir),
-    autodiscover=["app.agents", "app.web", "app.commands"],
+    autodiscover=["app.agents", "app.web", "app.commands", "app.watchdog"],
     # Where the App lives; not the whole `app` package, whose bot modules import aiogram (4 s).
     origin="app.main",
     topic_partitions=settings.partitions,
