@@ -77,4 +77,4 @@ bench: install kafka
 	$(PY) -m bench
 
 clean: stop
-	rm -rf var/data var/run var/sample var/bench
+	rm -rf var/data var/run var/sample var/bench var/log var/kafka/data var/kafka/logs
