@@ -126,6 +126,7 @@ def _ingest_and_latency(
             f"{probes / elapsed:,.0f} probes/s "
             f"({probes} probes in {elapsed:.1f} s, first produce → last probe in the table)"
         )
+        _wait_idle(workers)
         paths = [f"/devices/{mac}" for mac in macs]
         report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
         routed = " (about half routed to the other worker)" if count > 1 else ""
@@ -133,6 +134,17 @@ def _ingest_and_latency(
     finally:
         for worker in workers:
             worker.stop()
+
+
+def _wait_idle(workers: list[Worker]) -> None:
+    """Until the workers' counters stop moving: the SSID re-key and other agents caught up."""
+    last: list[dict[str, int]] = []
+    for _ in range(300):
+        now = [w.counters() for w in workers]
+        if now == last:
+            return
+        last = now
+        time.sleep(1.0)
 
 
 def _all_own_probes(workers: list[Worker]) -> bool:
