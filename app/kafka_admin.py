@@ -8,6 +8,7 @@ default partition count, which would break co-partitioning with the changelogs.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
@@ -83,4 +84,29 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         except KafkaException as err:
             if err.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise TopicSetupError(f"could not create topic {name}: {err}") from None
+    _wait_until_served(admin, list(wanted), timeout)
     return [topic.topic for topic in missing]
+
+
+def _wait_until_served(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """Until the broker's metadata lists every topic with a leader for each partition.
+
+    A created topic reaches the broker's metadata a moment after the controller says yes; a
+    consumer group leader that looks in between assigns without it (faust logs "Ignoring missing
+    topic"), and the topic's partitions stay unassigned until the next rebalance.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = admin.list_topics(timeout=timeout).topics
+        pending = [
+            name
+            for name in names
+            if name not in topics
+            or topics[name].error is not None
+            or any(p.leader < 0 for p in topics[name].partitions.values())
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TopicSetupError(f"topics not served by the broker in {timeout} s: {pending}")
+        time.sleep(0.2)

@@ -36,11 +36,21 @@ class StallWatch:
 
     async def end_offsets(self, tps: list[TP]) -> dict[TP, int]:
         if self._offsets is None:
-            self._offsets = AIOKafkaConsumer(
+            offsets = AIOKafkaConsumer(
                 bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None
             )
-            await self._offsets.start()
-        ends = await self._offsets.end_offsets(tps)
+            try:
+                await offsets.start()
+            except BaseException:
+                await offsets.stop()
+                raise
+            self._offsets = offsets
+        try:
+            ends = await self._offsets.end_offsets(tps)
+        except KafkaError:
+            await self._offsets.stop()
+            self._offsets = None
+            raise
         return {TP(tp.topic, tp.partition): int(end) for tp, end in ends.items()}
 
     async def check(self) -> None:
@@ -79,5 +89,5 @@ async def restart_stalled_partitions() -> None:
     """Never let one stuck partition hold probes back for longer than a few checks."""
     try:
         await watch.check()
-    except KafkaError as err:
+    except Exception as err:  # a watchdog must never take the worker down with it
         logger.info("stall check skipped: %r", err)
