@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 BOOTSTRAP = os.environ.get("PROBEWATCH_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
@@ -32,6 +34,23 @@ def kafka_reachable(bootstrap: str = BOOTSTRAP, timeout: float = 2.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def require_kafka() -> str:
+    """The broker's address; a clear skip (or, under `make test`, a failure) when it is down."""
+    if not kafka_reachable():
+        message = f"no Kafka at {BOOTSTRAP}: start it with `make kafka`"
+        if os.environ.get("PROBEWATCH_REQUIRE_KAFKA"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return BOOTSTRAP
+
+
+def mark_folder(items: list[pytest.Item], folder: Path, marker: pytest.MarkDecorator) -> None:
+    """Mark every collected test below `folder` (integration, e2e) so `-m` can pick them."""
+    for item in items:
+        if folder in Path(item.fspath).parents:
+            item.add_marker(marker)
 
 
 def free_port() -> int:

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.harness import BOOTSTRAP, Deployment, Worker, kafka_reachable
+from tests.harness import Deployment, Worker, mark_folder, require_kafka
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.integration)
+    mark_folder(items, Path(__file__).parent, pytest.mark.integration)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def kafka() -> str:
-    """The broker's address; a clear skip (or, under `make test`, a failure) when it is down."""
-    if not kafka_reachable():
-        message = f"no Kafka at {BOOTSTRAP}: start it with `make kafka`"
-        if os.environ.get("PROBEWATCH_REQUIRE_KAFKA"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return BOOTSTRAP
+    return require_kafka()
 
 
 @pytest.fixture()
