@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from faust.sensors import Sensor
-from faust.types import AppT
+from faust.types import TP, AppT
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -94,15 +94,21 @@ class WorkerCollector(Collector):
         committed = GaugeMetricFamily(
             "probewatch_committed_offset", "Last committed offset", labels=["topic", "partition"]
         )
-        for tp, end in sorted(monitor.tp_end_offsets.items()):
-            read = monitor.tp_read_offsets.get(tp)
-            lag.add_metric(
-                [tp.topic, str(tp.partition)], max(0, end - (read + 1 if read is not None else 0))
-            )
+        for tp, behind in sorted(consumer_lag(self.app).items()):
+            lag.add_metric([tp.topic, str(tp.partition)], behind)
         for tp, offset in sorted(monitor.tp_committed_offsets.items()):
             committed.add_metric([tp.topic, str(tp.partition)], offset)
         yield lag
         yield committed
+
+
+def consumer_lag(app: AppT) -> dict[TP, int]:
+    """Per partition this worker reads: messages at the broker it has not read yet."""
+    monitor = app.monitor
+    return {
+        tp: max(0, end - (monitor.tp_read_offsets.get(tp, -1) + 1))
+        for tp, end in monitor.tp_end_offsets.items()
+    }
 
 
 def build_registry(app: AppT) -> CollectorRegistry:

@@ -8,7 +8,7 @@ from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.main import app, settings
-from app.metrics import build_registry
+from app.metrics import build_registry, consumer_lag
 from app.web.cluster import WorkerUnavailable, gather, is_local_request
 
 blueprint = web.Blueprint("cluster")
@@ -24,10 +24,9 @@ def _by_topic(tps: Any) -> dict[str, list[int]]:
 
 def local_status() -> dict[str, Any]:
     """This worker's share: active and standby partitions, per-partition lag, recovery."""
-    monitor = app.monitor
     lag = {
-        f"{tp.topic}:{tp.partition}": max(0, end - (monitor.tp_read_offsets.get(tp, -1) + 1))
-        for tp, end in monitor.tp_end_offsets.items()
+        f"{tp.topic}:{tp.partition}": behind
+        for tp, behind in consumer_lag(app).items()
         if tp.topic == settings.topic("probes")
     }
     assignor = app.assignor
