@@ -40,6 +40,7 @@ INPUT_TOPICS: dict[str, TopicSpec] = {
     "chat-subscriptions": TopicSpec(COMPACTED, single_partition=True),
     "alerts": TopicSpec(),
     "ssid-probes": TopicSpec(),
+    "dead-letters": TopicSpec({"retention.ms": THIRTY_DAYS_MS}),
 }
 
 

@@ -27,13 +27,22 @@ class TopicMirror(Generic[V]):
     """Latest decoded value per key of a compacted topic; tombstones (None) remove the key.
 
     `decode(raw)` returns the value, None to forget the key, or raises ValueError for a value of
-    the wrong shape (logged, counted as `<label>.rejected.bad_value`, and skipped).
+    the wrong shape; `check_key(key)` raises ValueError for a key the API could not edit. Either
+    is logged, counted (`<label>.rejected.bad_value`, `bad_key`) and skipped, so every entry
+    listed is one the API can change or remove.
     """
 
-    def __init__(self, label: str, topic: str, decode: Callable[[bytes | None], V | None]) -> None:
+    def __init__(
+        self,
+        label: str,
+        topic: str,
+        decode: Callable[[bytes | None], V | None],
+        check_key: Callable[[str], object],
+    ) -> None:
         self.label = label
         self.topic = topic
         self._decode = decode
+        self._check_key = check_key
         self._values: dict[str, V] = {}
         self._ready = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -143,11 +152,16 @@ class TopicMirror(Generic[V]):
         if raw_key is None:
             counters.reject(self.label, "no_key", f"message without a key on {self.topic}")
             return
-        key = raw_key.decode("utf-8", "replace")
+        try:
+            key = raw_key.decode("utf-8")
+            self._check_key(key)
+        except ValueError as bad:  # UnicodeDecodeError included
+            counters.reject(self.label, "bad_key", f"{raw_key[:40]!r}: {bad}")
+            return
         try:
             value = self._decode(raw_value)
         except ValueError as bad:
-            counters.reject(self.label, "bad_value", f"{key!r}: {bad}")
+            counters.reject(self.label, "bad_value", f"{key[:40]!r}: {bad}")
             return
         if value is None:
             self._values.pop(key, None)

@@ -43,3 +43,7 @@ alerts_topic = _raw_topic("alerts")
 
 #: Per batch and SSID, how many probes each device sent: the probe stream re-keyed by SSID.
 ssid_probes_topic = _raw_topic("ssid-probes")
+
+#: Records no agent could process, kept whole with where they came from and why
+#: (`app.dead_letters`).
+dead_letters_topic = _raw_topic("dead-letters")

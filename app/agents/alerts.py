@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from faust.types import EventT, StreamT
 
+from app import dead_letters
 from app.bot.alerts import InvalidAlert, decode_alert, subscribers_from
 from app.counters import counters
 from app.main import app, settings
@@ -33,16 +34,17 @@ SUBSCRIPTIONS_WAIT_S = 30.0
 async def notify(sender: AlertSender, event: EventT[bytes]) -> None:
     """Send one record's alert to the subscribed chats, or count why not; never raises."""
     message = event.message
-    where = f"{message.topic}[{message.partition}]@{message.offset}"
     try:
         alert = decode_alert(message.value if isinstance(message.value, bytes) else None)
     except InvalidAlert as bad:
-        counters.reject(STREAM, bad.reason, f"{bad} at {where}")
+        await dead_letters.reject(event, STREAM, bad.reason, str(bad))
         return
     try:
         delivery = await sender.send(alert, subscribers_from(subscriptions.items()))
     except Exception as err:
-        counters.reject(STREAM, "notify_error", f"{type(err).__name__} at {where}")
+        counters.reject(
+            STREAM, "notify_error", f"{type(err).__name__} at {dead_letters.where(event)}"
+        )
         return
     counters.incr(f"{STREAM}.notified", delivery.sent)
     counters.incr(f"{STREAM}.notify_failed", delivery.failed)
@@ -74,4 +76,7 @@ if settings.telegram_token is not None:
             )
             await subscriptions.wait_ready()
         async for event in stream.events():
-            await notify(sender, event)
+            try:
+                await notify(sender, event)
+            except Exception as err:
+                await dead_letters.failed(event, STREAM, err)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
+from app import dead_letters
 from app.counters import counters
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, decode_name_value
@@ -18,19 +19,27 @@ STREAM = "names"
 async def fold_names(stream: StreamT[bytes]) -> None:
     """Last write wins per MAC, like the compacted topic itself; a null value forgets the name."""
     async for event in stream.events():
-        message = event.message
         try:
-            mac = normalize_mac((message.key or b"").decode("utf-8", "replace"))
-            name = decode_name_value(message.value)
-        except (InvalidMac, InvalidName) as bad:
-            counters.reject(STREAM, type(bad).__name__, f"{message.key!r}: {bad}")
-            continue
-        if message.key != mac.encode():
-            counters.reject(STREAM, "key_not_canonical", f"{message.key!r} should be {mac!r}")
-            continue
-        if name is None:
-            device_names_table.pop(mac, None)
-            counters.incr(f"{STREAM}.forgotten")
-        else:
-            device_names_table[mac] = name
-            counters.incr(f"{STREAM}.set")
+            await apply(event)
+        except Exception as err:
+            await dead_letters.failed(event, STREAM, err)
+
+
+async def apply(event: EventT[bytes]) -> None:
+    """Set or forget one name, or dead-letter the record saying why not."""
+    message = event.message
+    try:
+        mac = normalize_mac((message.key or b"").decode("utf-8", "replace"))
+        name = decode_name_value(message.value)
+    except (InvalidMac, InvalidName) as bad:
+        await dead_letters.reject(event, STREAM, type(bad).__name__, str(bad))
+        return
+    if message.key != mac.encode():
+        await dead_letters.reject(event, STREAM, "key_not_canonical", f"the key should be {mac!r}")
+        return
+    if name is None:
+        device_names_table.pop(mac, None)
+        counters.incr(f"{STREAM}.forgotten")
+    else:
+        device_names_table[mac] = name
+        counters.incr(f"{STREAM}.set")

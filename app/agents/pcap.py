@@ -1,15 +1,18 @@
 """The ksqlDB demo's input: tshark-ek frames on `pcap`, turned into ProbeEvents on `probes`.
 
 Forwarding (rather than folding here) keys each probe by MAC, so it is counted by the one agent
-and partition that own that device.
+and partition that own that device. Each forwarded record names its source frame, so a frame
+forwarded again after a crash is counted once (`app.logic.forwarding`).
 """
 
 from __future__ import annotations
 
 import orjson
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
+from app import dead_letters
 from app.counters import counters
+from app.logic.forwarding import ForwardedFrom, forwarded_headers
 from app.logic.probe import InvalidProbe
 from app.logic.tshark_ek import probe_from_tshark_ek
 from app.main import app
@@ -21,17 +24,32 @@ STREAM = "pcap"
 @app.agent(pcap_topic, name="pcap-to-probes")
 async def pcap_to_probes(stream: StreamT[bytes]) -> None:
     """Forward every probe request of the tshark feed; skip other frames, reject garbage."""
-    async for value in stream:
+    async for event in stream.events():
         try:
-            probe = probe_from_tshark_ek(orjson.loads(value) if value is not None else None)
-        except orjson.JSONDecodeError:
-            counters.reject(STREAM, "not_json", repr(value[:40]))
-            continue
-        except InvalidProbe as bad:
-            counters.reject(STREAM, bad.reason, str(bad))
-            continue
-        if probe is None:
-            counters.incr(f"{STREAM}.not_probe_request")
-            continue
-        await probes_topic.send(key=probe.mac.encode(), value=orjson.dumps(probe.as_json_dict()))
-        counters.incr(f"{STREAM}.forwarded")
+            await forward(event)
+        except Exception as err:
+            await dead_letters.failed(event, STREAM, err)
+
+
+async def forward(event: EventT[bytes]) -> None:
+    """Send one frame's probe on to `probes`, naming its source so a re-send counts once."""
+    message = event.message
+    value = message.value
+    try:
+        probe = probe_from_tshark_ek(orjson.loads(value) if value is not None else None)
+    except orjson.JSONDecodeError:
+        await dead_letters.reject(event, STREAM, "not_json", repr((value or b"")[:40]))
+        return
+    except InvalidProbe as bad:
+        await dead_letters.reject(event, STREAM, bad.reason, str(bad))
+        return
+    if probe is None:
+        counters.incr(f"{STREAM}.not_probe_request")
+        return
+    source = ForwardedFrom(STREAM, message.partition, message.offset)
+    await probes_topic.send(
+        key=probe.mac.encode(),
+        value=orjson.dumps(probe.as_json_dict()),
+        headers=forwarded_headers(source),
+    )
+    counters.incr(f"{STREAM}.forwarded")

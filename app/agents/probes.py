@@ -14,13 +14,23 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import orjson
 from faust.streams import _current_event
 from faust.types import EventT, StreamT
 
+from app import dead_letters
 from app.counters import counters
 from app.logic.alerts import make_alert, should_alert
+from app.logic.forwarding import (
+    ForwardedFrom,
+    InvalidForward,
+    already_applied,
+    forwarded_from,
+    forwarded_headers,
+    record_source,
+)
 from app.logic.probe import InvalidProbe, decode_probe
 from app.logic.ssids import SsidTally, ssid_probes_message, tally_probe
 from app.logic.stats import DeviceState, fold_probe
@@ -75,29 +85,28 @@ def _in_partition_of(event: EventT[bytes]) -> Iterator[None]:
 
 
 async def _fold_partition(events: Sequence[EventT[bytes]]) -> None:
-    """Fold one partition's share of a batch: one table read and write per device."""
-    probes: dict[str, list[tuple[int, ProbeEvent]]] = defaultdict(list)
+    """Fold one partition's share of a batch: one table read and write per device.
+
+    Whatever goes wrong with one record costs that record: it is dead-lettered and the rest of
+    the batch is folded (see `_fold_isolated`).
+    """
+    arrivals: dict[str, list[Arrival]] = defaultdict(list)
     for event in events:
-        message = event.message
         try:
-            probe = decode_probe(message.value)
-        except InvalidProbe as bad:
-            where = f"{message.topic}[{message.partition}]@{message.offset}"
-            counters.reject(STREAM, bad.reason, f"{bad} at {where}")
+            arrival = await _decode(event)
+        except Exception as err:
+            await dead_letters.failed(event, STREAM, err)
             continue
-        key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else None
-        if key != probe.mac:
-            # Keyed otherwise, it sits in the wrong partition for routing: send it on, keyed right.
-            await probes_topic.send(key=probe.mac.encode(), value=message.value)
-            counters.incr(f"{STREAM}.rekeyed")
-            continue
-        probes[probe.mac].append((message.offset, probe))
+        if arrival is not None:
+            arrivals[arrival.probe.mac].append(arrival)
     accepted = duplicates = 0
     ssid_tallies: dict[str, SsidTally] = defaultdict(dict)
-    for mac, arrivals in probes.items():
-        applied, skipped = await _fold_device(mac, arrivals, ssid_tallies)
-        accepted += applied
-        duplicates += skipped
+    for mac, device_arrivals in arrivals.items():
+        fold = await _fold_isolated(mac, device_arrivals)
+        accepted += fold.applied
+        duplicates += fold.duplicates
+        for ssid, (count, last_ts, offset) in fold.ssids.items():
+            ssid_tallies[ssid][mac] = [count, last_ts, offset]
     for ssid, tally in ssid_tallies.items():
         await ssid_probes_topic.send(
             key=ssid.encode(), value=orjson.dumps(ssid_probes_message(tally))
@@ -107,36 +116,116 @@ async def _fold_partition(events: Sequence[EventT[bytes]]) -> None:
         counters.incr(f"{STREAM}.duplicates_skipped", duplicates)
 
 
-async def _fold_device(
-    mac: str, arrivals: list[tuple[int, ProbeEvent]], ssid_tallies: dict[str, SsidTally]
-) -> tuple[int, int]:
-    """Fold one device's new probes into its row; count its SSIDs. (applied, duplicates)."""
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A valid probe, where it sits in `probes`, and where it was forwarded from, if it was."""
+
+    event: EventT[bytes]
+    probe: ProbeEvent
+    source: ForwardedFrom | None
+
+    @property
+    def offset(self) -> int:
+        return int(self.event.message.offset)
+
+
+@dataclass(slots=True)
+class DeviceFold:
+    """What folding one device's arrivals did: counts, and per SSID [probes, last ts, offset]."""
+
+    applied: int = 0
+    duplicates: int = 0
+    ssids: SsidTally = field(default_factory=dict)
+
+
+async def _decode(event: EventT[bytes]) -> Arrival | None:
+    """The valid probe of a record; None when it was rejected or sent on to its right key."""
+    message = event.message
+    try:
+        probe = decode_probe(message.value)
+    except InvalidProbe as bad:
+        await dead_letters.reject(event, STREAM, bad.reason, str(bad))
+        return None
+    key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else None
+    if key != probe.mac:
+        # Keyed otherwise, it sits in the wrong partition for routing: send it on, keyed right,
+        # saying where it came from so that sending it again after a crash counts it once.
+        here = ForwardedFrom(STREAM, message.partition, message.offset)
+        await probes_topic.send(
+            key=probe.mac.encode(), value=message.value, headers=forwarded_headers(here)
+        )
+        counters.incr(f"{STREAM}.rekeyed")
+        return None
+    try:
+        source = forwarded_from(event.headers)
+    except InvalidForward as bad:
+        await dead_letters.reject(event, STREAM, "bad_header", str(bad))
+        return None
+    return Arrival(event, probe, source)
+
+
+async def _fold_isolated(mac: str, arrivals: list[Arrival]) -> DeviceFold:
+    """Fold a device's arrivals together; should that raise, fold them one by one, so only the
+    record that fails is dead-lettered.
+
+    The row is written only after a fold succeeds, and RocksDB hands out a fresh row on every
+    read, so a failed fold leaves the stored row as it was.
+    """
+    try:
+        return await _fold_device(mac, arrivals)
+    except Exception:
+        logger.warning(
+            "folding %d probes of %s failed; folding them one by one", len(arrivals), mac
+        )
+    total = DeviceFold()
+    for arrival in arrivals:
+        try:
+            fold = await _fold_device(mac, [arrival])
+        except Exception as err:
+            await dead_letters.failed(arrival.event, STREAM, err)
+            continue
+        total.applied += fold.applied
+        total.duplicates += fold.duplicates
+        for ssid, (count, last_ts, offset) in fold.ssids.items():
+            seen = total.ssids.get(ssid)
+            total.ssids[ssid] = (
+                [count, last_ts, offset]
+                if seen is None
+                else [seen[0] + count, max(seen[1], last_ts), offset]
+            )
+    return total
+
+
+async def _fold_device(mac: str, arrivals: list[Arrival]) -> DeviceFold:
+    """Fold one device's new probes into its row and count its SSIDs."""
     state: DeviceState | None = devices_table.get(mac)
     last_applied = -1 if state is None else state.get("offset", -1)
-    applied = duplicates = 0
-    for offset, probe in arrivals:
-        if offset <= last_applied:
-            duplicates += 1
+    fold = DeviceFold()
+    alerts: list[tuple[ProbeEvent, str]] = []
+    for arrival in arrivals:
+        probe = arrival.probe
+        if arrival.offset <= last_applied or (
+            state is not None and already_applied(state, arrival.source)
+        ):
+            fold.duplicates += 1
             continue
         state = fold_probe(state, probe, max_ssids=settings.max_ssids_per_device)
-        last_applied = offset
-        applied += 1
+        if arrival.source is not None:
+            record_source(state, arrival.source)
+        last_applied = arrival.offset
+        fold.applied += 1
         if probe.ssid:
-            tally_probe(ssid_tallies[probe.ssid], mac, probe.ts, offset)
+            tally_probe(fold.ssids, probe.ssid, probe.ts, arrival.offset)
             reason = watchlist.get(probe.ssid)
-            if reason is not None:
-                await _maybe_alert(state, probe, reason)
-    if state is not None and applied:
+            if reason is not None and should_alert(state, probe, settings.alert_window_s):
+                alerts.append((probe, reason))
+            elif reason is not None:
+                counters.incr("alerts.folded")
+    if state is not None and fold.applied:
         state["offset"] = last_applied
         devices_table[mac] = state
-    return applied, duplicates
-
-
-async def _maybe_alert(state: DeviceState, probe: ProbeEvent, reason: str) -> None:
-    """Emit an Alert unless this device alerted for this SSID within the folding window."""
-    if not should_alert(state, probe, settings.alert_window_s):
-        counters.incr("alerts.folded")
-        return
-    alert = make_alert(probe, reason, device_names_table.get(probe.mac))
-    await alerts_topic.send(key=probe.mac.encode(), value=orjson.dumps(alert))
-    counters.incr("alerts.emitted")
+    for probe, reason in alerts:
+        alert = make_alert(probe, reason, device_names_table.get(probe.mac))
+        await alerts_topic.send(key=probe.mac.encode(), value=orjson.dumps(alert))
+        counters.incr("alerts.emitted")
+    return fold

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import orjson
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
+from app import dead_letters
 from app.counters import counters
+from app.logic.limits import OutOfRange, check_ssid
 from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes
 from app.main import app
 from app.tables.ssids import ssids_table
@@ -18,16 +20,27 @@ STREAM = "ssid-probes"
 async def fold_ssids(stream: StreamT[bytes]) -> None:
     """One message says: device M sent N more probes for this SSID, up to source offset O."""
     async for event in stream.events():
-        message = event.message
-        ssid = (message.key or b"").decode("utf-8", "replace")
         try:
-            update = orjson.loads(message.value) if message.value is not None else None
-            row = apply_ssid_probes(ssids_table.get(ssid), update)
-        except (orjson.JSONDecodeError, InvalidSsidProbes) as bad:
-            counters.reject(STREAM, "bad_value", f"{ssid!r}: {bad}")
-            continue
-        if row is not None:
-            ssids_table[ssid] = row
-            counters.incr(f"{STREAM}.applied")
-        else:
-            counters.incr(f"{STREAM}.duplicates_skipped")
+            await apply(event)
+        except Exception as err:
+            await dead_letters.failed(event, STREAM, err)
+
+
+async def apply(event: EventT[bytes]) -> None:
+    """Fold one message into its SSID's row, or dead-letter it saying why not."""
+    message = event.message
+    try:
+        ssid = check_ssid((message.key or b"").decode("utf-8"), "key")
+        update = orjson.loads(message.value) if message.value is not None else None
+        row = apply_ssid_probes(ssids_table.get(ssid), update)
+    except UnicodeDecodeError:
+        await dead_letters.reject(event, STREAM, "bad_key", "the key is not UTF-8")
+        return
+    except (orjson.JSONDecodeError, InvalidSsidProbes, OutOfRange) as bad:
+        await dead_letters.reject(event, STREAM, "bad_value", str(bad))
+        return
+    if row is not None:
+        ssids_table[ssid] = row
+        counters.incr(f"{STREAM}.applied")
+    else:
+        counters.incr(f"{STREAM}.duplicates_skipped")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
+from app import dead_letters
 from app.bot.config import BotIdentity
 from app.bot.updates import (
     InvalidUpdate,
@@ -51,12 +52,11 @@ async def handle_update(bots: BotService, event: EventT[bytes]) -> None:
 
     A record without a `bot` header (written by another tool) goes to the first bot.
     """
-    message = event.message
-    where = f"{message.topic}[{message.partition}]@{message.offset}"
+    where = dead_letters.where(event)
     try:
         update = decode_update(event.value if isinstance(event.value, bytes) else b"")
     except InvalidUpdate as bad:
-        counters.reject(STREAM, bad.reason, f"{bad} at {where}")
+        await dead_letters.reject(event, STREAM, bad.reason, str(bad))
         return
     config, dispatcher = bots.config, bots.dispatcher
     bot_id = bot_id_from_headers(event.headers)
@@ -64,12 +64,12 @@ async def handle_update(bots: BotService, event: EventT[bytes]) -> None:
         bot_id = config.bots[0].bot_id
     bot = bots.bot(bot_id) if bot_id is not None else None
     if bot is None or dispatcher is None or config is None:
-        counters.reject(STREAM, "unknown_bot", f"no bot {bot_id} in this worker, at {where}")
+        await dead_letters.reject(event, STREAM, "unknown_bot", f"no bot {bot_id} in this worker")
         return
     try:
         await dispatcher.feed_raw_update(bot, update)
     except ValidationError as err:
-        counters.reject(STREAM, "invalid_update", f"{err.error_count()} errors at {where}")
+        await dead_letters.reject(event, STREAM, "invalid_update", f"{err.error_count()} errors")
         return
     except Exception as err:
         detail = config.redact(f"{type(err).__name__}: {err}")[:300]
@@ -94,4 +94,7 @@ if settings.telegram_token is not None:
         """Feed each update to the dispatcher, in order within a chat (the key is the chat id)."""
         await bots.wait_ready()
         async for event in stream.events():
-            await handle_update(bots, event)
+            try:
+                await handle_update(bots, event)
+            except Exception as err:
+                await dead_letters.failed(event, STREAM, err)

@@ -16,12 +16,10 @@ from typing import Any
 
 import orjson
 
+from app.logic.limits import RSSI_DBM, OutOfRange, check_ssid, check_ts
 from app.logic.mac import InvalidMac, normalize_mac
 
 logger = logging.getLogger(__name__)
-
-#: The last second of year 9999: later times cannot be shown as a date.
-MAX_TS = 253_402_300_799
 
 
 class InvalidAlert(ValueError):
@@ -62,22 +60,26 @@ def decode_alert(raw: bytes | None) -> Alert:
         raise InvalidAlert("not_json", "the value is not JSON") from None
     if not isinstance(data, dict):
         raise InvalidAlert("not_an_object", "the value is not a JSON object")
-    ts: Any = data.get("ts")
-    if not _is_number(ts) or not 0 <= ts <= MAX_TS:
-        raise InvalidAlert("bad_ts", "ts must be epoch seconds")
+    try:
+        ts = check_ts(data.get("ts"))
+    except OutOfRange as bad:
+        raise InvalidAlert("bad_ts", str(bad)) from None
     mac_text: Any = data.get("mac")
     try:
         mac = normalize_mac(mac_text)
     except InvalidMac:
         raise InvalidAlert("bad_mac", "mac is not a MAC address") from None
-    ssid = data.get("ssid")
-    if not isinstance(ssid, str) or not ssid:
-        raise InvalidAlert("bad_ssid", "ssid must be non-empty text")
+    try:
+        ssid = check_ssid(data.get("ssid"))
+    except OutOfRange as bad:
+        raise InvalidAlert("bad_ssid", str(bad)) from None
     rssi: Any = data.get("rssi_dbm")
-    if rssi is not None and (not _is_number(rssi) or not math.isfinite(rssi)):
-        raise InvalidAlert("bad_field", "rssi_dbm must be a number or null")
+    if rssi is not None and (
+        not _is_number(rssi) or not math.isfinite(rssi) or not RSSI_DBM[0] <= rssi <= RSSI_DBM[1]
+    ):
+        raise InvalidAlert("bad_field", f"rssi_dbm must be between {RSSI_DBM[0]} and {RSSI_DBM[1]}")
     return Alert(
-        ts=float(ts),
+        ts=ts,
         mac=mac,
         ssid=ssid,
         reason=_text(data, "reason") or "",

@@ -35,8 +35,14 @@ def escape(text: str) -> str:
 
 
 def format_time(ts: float, tz: ZoneInfo) -> str:
-    """Epoch seconds as local time in `tz`, zone abbreviated: `2026-11-21 16:09:03 GMT`."""
-    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    """Epoch seconds as local time in `tz`, zone abbreviated: `2026-11-21 16:09:03 GMT`.
+
+    A time no calendar can show (a row stored before entry points checked times) says so.
+    """
+    try:
+        return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    except (OverflowError, OSError, ValueError):
+        return "unknown (out of range)"
 
 
 def _signal(stats: DeviceStats) -> str:

@@ -6,15 +6,26 @@ rejected with a reason the worker counts and logs, and the stream moves on.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import orjson
 
+from app.logic.limits import (
+    FREQ_MHZ,
+    MAX_SSID_BYTES,
+    RSSI_DBM,
+    SEQ,
+    OutOfRange,
+    check_optional_int,
+    check_ssid,
+    check_text,
+    check_ts,
+)
 from app.logic.mac import InvalidMac, is_randomized, normalize_mac
 from app.models import ProbeEvent
 
-MAX_SSID_TEXT = 256  # 32 raw bytes, escaped as \xNN, fit in 128 characters; this is generous
+#: Sensor names and IE fingerprints.
+MAX_LABEL = 128
 
 
 class InvalidProbe(ValueError):
@@ -25,24 +36,9 @@ class InvalidProbe(ValueError):
         self.reason = reason
 
 
-def _optional_int(value: Any, field: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidProbe("bad_field", f"{field} must be an integer or null")
-    return value
-
-
-def _optional_str(value: Any, field: str, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise InvalidProbe("bad_field", f"{field} must be text of at most {limit} characters")
-    return value
-
-
 def probe_from_dict(data: Any) -> ProbeEvent:
-    """Validate a decoded JSON value against DESIGN.md's ProbeEvent."""
+    """Validate a decoded JSON value against DESIGN.md's ProbeEvent and the ranges of
+    `app.logic.limits`."""
     if not isinstance(data, dict):
         raise InvalidProbe("not_an_object", type(data).__name__)
     try:
@@ -52,26 +48,42 @@ def probe_from_dict(data: Any) -> ProbeEvent:
         raise InvalidProbe("missing_field", str(missing)) from None
     except InvalidMac as bad:
         raise InvalidProbe("bad_mac", str(bad)) from None
-    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts) or ts < 0:
-        raise InvalidProbe("bad_field", "ts must be a non-negative number of seconds")
-    ssid = data.get("ssid", "")
-    if not isinstance(ssid, str) or len(ssid) > MAX_SSID_TEXT:
-        raise InvalidProbe("bad_field", "ssid must be text")
     randomized = data.get("randomized")
     if not isinstance(randomized, bool):
         randomized = is_randomized(mac)
-    return ProbeEvent(
-        ts=float(ts),
-        mac=mac,
-        ssid=ssid,
-        ssid_hex=_optional_str(data.get("ssid_hex"), "ssid_hex", 64),
-        rssi_dbm=_optional_int(data.get("rssi_dbm"), "rssi_dbm"),
-        freq_mhz=_optional_int(data.get("freq_mhz"), "freq_mhz"),
-        seq=_optional_int(data.get("seq"), "seq"),
-        randomized=randomized,
-        sensor=_optional_str(data.get("sensor"), "sensor", 128) or "",
-        ie_fingerprint=_optional_str(data.get("ie_fingerprint"), "ie_fingerprint", 128),
-    )
+    try:
+        return ProbeEvent(
+            ts=check_ts(ts),
+            mac=mac,
+            ssid=check_ssid(data.get("ssid", ""), allow_empty=True),
+            ssid_hex=_optional_hex(data.get("ssid_hex")),
+            rssi_dbm=check_optional_int(data.get("rssi_dbm"), "rssi_dbm", RSSI_DBM),
+            freq_mhz=check_optional_int(data.get("freq_mhz"), "freq_mhz", FREQ_MHZ),
+            seq=check_optional_int(data.get("seq"), "seq", SEQ),
+            randomized=randomized,
+            sensor=_optional_text(data.get("sensor"), "sensor") or "",
+            ie_fingerprint=_optional_text(data.get("ie_fingerprint"), "ie_fingerprint"),
+        )
+    except OutOfRange as bad:
+        raise InvalidProbe("bad_field", str(bad)) from None
+
+
+def _optional_text(value: Any, field: str) -> str | None:
+    return None if value is None else check_text(value, field, MAX_LABEL)
+
+
+def _optional_hex(value: Any) -> str | None:
+    """`ssid_hex`: the SSID's octets in lower-case hex, at most 32 of them."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or len(value) > 2 * MAX_SSID_BYTES
+        or len(value) % 2
+        or value.strip("0123456789abcdef")
+    ):
+        raise OutOfRange(f"ssid_hex must be lower-case hex of at most {MAX_SSID_BYTES} octets")
+    return value
 
 
 def decode_probe(raw: bytes | None) -> ProbeEvent:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.logic.limits import INT64, OutOfRange, check_int, check_ts
+from app.logic.mac import InvalidMac, normalize_mac
+
 MAX_DEVICES_PER_SSID = 5000
 
 
@@ -39,19 +42,31 @@ def apply_ssid_probes(row: dict[str, Any] | None, update: Any) -> dict[str, Any]
     """The new row, or None when every device's share was applied before (a re-sent message)."""
     if not isinstance(update, dict) or not isinstance(update.get("devices"), dict):
         raise InvalidSsidProbes('value must be an object like {"devices": {mac: [n, ts, offset]}}')
+    shares = [_valid_share(mac, share) for mac, share in update["devices"].items()]
     row = row or {"devices": {}, "probe_count": 0, "devices_truncated": False}
     changed = False
-    for mac, share in update["devices"].items():
-        if not (
-            isinstance(share, list)
-            and len(share) == 3
-            and isinstance(share[0], int)
-            and isinstance(share[1], int | float)
-            and isinstance(share[2], int)
-        ):
-            raise InvalidSsidProbes(f"share of {mac!r} must be [probes, last_ts, offset]")
-        changed |= _apply_share(row, mac, share[0], share[1], share[2])
+    for mac, count, last_ts, offset in shares:
+        changed |= _apply_share(row, mac, count, last_ts, offset)
+    if row["probe_count"] > INT64[1]:
+        raise InvalidSsidProbes("the SSID's probe count would exceed 64 bits")
     return row if changed else None
+
+
+def _valid_share(mac: Any, share: Any) -> tuple[str, int, float, int]:
+    """One device's share, every number within what a row can hold; checked before applying."""
+    if not (isinstance(share, list) and len(share) == 3):
+        raise InvalidSsidProbes(f"share of {str(mac)[:40]!r} must be [probes, last_ts, offset]")
+    try:
+        if normalize_mac(mac) != mac:
+            raise InvalidSsidProbes(f"{mac!r} is not a MAC in canonical form")
+        return (
+            mac,
+            check_int(share[0], "probes", (1, INT64[1])),
+            check_ts(share[1], "last_ts"),
+            check_int(share[2], "offset", (0, INT64[1])),
+        )
+    except (InvalidMac, OutOfRange) as bad:
+        raise InvalidSsidProbes(f"share of {str(mac)[:40]!r}: {bad}") from None
 
 
 def _apply_share(row: dict[str, Any], mac: str, count: int, last_ts: float, offset: int) -> bool:

@@ -91,9 +91,17 @@ def _add_bounded(items: list[str], item: str, limit: int) -> bool:
     return True
 
 
-def iso_utc(ts: float) -> str:
-    """Epoch seconds as ISO-8601 UTC with millisecond precision, e.g. `2026-11-21T16:09:03.123Z`."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso_utc(ts: float) -> str | None:
+    """Epoch seconds as ISO-8601 UTC with millisecond precision, e.g. `2026-11-21T16:09:03.123Z`.
+
+    None for a time no date can show: every entry point refuses those now, but a row written
+    before it did must still be served, not fail every look-up.
+    """
+    try:
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def device_stats(mac: str, state: DeviceState) -> dict[str, Any]:

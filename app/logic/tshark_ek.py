@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from app.logic.limits import FREQ_MHZ, MAX_SSID_BYTES, RSSI_DBM, SEQ, check_ts, ssid_from_octets
 from app.logic.mac import InvalidMac, is_randomized, normalize_mac
 from app.logic.probe import InvalidProbe
 from app.models import ProbeEvent
@@ -30,29 +31,34 @@ def _first(frame: dict[str, Any], field: str) -> str | None:
     return str(value)
 
 
-def _int_or_none(text: str | None, field: str) -> int | None:
+def _int_or_none(text: str | None, field: str, bounds: tuple[int, int]) -> int | None:
+    """A whole number within `bounds`; tshark writes some as `-61` and some as `-61.0`."""
     if text is None or text == "":
         return None
     try:
-        return int(float(text))
+        number = float(text)
     except ValueError:
         raise InvalidProbe("bad_field", f"{field} is not a number: {text[:20]!r}") from None
+    if not math.isfinite(number) or not bounds[0] <= number <= bounds[1]:
+        raise InvalidProbe("bad_field", f"{field} must be between {bounds[0]} and {bounds[1]}")
+    return int(number)
 
 
 def _ssid(text: str | None, hex_encoded: bool) -> tuple[str, str | None]:
-    """The SSID as text plus its hex when the bytes are not UTF-8 (DESIGN.md's `ssid_hex`)."""
+    """The SSID in probewatch's text form plus its hex when needed (DESIGN.md's `ssid_hex`)."""
     if text is None or text in WILDCARD_MARKERS:
         return "", None
-    if not hex_encoded:
-        return text, None
-    try:
-        raw = bytes.fromhex(text.replace(":", ""))
-    except ValueError:
-        return text, None
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "backslashreplace"), raw.hex()
+    raw: bytes | None = None
+    if hex_encoded:
+        try:
+            raw = bytes.fromhex(text.replace(":", ""))
+        except ValueError:
+            raw = None
+    if raw is None:
+        raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_SSID_BYTES:
+        raise InvalidProbe("bad_field", f"wlan_ssid has more than {MAX_SSID_BYTES} octets")
+    return ssid_from_octets(raw)
 
 
 def _capture_time(frame: dict[str, Any]) -> float:
@@ -62,12 +68,9 @@ def _capture_time(frame: dict[str, Any]) -> float:
     if text is None:
         raise InvalidProbe("missing_field", "timestamp")
     try:
-        ts = float(text) / scale
-    except ValueError:
-        raise InvalidProbe("bad_field", f"timestamp is not a number: {text[:20]!r}") from None
-    if not math.isfinite(ts) or ts < 0:
-        raise InvalidProbe("bad_field", "timestamp must be a non-negative number")
-    return ts
+        return check_ts(float(text) / scale, "timestamp")
+    except ValueError as bad:
+        raise InvalidProbe("bad_field", f"{text[:20]!r}: {bad}") from None
 
 
 def probe_from_tshark_ek(frame: Any) -> ProbeEvent | None:
@@ -98,9 +101,13 @@ def probe_from_tshark_ek(frame: Any) -> ProbeEvent | None:
         mac=mac,
         ssid=ssid,
         ssid_hex=ssid_hex,
-        rssi_dbm=_int_or_none(_first(frame, "wlan_radio_signal_dbm"), "wlan_radio_signal_dbm"),
-        freq_mhz=_int_or_none(_first(frame, "wlan_radio_frequency"), "wlan_radio_frequency"),
-        seq=_int_or_none(_first(frame, "wlan_seq"), "wlan_seq"),
+        rssi_dbm=_int_or_none(
+            _first(frame, "wlan_radio_signal_dbm"), "wlan_radio_signal_dbm", RSSI_DBM
+        ),
+        freq_mhz=_int_or_none(
+            _first(frame, "wlan_radio_frequency"), "wlan_radio_frequency", FREQ_MHZ
+        ),
+        seq=_int_or_none(_first(frame, "wlan_seq"), "wlan_seq", SEQ),
         randomized=is_randomized(mac),
         sensor="tshark",
     )

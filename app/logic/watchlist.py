@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 
-MAX_SSID_BYTES = 32  # IEEE 802.11: an SSID is 0-32 octets
+from app.logic.limits import OutOfRange, check_ssid, check_text
+
 MAX_REASON = 200
 
 
@@ -15,20 +16,23 @@ class InvalidWatch(ValueError):
 
 
 def clean_ssid(ssid: Any) -> str:
-    """An SSID as it is watched; 1 to 32 bytes of UTF-8, as in a probe request."""
-    if not isinstance(ssid, str) or not ssid:
-        raise InvalidWatch("an SSID must be non-empty text")
-    if len(ssid.encode("utf-8")) > MAX_SSID_BYTES:
-        raise InvalidWatch(f"an SSID has at most {MAX_SSID_BYTES} bytes")
-    return ssid
+    """An SSID as it is watched: the text form probes carry (`app.logic.limits.check_ssid`)."""
+    try:
+        return check_ssid(ssid, "an SSID")
+    except OutOfRange as bad:
+        raise InvalidWatch(str(bad)) from None
 
 
 def clean_reason(reason: Any) -> str:
+    """A reason with its whitespace folded; no control or format characters."""
     if reason is None:
         return ""
-    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+    if not isinstance(reason, str):
         raise InvalidWatch(f"a reason is text of at most {MAX_REASON} characters")
-    return " ".join(reason.split())
+    try:
+        return check_text(" ".join(reason.split()), "a reason", MAX_REASON)
+    except OutOfRange as bad:
+        raise InvalidWatch(str(bad)) from None
 
 
 def decode_watch_value(raw: bytes | None) -> str | None:

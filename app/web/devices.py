@@ -71,7 +71,8 @@ class DeviceNameView(web.View):
     """Name a device (`PUT {"name": …}`) or forget its name (`DELETE`), at run time.
 
     The edit is produced to `device-names`, the same topic inventories feed, and answered once
-    the owning worker's table shows it, so a GET right after sees the new name.
+    the owning worker's table shows it, so a GET right after sees the new name. A device may be
+    named before it is seen (users name their own devices to watch for them); `seen` says which.
     """
 
     async def put(self, request: web.Request, mac: str) -> web.Response:
@@ -86,14 +87,6 @@ class DeviceNameView(web.View):
             return self.json({"error": 'body must be JSON like {"name": "…"}'}, status=400)
         except InvalidName as bad:
             return self.json({"error": str(bad)}, status=400)
-        if devices_table.get(canonical) is None:
-            return self.json(
-                {
-                    "error": f"no probes seen from {canonical}; inventories can name devices "
-                    "before they are seen through the device-names topic"
-                },
-                status=404,
-            )
         source = request.query.get("source", "http")[:16]
         await device_names_topic.send(key=canonical.encode(), value=encode_name_value(name, source))
         return await self._visible(canonical, name)
@@ -118,7 +111,7 @@ class DeviceNameView(web.View):
                 {"error": "the edit was stored in Kafka but is not applied yet", "mac": mac},
                 status=202,
             )
-        return self.json({"mac": mac, "name": name})
+        return self.json({"mac": mac, "name": name, "seen": devices_table.get(mac) is not None})
 
 
 @blueprint.route("/devices", name="devices-by-name")

@@ -8,6 +8,7 @@ from app.logic.ssids import ssid_view
 from app.logic.watchlist import InvalidWatch, clean_ssid
 from app.main import app
 from app.tables.ssids import ssids_table
+from app.web.paths import BadPath, path_tail
 from app.web.routing import routed
 
 blueprint = web.Blueprint("ssids")
@@ -17,8 +18,8 @@ blueprint = web.Blueprint("ssids")
 class SsidView(web.View):
     async def get(self, request: web.Request, ssid: str) -> web.Response:
         try:
-            ssid = clean_ssid(ssid)
-        except InvalidWatch as bad:
+            ssid = clean_ssid(path_tail(request, "/ssids/"))
+        except (InvalidWatch, BadPath) as bad:
             return self.json({"error": str(bad)}, status=400)
         response = await routed(self, request, ssids_table.name, ssid)
         if response is not None:

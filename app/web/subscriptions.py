@@ -9,13 +9,13 @@ changes nothing (`"changed": false`): the bot's /subscribe and /unsubscribe are 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from faust import web
 
+from app.logic.subscriptions import InvalidSubscription, parse_bot, parse_chat_id
 from app.main import app
 from app.mirror import TopicMirror
 from app.mirrors import subscriptions
@@ -25,34 +25,6 @@ blueprint = web.Blueprint("subscriptions")
 
 EDIT_VISIBLE_WITHIN_S = 10.0
 READY_WITHIN_S = 10.0
-#: A Telegram chat id: users are positive, groups and channels negative; at most 52 bits.
-_CHAT_ID = re.compile(r"-?[1-9][0-9]{0,15}")
-
-
-class InvalidSubscription(ValueError):
-    """A chat id or body the API cannot store; the message says why."""
-
-
-def parse_chat_id(text: str) -> int:
-    if not _CHAT_ID.fullmatch(text):
-        raise InvalidSubscription(f"not a Telegram chat id: {text[:30]!r}")
-    return int(text)
-
-
-def parse_bot(body: bytes) -> int | None:
-    """The bot of `{"bot": <bot id>}`; an empty body (or no `bot`) means the first bot."""
-    if not body.strip():
-        return None
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidSubscription('body must be JSON like {"bot": 123456789}') from None
-    if not isinstance(payload, dict):
-        raise InvalidSubscription('body must be JSON like {"bot": 123456789}')
-    bot = payload.get("bot")
-    if bot is not None and (not isinstance(bot, int) or isinstance(bot, bool) or bot <= 0):
-        raise InvalidSubscription("bot must be a bot's numeric id")
-    return bot
 
 
 @blueprint.route("/subscriptions", name="subscriptions")
@@ -65,7 +37,7 @@ class SubscriptionsView(web.View):
         return self.json(
             {
                 "subscriptions": [
-                    {"chat_id": _as_int(chat), "bot": value.get("bot")}
+                    {"chat_id": int(chat), "bot": value.get("bot")}
                     for chat, value in subscriptions.items()
                 ]
             }
@@ -117,14 +89,6 @@ class SubscriptionView(web.View):
                 status=202,
             )
         return self.json({**answer, "changed": True})
-
-
-def _as_int(key: str) -> int | str:
-    """A mirror key as the chat id it should be (a foreign producer's odd key stays text)."""
-    try:
-        return int(key)
-    except ValueError:
-        return key
 
 
 blueprint.register(app)

@@ -17,6 +17,7 @@ from app.main import app
 from app.mirror import TopicMirror
 from app.mirrors import watchlist
 from app.topics import ssid_watchlist_topic
+from app.web.paths import BadPath, path_tail
 
 blueprint = web.Blueprint("watchlist")
 
@@ -40,19 +41,23 @@ class WatchView(web.View):
     async def put(self, request: web.Request, ssid: str) -> web.Response:
         body = await request.read()
         try:
-            ssid = clean_ssid(ssid)
+            ssid = clean_ssid(path_tail(request, "/watchlist/"))
             payload = orjson.loads(body) if body.strip() else {}
             if not isinstance(payload, dict):
                 raise InvalidWatch('body must be JSON like {"reason": "…"}')
             reason = clean_reason(payload.get("reason"))
         except orjson.JSONDecodeError:
             return self.json({"error": 'body must be JSON like {"reason": "…"}'}, status=400)
-        except InvalidWatch as bad:
+        except (InvalidWatch, BadPath) as bad:
             return self.json({"error": str(bad)}, status=400)
         await (await ssid_watchlist_topic.send(key=ssid.encode(), value=encode_watch_value(reason)))
         return await self._answer_when(lambda m: m.get(ssid) == reason, ssid, reason)
 
     async def delete(self, request: web.Request, ssid: str) -> web.Response:
+        try:
+            ssid = path_tail(request, "/watchlist/")
+        except BadPath as bad:
+            return self.json({"error": str(bad)}, status=400)
         if ssid not in watchlist:
             return self.json({"error": f"{ssid!r} is not on the watch list"}, status=404)
         await (await ssid_watchlist_topic.send(key=ssid.encode(), value=None))

@@ -180,9 +180,10 @@ def test_watch_subscribe_alerts_unsubscribe_unwatch(
 
 
 def test_bad_input_gets_clear_errors(worker: Worker, telegram: FakeBotApiThread) -> None:
-    unknown = say(worker, telegram, CRITIC, f"/name {GHOST} Ghost")
-    assert unknown.text.startswith(
-        f"Could not name <code>{GHOST}</code>: no probes seen from {GHOST}"
+    unseen = say(worker, telegram, CRITIC, f"/name {GHOST} Ghost")
+    assert unseen.text == (
+        f"✏️ <code>{GHOST}</code> is now named <b>Ghost</b>. No probes seen from it yet: the "
+        "name is ready for when it shows up."
     )
     not_mac = say(worker, telegram, CRITIC, "/name my-phone Alice")
     assert "<code>my-phone</code> is not a MAC address" in not_mac.text

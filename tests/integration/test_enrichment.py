@@ -62,7 +62,7 @@ def test_name_set_renamed_deleted_and_found_by_name_from_any_worker(cluster: Any
     status, body = send(
         "PUT", f"{first.url}/devices/F0-18-98-00-00-A1/name", {"name": "  Alice's   iPhone "}
     )
-    assert status == 200 and body == {"mac": ALICE, "name": "Alice's iPhone"}
+    assert status == 200 and body == {"mac": ALICE, "name": "Alice's iPhone", "seen": True}
     for worker in (first, second):
         assert worker.get(f"/devices/{ALICE}")[1]["name"] == "Alice's iPhone"
         status, found = worker.get("/devices?name=alice%27s%20IPHONE")
@@ -87,9 +87,14 @@ def test_name_set_renamed_deleted_and_found_by_name_from_any_worker(cluster: Any
 
 
 def test_bad_name_edits_get_clear_errors(cluster: Any) -> None:
-    _deployment, first, _second = cluster
-    status, body = send("PUT", f"{first.url}/devices/00:00:5e:00:53:99/name", {"name": "ghost"})
-    assert status == 404 and "no probes seen" in body["error"]
+    _deployment, first, second = cluster
+    ghost = "00:00:5e:00:53:99"
+    status, body = send("PUT", f"{first.url}/devices/{ghost}/name", {"name": "ghost"})
+    assert (status, body) == (200, {"mac": ghost, "name": "ghost", "seen": False})
+    assert second.get("/devices?name=GHOST")[1]["devices"] == [
+        {"mac": ghost, "name": "ghost", "probe_count": 0}
+    ]
+    assert first.get(f"/devices/{ghost}")[0] == 404
     assert send("PUT", f"{first.url}/devices/not-a-mac/name", {"name": "x"})[0] == 400
     assert send("PUT", f"{first.url}/devices/{BOB}/name", {"name": ""})[0] == 400
     assert send("PUT", f"{first.url}/devices/{BOB}/name", {"name": "x" * 65})[0] == 400

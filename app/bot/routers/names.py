@@ -38,7 +38,12 @@ async def command_name(message: Message, command: CommandObject, api: Probewatch
     match await api.name_device(mac, name):
         case EditDone(body):
             shown = escape(str(body.get("name") or name))
-            await message.answer(f"✏️ <code>{mac}</code> is now named <b>{shown}</b>.")
+            unseen = (
+                " No probes seen from it yet: the name is ready for when it shows up."
+                if body.get("seen") is False
+                else ""
+            )
+            await message.answer(f"✏️ <code>{mac}</code> is now named <b>{shown}</b>.{unseen}")
         case EditPending():
             await message.answer(
                 f"✏️ Saved: <code>{mac}</code> will be named <b>{escape(name)}</b> in a moment."

@@ -10,11 +10,13 @@ import orjson
 import pytest
 from faust import App
 
+from app.agents import probes as probes_agent
 from app.agents.probes import fold_probes
 from app.counters import counters
+from app.logic.forwarding import SOURCE_HEADER
 from app.mirrors import watchlist
 from app.tables.devices import devices_table
-from app.topics import probes_topic
+from app.topics import dead_letters_topic, probes_topic
 
 MAC = "f0:18:98:11:22:33"
 
@@ -24,12 +26,27 @@ def _value(ts: float, ssid: str = "", mac: str = MAC) -> bytes:
 
 
 @pytest.fixture()
-async def agent(app: App) -> AsyncIterator[object]:
+def dead(monkeypatch: pytest.MonkeyPatch) -> AsyncMock:
+    """What reaches the dead-letter topic."""
+    sent = AsyncMock()
+    monkeypatch.setattr(dead_letters_topic, "send", sent)
+    return sent
+
+
+@pytest.fixture()
+async def agent(app: App, dead: AsyncMock) -> AsyncIterator[object]:
     devices_table.data.clear()
     counters.counts.clear()
     watchlist.load({})
     async with fold_probes.test_context() as agent:
         yield agent
+
+
+def _dead_letter_reasons(dead: AsyncMock) -> list[str]:
+    return [
+        dict(call.kwargs["headers"])["probewatch.dlq.reason"].decode()
+        for call in dead.await_args_list
+    ]
 
 
 async def test_probes_fold_into_one_row(agent: object) -> None:
@@ -60,6 +77,70 @@ async def test_malformed_message_is_counted_and_the_next_good_one_still_is(agent
     assert counters.counts["probes.accepted"] == 1
 
 
+@pytest.mark.parametrize(
+    "poison",
+    [
+        {"rssi_dbm": 18446744073709551615},
+        {"rssi_dbm": -129},
+        {"ts": 1e300},
+        {"ts": 4102444800},
+        {"freq_mhz": 70000},
+        {"seq": 4096},
+        {"ssid": "x" * 33},
+        {"ssid": "evil\u202egnp.exe"},
+        {"ssid": "a\u0000b"},
+        {"ssid_hex": "zz"},
+    ],
+)
+async def test_a_value_out_of_range_is_dead_lettered_and_counting_goes_on(
+    agent: object, dead: AsyncMock, poison: dict[str, object]
+) -> None:
+    bad = orjson.dumps({"ts": 5.0, "mac": MAC, "ssid": "home", **poison})
+    await _put(agent, bad, 0)
+    await _put(agent, bad, 1)
+    await _put(agent, _value(12.0), 2)
+    await _settle()
+    assert devices_table[MAC]["probe_count"] == 1
+    assert counters.counts["probes.rejected.bad_field"] == 2
+    assert _dead_letter_reasons(dead) == ["bad_field", "bad_field"]
+    first = dead.await_args_list[0].kwargs
+    assert first["value"] == bad and first["key"] == MAC.encode()
+    headers = dict(first["headers"])
+    assert headers["probewatch.dlq.offset"] == b"0"
+    assert headers["probewatch.dlq.topic"] == probes_topic.get_topic_name().encode()
+
+
+async def test_a_probe_that_fails_to_fold_costs_only_itself(
+    agent: object, dead: AsyncMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fold = probes_agent.fold_probe
+
+    def fold_failing_on_ssid_boom(state: Any, probe: Any, **kwargs: Any) -> Any:
+        if probe.ssid == "boom":
+            raise RuntimeError("a bug no check foresaw")
+        return real_fold(state, probe, **kwargs)
+
+    monkeypatch.setattr(probes_agent, "fold_probe", fold_failing_on_ssid_boom)
+    for offset, ssid in enumerate(["home", "boom", "work"]):
+        await _put(agent, _value(10.0 + offset, ssid), offset)
+    await _settle()
+    assert devices_table[MAC]["probe_count"] == 2
+    assert devices_table[MAC]["ssids"] == ["home", "work"]
+    assert _dead_letter_reasons(dead) == ["processing_error"]
+    assert dead.await_args_list[0].kwargs["value"] == _value(11.0, "boom")
+    assert counters.counts["probes.rejected.processing_error"] == 1
+    assert counters.counts["probes.dead_lettered"] == 1
+
+
+async def test_a_probe_forwarded_twice_from_one_source_counts_once(agent: object) -> None:
+    for offset, source in enumerate([b"pcap:3:100", b"pcap:3:101", b"pcap:3:100", b"pcap:5:100"]):
+        await _put(agent, _value(10.0 + offset), offset, headers={SOURCE_HEADER: source})
+    await _settle()
+    assert devices_table[MAC]["probe_count"] == 3
+    assert devices_table[MAC]["sources"] == {"pcap:3": 101, "pcap:5": 100}
+    assert counters.counts["probes.duplicates_skipped"] == 1
+
+
 async def test_probe_keyed_by_another_key_is_forwarded_keyed_by_its_mac(
     agent: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -68,15 +149,23 @@ async def test_probe_keyed_by_another_key_is_forwarded_keyed_by_its_mac(
     value = _value(12.0, mac="AA-BB-CC-DD-EE-FF")
     await _put(agent, value, 0, key=b"some-other-key")
     await _settle()
-    sent.assert_awaited_once_with(key=b"aa:bb:cc:dd:ee:ff", value=value)
+    sent.assert_awaited_once_with(
+        key=b"aa:bb:cc:dd:ee:ff", value=value, headers=[(SOURCE_HEADER, b"probes:0:0")]
+    )
     assert devices_table.get("aa:bb:cc:dd:ee:ff") is None
     assert counters.counts["probes.rekeyed"] == 1
 
 
-async def _put(agent: Any, value: bytes, offset: int, key: bytes = MAC.encode()) -> None:
+async def _put(
+    agent: Any,
+    value: bytes,
+    offset: int,
+    key: bytes = MAC.encode(),
+    headers: dict[str, bytes] | None = None,
+) -> None:
     """Deliver one message at a chosen offset, as a redelivering consumer would."""
     agent.sent_offset = offset
-    await agent.put(value=value, key=key, wait=False)
+    await agent.put(value=value, key=key, headers=headers, wait=False)
 
 
 async def _settle() -> None:

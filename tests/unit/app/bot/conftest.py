@@ -76,6 +76,7 @@ class FakeApi:
     def __init__(self) -> None:
         self.url = ""
         self.devices: dict[str, dict[str, Any]] = {MAC: dict(STATS)}
+        self.named_unseen: dict[str, str] = {}
         self.fail_with: list[int] = []
         self.watchlist: dict[str, str] = {}
         self.subscriptions: dict[int, int | None] = {}
@@ -128,9 +129,10 @@ class FakeApi:
         except (InvalidMac, InvalidName) as bad:
             return _error(400, str(bad))
         if mac not in self.devices:
-            return _error(404, f"no probes seen from {mac}")
+            self.named_unseen[mac] = name
+            return web.json_response({"mac": mac, "name": name, "seen": False})
         self.devices[mac]["name"] = name
-        return web.json_response({"mac": mac, "name": name})
+        return web.json_response({"mac": mac, "name": name, "seen": True})
 
     async def _unname(self, request: web.Request) -> web.Response:
         mac = normalize_mac(request.match_info["mac"])

@@ -90,10 +90,11 @@ async def test_devices_by_name(fake_api: FakeApi) -> None:
 
 async def test_name_edits(fake_api: FakeApi) -> None:
     async with ProbewatchApi(fake_api.url) as api:
-        assert await api.name_device(MAC, "Alice") == EditDone({"mac": MAC, "name": "Alice"})
+        named = await api.name_device(MAC, "Alice")
+        assert named == EditDone({"mac": MAC, "name": "Alice", "seen": True})
         assert fake_api.requests[-1][1] == f"/devices/{MAC}/name?source=bot"
-        refused = await api.name_device("00:00:5e:00:53:01", "x")
-        assert refused == EditRefused(404, "no probes seen from 00:00:5e:00:53:01")
+        unseen = await api.name_device("00:00:5e:00:53:01", "x")
+        assert unseen == EditDone({"mac": "00:00:5e:00:53:01", "name": "x", "seen": False})
         assert await api.name_device(MAC, "") == EditRefused(400, "a name must not be empty")
         assert await api.forget_name(MAC) == EditDone({"mac": MAC, "name": None})
         assert await api.forget_name(MAC) == EditRefused(404, f"{MAC} has no name")

@@ -30,10 +30,12 @@ async def test_bad_input_gets_clear_errors(chat: Chat, fake_api: FakeApi) -> Non
     assert no_name.text.startswith("Send /name, a MAC address and the name")
     [not_mac] = await chat.say("/name kitchen iPad")
     assert "<code>kitchen</code> is not a MAC address" in not_mac.text
-    [unknown] = await chat.say("/name 00:00:5e:00:53:01 Ghost")
-    assert unknown.text == (
-        "Could not name <code>00:00:5e:00:53:01</code>: no probes seen from 00:00:5e:00:53:01."
+    [unseen] = await chat.say("/name 00:00:5e:00:53:01 Ghost")
+    assert unseen.text == (
+        "✏️ <code>00:00:5e:00:53:01</code> is now named <b>Ghost</b>. No probes seen from it "
+        "yet: the name is ready for when it shows up."
     )
+    assert fake_api.named_unseen == {"00:00:5e:00:53:01": "Ghost"}
     [too_long] = await chat.say(f"/name {MAC} {'x' * 65}")
     assert too_long.text == f"Could not name <code>{MAC}</code>: a name has at most 64 characters."
     assert fake_api.devices[MAC].get("name") is None
