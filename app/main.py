@@ -31,6 +31,7 @@ app = faust.App(
     # (and their standby copies) move to the others then.
     broker_session_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
+    broker_commit_interval=settings.commit_interval_s,
     # Changelog writes are many and small: let them share produce requests.
     producer_linger=0.01,
     producer_max_batch_size=1024 * 1024,

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     standby_replicas: int = Field(default=1, ge=0)
     #: How long a silent worker keeps its partitions before the others take them over.
     session_timeout_s: float = Field(default=10.0, ge=6.0)
+    #: How often a worker commits the input offsets it processed (faust's default). A crash
+    #: re-delivers at most this much; rows and once-only effects skip what they already hold.
+    commit_interval_s: float = Field(default=2.8, gt=0, le=3600)
     max_ssids_per_device: int = Field(default=1000, ge=1)
     timezone: str = "UTC"
     #: Repeats of the same device + watched SSID within this many seconds make one alert.

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from tests.harness import BOOTSTRAP
 
@@ -64,3 +64,68 @@ def read_all(topic: str, expect: int, timeout: float = 30.0) -> list[tuple[bytes
     finally:
         consumer.close()
     return found
+
+
+def read_records(
+    topic: str, expect: int, timeout: float = 30.0
+) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
+    """(key, value, headers) of every message of a topic, as stored; waits for `expect` of them,
+    then reads on until the topic's end so that any extra message is seen too."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.subscribe([topic])
+    found: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = []
+    at_end: set[int] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    at_end.add(message.partition())
+                if len(found) >= expect and _all_at_end(consumer, at_end):
+                    break
+                continue
+            at_end.discard(message.partition())
+            headers = {name: value or b"" for name, value in message.headers() or []}
+            found.append((message.key(), message.value(), headers))
+    finally:
+        consumer.close()
+    return found
+
+
+def _all_at_end(consumer: Consumer, at_end: set[int]) -> bool:
+    assigned = {tp.partition for tp in consumer.assignment()}
+    return bool(assigned) and assigned <= at_end
+
+
+def committed_offsets(group: str, topic: str, partitions: int) -> dict[int, int]:
+    """The offsets a consumer group committed on a topic, by partition (absent: never)."""
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": group})
+    try:
+        found = consumer.committed(
+            [TopicPartition(topic, p) for p in range(partitions)], timeout=10
+        )
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
+
+
+def end_offsets(topic: str, partitions: int) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"test-{uuid.uuid4().hex}"})
+    try:
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        }
+    finally:
+        consumer.close()

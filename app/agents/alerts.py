@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from faust.types import EventT, StreamT
 
 from app import dead_letters
+from app.agents.once import already_done, mark_done
 from app.bot.alerts import InvalidAlert, decode_alert, subscribers_from
 from app.counters import counters
 from app.main import app, settings
@@ -76,7 +77,10 @@ if settings.telegram_token is not None:
             )
             await subscriptions.wait_ready()
         async for event in stream.events():
+            if already_done(event, STREAM):
+                continue
             try:
                 await notify(sender, event)
             except Exception as err:
                 await dead_letters.failed(event, STREAM, err)
+            mark_done(event)

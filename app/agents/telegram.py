@@ -18,6 +18,7 @@ from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
 from app import dead_letters
+from app.agents.once import already_done, mark_done
 from app.bot.config import BotIdentity
 from app.bot.updates import (
     InvalidUpdate,
@@ -94,7 +95,10 @@ if settings.telegram_token is not None:
         """Feed each update to the dispatcher, in order within a chat (the key is the chat id)."""
         await bots.wait_ready()
         async for event in stream.events():
+            if already_done(event, STREAM):
+                continue
             try:
                 await handle_update(bots, event)
             except Exception as err:
                 await dead_letters.failed(event, STREAM, err)
+            mark_done(event)
