@@ -137,6 +137,16 @@ class DeviceFold:
     duplicates: int = 0
     ssids: SsidTally = field(default_factory=dict)
 
+    def add(self, later: DeviceFold) -> None:
+        """Take in the fold of the device's next arrivals."""
+        self.applied += later.applied
+        self.duplicates += later.duplicates
+        for ssid, (count, last_ts, offset) in later.ssids.items():
+            seen = self.ssids.setdefault(ssid, [0, last_ts, offset])
+            seen[0] += count
+            seen[1] = max(seen[1], last_ts)
+            seen[2] = offset
+
 
 async def _decode(event: EventT[bytes]) -> Arrival | None:
     """The valid probe of a record; None when it was rejected or sent on to its right key."""
@@ -184,15 +194,7 @@ async def _fold_isolated(mac: str, arrivals: list[Arrival]) -> DeviceFold:
         except Exception as err:
             await dead_letters.failed(arrival.event, STREAM, err)
             continue
-        total.applied += fold.applied
-        total.duplicates += fold.duplicates
-        for ssid, (count, last_ts, offset) in fold.ssids.items():
-            seen = total.ssids.get(ssid)
-            total.ssids[ssid] = (
-                [count, last_ts, offset]
-                if seen is None
-                else [seen[0] + count, max(seen[1], last_ts), offset]
-            )
+        total.add(fold)
     return total
 
 
