@@ -1,4 +1,10 @@
-"""`probewatch`: faust's own command line for this app (`probewatch worker [--web-port N]`)."""
+"""`probewatch`: faust's own command line for this app (`probewatch worker [--web-port N]`).
+
+Before faust (or even the App) is loaded, the settings are read and, for `worker`, checked
+(app/preflight.py): a setting the worker could not run with ends the command with one line,
+`probewatch: error: PROBEWATCH_X: why`, and exit status 2 (EXIT_BAD_SETTING). The worker itself
+is `app.worker.ProbewatchWorker`, whose shutdown is bounded by PROBEWATCH_SHUTDOWN_TIMEOUT_S.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import os
 import sys
 
 from app.kafka_admin import TopicSetupError, ensure_topics
-from app.settings import Settings
+from app.preflight import EXIT_BAD_SETTING, EXIT_FAILURE, check_worker, load_settings
+from app.settings import SettingError, Settings
 
 
 def _option(argv: list[str], name: str) -> str | None:
@@ -20,14 +27,22 @@ def _option(argv: list[str], name: str) -> str | None:
 
 
 def _prepare_worker(settings: Settings) -> None:
-    """Give the worker its data folder and its input topics before faust subscribes."""
-    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    """Give the worker its input topics before faust subscribes."""
     try:
         created = ensure_topics(settings)
     except TopicSetupError as err:
-        raise SystemExit(f"probewatch: {err}") from None
+        print(f"probewatch: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_FAILURE) from None
     if created:
         print(f"probewatch: created topics {', '.join(created)}", file=sys.stderr)
+
+
+def checked_settings(args: list[str]) -> Settings:
+    """The settings, checked for the command in `args`; SettingError for the first bad one."""
+    settings = load_settings()
+    if args[:1] == ["worker"]:
+        check_worker(settings, web="--without-web" not in args)
+    return settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,19 +52,31 @@ def main(argv: list[str] | None = None) -> None:
     is created, so it must reach the settings before `app.main` is imported.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["names-import"]:
-        from app.names_import import main as names_import
-        from app.settings import get_settings
-
-        raise SystemExit(names_import(args[1:], get_settings()))
     port = _option(args, "--web-port")
     if port is not None:
         os.environ["PROBEWATCH_WEB_PORT"] = port
+    try:
+        settings = checked_settings(args)
+    except SettingError as err:
+        print(err.line(), file=sys.stderr)
+        raise SystemExit(EXIT_BAD_SETTING) from None
+    if args[:1] == ["names-import"]:
+        from app.names_import import main as names_import
+
+        raise SystemExit(names_import(args[1:], settings))
     if args[:1] == ["worker"] and _option(args, "--loglevel") is None and "-l" not in args:
-        args += ["--loglevel", os.environ.get("PROBEWATCH_LOG_LEVEL", "info")]
-    from app.main import app, settings
+        args += ["--loglevel", settings.faust_log_level]
+    run_faust(args, settings)
+
+
+def run_faust(args: list[str], settings: Settings) -> None:
+    """faust's command line on the App, with probewatch's Worker."""
+    from app.main import app
+    from app.worker import ProbewatchWorker
 
     if args[:1] == ["worker"]:
         _prepare_worker(settings)
+    # faust types the `Worker` setting as its declaration's special form; a class is what it takes.
+    app.conf.Worker = ProbewatchWorker  # type: ignore[assignment]
     sys.argv = ["probewatch", *args]
     app.main()

@@ -16,27 +16,36 @@ from faust.cli import AppCommand, option
 
 from app.bot.config import BotConfigError, BotIdentity, TelegramConfig, load_telegram_config
 from app.main import app, settings
+from app.preflight import EXIT_BAD_SETTING, EXIT_FAILURE, EXIT_OK
 
 if TYPE_CHECKING:
     from aiogram import Bot
 
 
 class CommandError(Exception):
-    """What went wrong, said plainly; the command exits with status 1."""
+    """What went wrong, said plainly; the command exits with status 1 (EXIT_FAILURE)."""
 
 
 class TelegramCommand(AppCommand):
-    """Runs on a plain event loop, without a faust worker, and turns errors into one clear line."""
+    """Runs on a plain event loop, without a faust worker, and turns errors into one clear line.
+
+    A setting that cannot be used exits with status 2 (`probewatch: error: PROBEWATCH_X: why`),
+    as the worker does; a setting the command needs but that is unset, or a refusal by
+    Telegram, with status 1.
+    """
 
     abstract: ClassVar[bool] = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         try:
             asyncio.run(self.execute(*(self.args + args), **{**self.kwargs, **kwargs}))
-        except (BotConfigError, CommandError) as err:
+        except BotConfigError as err:
+            print(err.line(), file=sys.stderr)
+            raise SystemExit(EXIT_BAD_SETTING) from None
+        except CommandError as err:
             print(f"probewatch: {err}", file=sys.stderr)
-            raise SystemExit(1) from None
-        raise SystemExit(0)
+            raise SystemExit(EXIT_FAILURE) from None
+        raise SystemExit(EXIT_OK)
 
 
 def _config() -> TelegramConfig:
@@ -105,7 +114,10 @@ async def webhook_set(self: AppCommand, drop_pending_updates: bool) -> None:
             "PROBEWATCH_TELEGRAM_WEBHOOK_SECRET is not set: a webhook without it would accept "
             "updates from anyone who learns its URL"
         )
-    urls = [(identity, config.webhook_url(identity)) for identity in config.bots]
+    try:
+        urls = [(identity, config.webhook_url(identity)) for identity in config.bots]
+    except BotConfigError as err:  # unset, not wrong: this command needs it
+        raise CommandError(str(err)) from None
     update_types = _update_types(config)
     async with _bots(config) as bots:
         for (identity, bot), (_, url) in zip(bots, urls, strict=True):

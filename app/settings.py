@@ -5,12 +5,77 @@ Only this module reads the environment; everything else is handed a `Settings`.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: PROBEWATCH_LOG_LEVEL's accepted spellings, and how faust's `--loglevel` spells each.
+LOG_LEVELS = {
+    "critical": "crit",
+    "crit": "crit",
+    "error": "error",
+    "warning": "warn",
+    "warn": "warn",
+    "info": "info",
+    "debug": "debug",
+}
+#: The table stores faust 0.15 knows (faust.stores.STORES).
+STORES = ("memory", "rocksdb", "aerospike")
+#: faust's `broker_request_timeout` (90 s): a longer session timeout is refused when it starts.
+MAX_SESSION_TIMEOUT_S = 90.0
+#: A host name (RFC 1123, plus the `_` container names use) or an IPv4 address.
+_HOST = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?"
+)
+#: What Kafka allows in a topic name (the prefix becomes part of every one).
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{0,100}")
+
+
+def _is_host(text: str) -> bool:
+    """A host name, an IPv4 address, or an IPv6 address (bare or in brackets)."""
+    if _HOST.fullmatch(text):
+        return True
+    try:
+        ipaddress.IPv6Address(text[1:-1] if text.startswith("[") and text.endswith("]") else text)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_port(item: str) -> tuple[str, str | None]:
+    """`host:port`, `host` or `[v6]:port` split in two; the port is None when absent."""
+    if item.startswith("["):
+        host, bracket, rest = item.partition("]")
+        if not rest:
+            return host + bracket, None
+        return host + bracket, rest[1:] if rest.startswith(":") else rest
+    if item.count(":") > 1:
+        raise ValueError(f"{item!r}: put an IPv6 address in brackets, [::1]:9092")
+    host, colon, port = item.partition(":")
+    return host, port if colon else None
+
+
+def _check_http_url(value: str | None) -> str | None:
+    """An absolute http(s) URL with a host (and a valid port, if any)."""
+    if value is None:
+        return None
+    if not value.strip() or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not a URL (e.g. https://host.example)")
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 -- raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+    return value
 
 
 class Settings(BaseSettings):
@@ -36,6 +101,8 @@ class Settings(BaseSettings):
     #: How often a worker commits the input offsets it processed (faust's default). A crash
     #: re-delivers at most this much; rows and once-only effects skip what they already hold.
     commit_interval_s: float = Field(default=2.8, gt=0, le=3600)
+    #: After SIGTERM/SIGINT, how long the worker may take to stop before it exits anyway (status 3).
+    shutdown_timeout_s: float = Field(default=30.0, gt=0)
     max_ssids_per_device: int = Field(default=1000, ge=1)
     timezone: str = "UTC"
     #: Repeats of the same device + watched SSID within this many seconds make one alert.
@@ -61,6 +128,76 @@ class Settings(BaseSettings):
     telegram_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: Where this worker's bot asks device queries; any worker routes them to the owner.
     api_base_url: str | None = None
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_servers(cls, value: str) -> str:
+        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        if not hosts:
+            raise ValueError("is empty: give host:port[,host:port...] (e.g. localhost:9092)")
+        for item in hosts:
+            if "://" in item:
+                raise ValueError(f"{item!r}: write host:port, without a scheme")
+            host, port = _host_port(item)
+            if not _is_host(host):
+                raise ValueError(f"{item!r} is not host:port (bad host {host!r})")
+            if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+                raise ValueError(f"{item!r} is not host:port (bad port {port!r})")
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        if not _TOPIC_CHARS.fullmatch(value):
+            raise ValueError(
+                f"{value[:120]!r} must be at most 100 of A-Z, a-z, 0-9, '.', '_' and '-' "
+                "(it starts every topic name)"
+            )
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if not sep or scheme not in STORES:
+            raise ValueError(
+                f"{value!r} is not a table store: use " + ", ".join(f"{s}://" for s in STORES)
+            )
+        return value
+
+    @field_validator("web_bind", "web_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not _is_host(value):
+            raise ValueError(f"{value!r} is not a host name or IP address")
+        return value
+
+    @field_validator("canonical_url", "telegram_api_base", "telegram_public_url", "api_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _check_http_url(value)
+
+    @field_validator("session_timeout_s")
+    @classmethod
+    def _session_timeout(cls, value: float) -> float:
+        if value > MAX_SESSION_TIMEOUT_S:
+            raise ValueError(
+                f"{value:g} is more than {MAX_SESSION_TIMEOUT_S:g}, faust's broker request "
+                "timeout, which it must not exceed"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+        return value
+
+    @property
+    def faust_log_level(self) -> str:
+        """PROBEWATCH_LOG_LEVEL as faust's `--loglevel` spells it."""
+        return LOG_LEVELS[self.log_level.strip().lower()]
 
     @property
     def bootstrap_urls(self) -> list[str]:
@@ -101,3 +238,26 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+class SettingError(ValueError):
+    """A setting a worker cannot run with: which variable, and why, never echoing a secret.
+
+    `why` is either a predicate ("is required in webhook mode") or a clause of its own
+    ("'verbose' is not a log level"); `str()` joins it to the name as a sentence, `line()` as the
+    one line `probewatch` prints before it exits with EXIT_BAD_SETTING.
+    """
+
+    def __init__(self, setting: str, why: str) -> None:
+        self.setting = setting
+        self.why = why
+        joiner = " " if why[:1].islower() else ": "
+        super().__init__(f"{setting}{joiner}{why}")
+
+    def line(self) -> str:
+        return f"probewatch: error: {self.setting}: {self.why}"
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a Settings field (`web_port` → `PROBEWATCH_WEB_PORT`)."""
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()

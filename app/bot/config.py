@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
 
-from app.settings import Settings
+from app.settings import SettingError, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,14 @@ WEBHOOK_PREFIX = "/telegram/"
 PATH_FILE = "telegram-webhook-path"
 
 
-class BotConfigError(ValueError):
-    """A setting the bot cannot start with; the message names the variable and never a secret."""
+#: The official Bot API server: it posts webhooks only to HTTPS URLs.
+OFFICIAL_API_BASE = "https://api.telegram.org"
+TOKEN_VARIABLE = "PROBEWATCH_TELEGRAM_TOKEN"
+EXTRA_TOKENS_VARIABLE = "PROBEWATCH_TELEGRAM_EXTRA_TOKENS"
+
+
+class BotConfigError(SettingError):
+    """A setting the bot cannot start with: `setting` names the variable, nothing names a secret."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class BotIdentity:
     bot_id: int
     token: SecretStr = field(repr=False)
     path: str = field(repr=False)
+    #: The variable the token came from (PROBEWATCH_TELEGRAM_TOKEN or _EXTRA_TOKENS).
+    variable: str = TOKEN_VARIABLE
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,9 @@ class TelegramConfig:
         """The public URL Telegram must post this bot's updates to."""
         if not self.public_url:
             raise BotConfigError(
-                "PROBEWATCH_TELEGRAM_PUBLIC_URL is not set: give the public HTTPS base URL that "
-                "reaches this server (e.g. a tunnel's https://….example)"
+                "PROBEWATCH_TELEGRAM_PUBLIC_URL",
+                "is not set: give the public HTTPS base URL that reaches this server "
+                "(e.g. a tunnel's https://….example)",
             )
         return f"{self.public_url.rstrip('/')}{WEBHOOK_PREFIX}{bot.path}"
 
@@ -108,18 +117,19 @@ def load_timezone(name: str) -> ZoneInfo:
     """PROBEWATCH_TIMEZONE as a zone, or a clear error for a name the tz database lacks."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise BotConfigError(
-            f"PROBEWATCH_TIMEZONE={name!r} is not a known time zone (e.g. UTC, Europe/London)"
+            "PROBEWATCH_TIMEZONE",
+            f"{name[:60]!r} is not a known time zone (e.g. UTC, Europe/London)",
         ) from None
 
 
-def bot_id_of(token: str, variable: str = "PROBEWATCH_TELEGRAM_TOKEN") -> int:
+def bot_id_of(token: str, variable: str = TOKEN_VARIABLE) -> int:
     """The numeric bot id a token starts with; the token itself is never echoed."""
     match = _TOKEN.fullmatch(token.strip())
     if match is None:
         raise BotConfigError(
-            f"{variable} does not look like a bot token (expected <digits>:<secret> from BotFather)"
+            variable, "does not look like a bot token (expected <digits>:<secret> from BotFather)"
         )
     return int(match.group(1))
 
@@ -140,6 +150,24 @@ def load_or_create_path(path_file: Path) -> str:
     Workers of one deployment on one host share the file. It is created atomically (written
     aside, then hard-linked into place), so two workers starting at once agree on one path.
     """
+    try:
+        value = _read_or_create(path_file)
+    except OSError as err:
+        raise BotConfigError(
+            "PROBEWATCH_DATA_DIR",
+            f"cannot keep the generated webhook path in {path_file}: {err.strerror or err} "
+            "(or set PROBEWATCH_TELEGRAM_WEBHOOK_PATH)",
+        ) from None
+    if not _PATH.fullmatch(value):
+        raise BotConfigError(
+            "PROBEWATCH_TELEGRAM_WEBHOOK_PATH",
+            f"is unset and {path_file} does not hold a valid generated path: delete the file to "
+            "have a new one made",
+        )
+    return value
+
+
+def _read_or_create(path_file: Path) -> str:
     if not path_file.exists():
         path_file.parent.mkdir(parents=True, exist_ok=True)
         aside = path_file.with_name(f".{path_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
@@ -157,12 +185,7 @@ def load_or_create_path(path_file: Path) -> str:
             pass
         finally:
             aside.unlink()
-    value = path_file.read_text().strip()
-    if not _PATH.fullmatch(value):
-        raise BotConfigError(
-            f"{path_file} does not hold a valid webhook path: delete it to have a new one made"
-        )
-    return value
+    return path_file.read_text().strip()
 
 
 def parse_chats(text: str) -> frozenset[int]:
@@ -173,7 +196,7 @@ def parse_chats(text: str) -> frozenset[int]:
             chats.add(int(item))
         except ValueError:
             raise BotConfigError(
-                f"PROBEWATCH_TELEGRAM_ALLOWED_CHATS: {item[:30]!r} is not a chat id"
+                "PROBEWATCH_TELEGRAM_ALLOWED_CHATS", f"has {item[:30]!r}, which is not a chat id"
             ) from None
     return frozenset(chats)
 
@@ -185,7 +208,9 @@ def parse_networks(text: str, variable: str) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            raise BotConfigError(f"{variable}: {item[:50]!r} is not a network") from None
+            raise BotConfigError(
+                variable, f"has {item[:50]!r}, which is not a network (e.g. 149.154.160.0/20)"
+            ) from None
     return tuple(networks)
 
 
@@ -193,25 +218,42 @@ def load_telegram_config(settings: Settings) -> TelegramConfig | None:
     """The validated configuration, or None when PROBEWATCH_TELEGRAM_TOKEN is unset (bot off)."""
     timezone = load_timezone(settings.timezone)
     if settings.telegram_token is None:
+        further = settings.telegram_extra_tokens
+        if further is not None and further.get_secret_value().strip():
+            raise BotConfigError(
+                EXTRA_TOKENS_VARIABLE,
+                f"is set but {TOKEN_VARIABLE} is not: the further bots need the first one",
+            )
         return None
-    tokens = [("PROBEWATCH_TELEGRAM_TOKEN", settings.telegram_token.get_secret_value())]
+    tokens = [(TOKEN_VARIABLE, settings.telegram_token.get_secret_value())]
     if settings.telegram_extra_tokens is not None:
         extra = settings.telegram_extra_tokens.get_secret_value().split(",")
-        tokens += [("PROBEWATCH_TELEGRAM_EXTRA_TOKENS", t.strip()) for t in extra if t.strip()]
+        tokens += [(EXTRA_TOKENS_VARIABLE, t.strip()) for t in extra if t.strip()]
     ids = [bot_id_of(token, variable) for variable, token in tokens]
-    if len(set(ids)) != len(ids):
-        raise BotConfigError("the same bot is configured twice (PROBEWATCH_TELEGRAM_*TOKEN*)")
+    for index, bot_id in enumerate(ids):
+        if bot_id in ids[:index]:
+            raise BotConfigError(
+                EXTRA_TOKENS_VARIABLE, f"names bot {bot_id} again: the same bot is configured twice"
+            )
 
     secret = settings.telegram_webhook_secret
     if secret is not None and not _SECRET.fullmatch(secret.get_secret_value()):
         raise BotConfigError(
-            "PROBEWATCH_TELEGRAM_WEBHOOK_SECRET must be 1-256 of A-Z, a-z, 0-9, _ and - "
-            "(Telegram's rule for the secret token)"
+            "PROBEWATCH_TELEGRAM_WEBHOOK_SECRET",
+            "must be 1-256 of A-Z, a-z, 0-9, _ and - (Telegram's rule for the secret token)",
         )
     if settings.telegram_mode == "webhook" and secret is None:
         raise BotConfigError(
-            "PROBEWATCH_TELEGRAM_WEBHOOK_SECRET is required in webhook mode: Telegram sends it "
-            "with every update, and updates without it are refused (e.g. `openssl rand -hex 32`)"
+            "PROBEWATCH_TELEGRAM_WEBHOOK_SECRET",
+            "is required in webhook mode: Telegram sends it with every update, and updates "
+            "without it are refused (e.g. `openssl rand -hex 32`)",
+        )
+    api_base = settings.telegram_api_base.rstrip("/")
+    public_url = settings.telegram_public_url
+    if public_url and api_base == OFFICIAL_API_BASE and not public_url.startswith("https://"):
+        raise BotConfigError(
+            "PROBEWATCH_TELEGRAM_PUBLIC_URL",
+            "must be an https:// URL: Telegram posts webhooks over HTTPS only",
         )
 
     path_file: Path | None = None
@@ -219,7 +261,7 @@ def load_telegram_config(settings: Settings) -> TelegramConfig | None:
         base_path = settings.telegram_webhook_path.strip().strip("/")
         if not _PATH.fullmatch(base_path):
             raise BotConfigError(
-                "PROBEWATCH_TELEGRAM_WEBHOOK_PATH must be 16-128 of A-Z, a-z, 0-9, _ and -"
+                "PROBEWATCH_TELEGRAM_WEBHOOK_PATH", "must be 16-128 of A-Z, a-z, 0-9, _ and -"
             )
     else:
         path_file = settings.data_dir / settings.app_id / PATH_FILE
@@ -230,16 +272,17 @@ def load_telegram_config(settings: Settings) -> TelegramConfig | None:
             bot_id=bot_id,
             token=SecretStr(token.strip()),
             path=base_path if index == 0 else derive_path(base_path, bot_id),
+            variable=variable,
         )
-        for index, (bot_id, (_, token)) in enumerate(zip(ids, tokens, strict=True))
+        for index, (bot_id, (variable, token)) in enumerate(zip(ids, tokens, strict=True))
     )
     return TelegramConfig(
         bots=bots,
         mode=settings.telegram_mode,
-        api_base=settings.telegram_api_base.rstrip("/"),
+        api_base=api_base,
         api_url=settings.local_api_url,
         webhook_secret=secret,
-        public_url=settings.telegram_public_url,
+        public_url=public_url,
         allowed_chats=parse_chats(settings.telegram_allowed_chats),
         allowed_networks=parse_networks(
             settings.telegram_allowed_networks, "PROBEWATCH_TELEGRAM_ALLOWED_NETWORKS"

@@ -2,8 +2,11 @@
 
 At start it checks the configuration and asks Telegram who each bot is (getMe): a token Telegram
 refuses stops the worker with a clear error rather than leaving a bot that silently never
-answers. It sets the command menu (setMyCommands) and, in polling mode, runs a `Poller` per bot.
-With PROBEWATCH_TELEGRAM_TOKEN unset it does nothing.
+answers. `probewatch worker` makes the same checks before faust starts (app/preflight.py); these
+catch what that could not (Telegram unreachable then), and stop the worker the same way: one
+line naming the setting, exit status 2 (`app.worker.request_exit`). It sets the command menu
+(setMyCommands) and, in polling mode, runs a `Poller` per bot. With PROBEWATCH_TELEGRAM_TOKEN
+unset it does nothing.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from mode import Service
 
 from app.bot.api import ProbewatchApi
-from app.bot.config import BotConfigError, BotIdentity, TelegramConfig, telegram_config
+from app.bot.config import BotIdentity, TelegramConfig, telegram_config
 from app.bot.dispatcher import BOT_COMMANDS, build_dispatcher
 from app.bot.polling import Poller, Publish
-from app.settings import Settings
+from app.preflight import EXIT_BAD_SETTING
+from app.settings import SettingError, Settings
+from app.worker import request_exit
 
 logger = logging.getLogger(__name__)
 
@@ -69,15 +74,35 @@ class BotService(Service):
         self._ready = asyncio.Event()
 
     async def on_start(self) -> None:
-        """Check the settings and every token, set the menus, then poll if asked to."""
+        """Check the settings and every token, set the menus, then poll if asked to.
+
+        A setting the bot cannot run with stops the worker (exit status 2) with one line naming
+        it; outside a worker (tests) it raises BotStartupError.
+        """
         try:
-            config = self.config = telegram_config(self.settings)
-        except BotConfigError as err:
+            config = await self._start_bots()
+        except SettingError as err:
+            if request_exit(EXIT_BAD_SETTING, err.line()):  # the worker logs it and stops
+                return
             logger.critical("Telegram bot: %s", err)
             raise BotStartupError(str(err)) from None
         if config is None:
-            logger.info("Telegram bot off: PROBEWATCH_TELEGRAM_TOKEN is not set")
             return
+        if not config.allowed_chats:
+            logger.warning(
+                "PROBEWATCH_TELEGRAM_ALLOWED_CHATS is empty: every chat is refused (the refusal "
+                "tells each chat its id to add)"
+            )
+        self._ready.set()
+        if config.mode == "polling":
+            self._start_polling(config)
+
+    async def _start_bots(self) -> TelegramConfig | None:
+        """The configuration, with a Bot per token that Telegram has confirmed (getMe)."""
+        config = self.config = telegram_config(self.settings)
+        if config is None:
+            logger.info("Telegram bot off: PROBEWATCH_TELEGRAM_TOKEN is not set")
+            return None
         self.api = ProbewatchApi(config.api_url)
         self.dispatcher = build_dispatcher(
             api=self.api, allowed_chats=config.allowed_chats, timezone=config.timezone
@@ -86,26 +111,24 @@ class BotService(Service):
             self.bots[identity.bot_id] = new_bot(identity, config)
         for identity in config.bots:
             await self._introduce(identity, self.bots[identity.bot_id], config)
-        if not config.allowed_chats:
-            logger.warning(
-                "PROBEWATCH_TELEGRAM_ALLOWED_CHATS is empty: every chat is refused (the refusal "
-                "tells each chat its id to add)"
+        return config
+
+    def _start_polling(self, config: TelegramConfig) -> None:
+        """A `Poller` per bot (only the leader's fetch updates)."""
+        assert self.dispatcher is not None
+        allowed_updates = self.dispatcher.resolve_used_update_types()
+        for identity in config.bots:
+            poller = Poller(
+                self.bots[identity.bot_id],
+                identity,
+                publish=self.publish,
+                is_leader=self.is_leader,
+                stopped=lambda: self.should_stop,
+                sleep=self.sleep,
+                allowed_updates=allowed_updates,
+                timeout=self.poll_timeout,
             )
-        self._ready.set()
-        if config.mode == "polling":
-            allowed_updates = self.dispatcher.resolve_used_update_types()
-            for identity in config.bots:
-                poller = Poller(
-                    self.bots[identity.bot_id],
-                    identity,
-                    publish=self.publish,
-                    is_leader=self.is_leader,
-                    stopped=lambda: self.should_stop,
-                    sleep=self.sleep,
-                    allowed_updates=allowed_updates,
-                    timeout=self.poll_timeout,
-                )
-                self.add_future(poller.run())
+            self.add_future(poller.run())
 
     async def _introduce(self, identity: BotIdentity, bot: Bot, config: TelegramConfig) -> None:
         """getMe (a refused token is fatal, an unreachable Telegram is waited for), then menu."""
@@ -115,12 +138,10 @@ class BotService(Service):
                 me = await bot.get_me()
                 break
             except TelegramUnauthorizedError:
-                message = (
-                    f"Telegram refused the token of bot {identity.bot_id} (Unauthorized): check "
-                    "PROBEWATCH_TELEGRAM_TOKEN / PROBEWATCH_TELEGRAM_EXTRA_TOKENS"
-                )
-                logger.critical("Telegram bot: %s", message)
-                raise BotStartupError(message) from None
+                raise SettingError(
+                    identity.variable,
+                    f"Telegram refused the token of bot {identity.bot_id} (Unauthorized)",
+                ) from None
             except TelegramAPIError as err:
                 if self.should_stop:
                     return

@@ -38,8 +38,20 @@ def test_the_bot_is_off_without_a_token(tmp_path: Path) -> None:
 
 
 def test_an_unknown_time_zone_is_an_error_even_with_the_bot_off(tmp_path: Path) -> None:
-    with pytest.raises(BotConfigError, match="PROBEWATCH_TIMEZONE='Mars/Olympus'"):
+    with pytest.raises(BotConfigError) as error:
         load_telegram_config(settings(tmp_path, telegram_token=None, timezone="Mars/Olympus"))
+    assert error.value.setting == "PROBEWATCH_TIMEZONE"
+    assert error.value.line() == (
+        "probewatch: error: PROBEWATCH_TIMEZONE: 'Mars/Olympus' is not a known time zone "
+        "(e.g. UTC, Europe/London)"
+    )
+
+
+def test_further_bots_need_the_first(tmp_path: Path) -> None:
+    with pytest.raises(BotConfigError, match="EXTRA_TOKENS is set but PROBEWATCH_TELEGRAM_TOKEN"):
+        load_telegram_config(settings(tmp_path, telegram_token=None, telegram_extra_tokens=TOKEN))
+    off = settings(tmp_path, telegram_token=None, telegram_extra_tokens=" ")
+    assert load_telegram_config(off) is None  # empty, as `VAR=` in a compose file, is unset
 
 
 def test_webhook_mode_needs_a_secret(tmp_path: Path) -> None:
@@ -52,23 +64,52 @@ def test_webhook_mode_needs_a_secret(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("values", "message"),
+    ("values", "variable", "why"),
     [
-        ({"telegram_token": "not-a-token"}, "PROBEWATCH_TELEGRAM_TOKEN does not look like"),
-        ({"telegram_extra_tokens": "1:a, nope"}, "PROBEWATCH_TELEGRAM_EXTRA_TOKENS does not"),
-        ({"telegram_extra_tokens": TOKEN}, "the same bot is configured twice"),
-        ({"telegram_webhook_secret": "has space"}, "must be 1-256 of"),
-        ({"telegram_webhook_path": "short"}, "PROBEWATCH_TELEGRAM_WEBHOOK_PATH must be"),
-        ({"telegram_allowed_chats": "12, x"}, "'x' is not a chat id"),
-        ({"telegram_allowed_networks": "10.0.0.0/33"}, "ALLOWED_NETWORKS: '10.0.0.0/33'"),
+        ({"telegram_token": "not-a-token"}, "TOKEN", "does not look like a bot token"),
+        ({"telegram_token": "12:has space"}, "TOKEN", "does not look like a bot token"),
+        ({"telegram_extra_tokens": "1:a, nope"}, "EXTRA_TOKENS", "does not look like a bot"),
+        ({"telegram_extra_tokens": TOKEN}, "EXTRA_TOKENS", "names bot 123456 again"),
+        ({"telegram_webhook_secret": "has space"}, "WEBHOOK_SECRET", "must be 1-256 of"),
+        ({"telegram_webhook_secret": "x" * 257}, "WEBHOOK_SECRET", "must be 1-256 of"),
+        ({"telegram_webhook_secret": None}, "WEBHOOK_SECRET", "is required in webhook mode"),
+        ({"telegram_webhook_path": "short"}, "WEBHOOK_PATH", "must be 16-128 of"),
+        ({"telegram_webhook_path": "a/b" * 8}, "WEBHOOK_PATH", "must be 16-128 of"),
+        ({"telegram_allowed_chats": "12, x"}, "ALLOWED_CHATS", "has 'x', which is not a chat id"),
+        ({"telegram_allowed_networks": "10.0.0.0/33"}, "ALLOWED_NETWORKS", "'10.0.0.0/33', wh"),
+        ({"telegram_trusted_proxies": "proxy"}, "TRUSTED_PROXIES", "has 'proxy', which is not"),
+        ({"telegram_public_url": "http://x.example"}, "PUBLIC_URL", "must be an https:// URL"),
     ],
 )
 def test_bad_values_name_the_variable_but_not_the_secret(
-    tmp_path: Path, values: dict[str, Any], message: str
+    tmp_path: Path, values: dict[str, Any], variable: str, why: str
 ) -> None:
-    with pytest.raises(BotConfigError, match=message) as error:
+    with pytest.raises(BotConfigError) as error:
         load_telegram_config(settings(tmp_path, **values))
-    assert "TEST-token" not in str(error.value) and "has space" not in str(error.value)
+    assert error.value.setting == f"PROBEWATCH_TELEGRAM_{variable}"
+    assert error.value.line().startswith(f"probewatch: error: PROBEWATCH_TELEGRAM_{variable}: ")
+    assert why in error.value.why
+    for secret in ("TEST-token", "has space", "xxxxxxxx"):
+        assert secret not in str(error.value)
+
+
+def test_a_local_bot_api_may_post_webhooks_over_http(tmp_path: Path) -> None:
+    config = load_telegram_config(
+        settings(
+            tmp_path,
+            telegram_api_base="http://127.0.0.1:8081/",
+            telegram_public_url="http://10.0.0.5:8443",
+        )
+    )
+    assert config is not None and config.api_base == "http://127.0.0.1:8081"
+
+
+def test_a_data_dir_where_the_path_cannot_be_kept_is_named(tmp_path: Path) -> None:
+    (tmp_path / "cfg.probewatch").write_text("a file where a folder should be")
+    with pytest.raises(BotConfigError) as error:
+        load_telegram_config(settings(tmp_path))
+    assert error.value.setting == "PROBEWATCH_DATA_DIR"
+    assert "cannot keep the generated webhook path" in error.value.why
 
 
 def test_a_random_path_is_made_once_and_kept(tmp_path: Path) -> None:
@@ -86,8 +127,9 @@ def test_a_random_path_is_made_once_and_kept(tmp_path: Path) -> None:
 
 def test_a_path_file_with_garbage_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "p").write_text("../../etc\n")
-    with pytest.raises(BotConfigError, match="delete it"):
+    with pytest.raises(BotConfigError, match="delete the file") as error:
         load_or_create_path(tmp_path / "p")
+    assert error.value.setting == "PROBEWATCH_TELEGRAM_WEBHOOK_PATH"
 
 
 def test_a_given_path_is_used_and_no_file_is_made(tmp_path: Path) -> None:
