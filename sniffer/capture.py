@@ -1,7 +1,8 @@
-"""Where frames come from: capture files and a monitor-mode interface, both through scapy.
+"""Where frames come from: capture files (sniffer.capfile) and a monitor-mode interface (scapy).
 
-Scapy is the capture layer only: records come out as raw bytes plus the link type and time, and
-sniffer.parse does the (fast) reading. A record is `(linktype, data, ts)` in both cases.
+A record is `(linktype, data, ts)` in both cases; sniffer.parse does the (fast) reading. This
+module decides which records are worth parsing: a file or interface that is not 802.11 is refused
+up front with a CaptureError, before any Kafka connection.
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ import errno
 import os
 import select
 import socket
-import struct
 import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 from scapy.error import Scapy_Exception
-from scapy.utils import RawPcapNgReader, RawPcapReader
 
+from sniffer.capfile import CaptureError, CaptureFile, Record, Skip
 from sniffer.parse import (
     LINKTYPE_IEEE802_11,
     LINKTYPE_IEEE802_11_RADIOTAP,
@@ -29,12 +29,13 @@ from sniffer.parse import (
     linktype_name,
 )
 
-Record = tuple[int, bytes, float]
+__all__ = ["CaptureError", "CaptureReader", "Record", "Skip", "live_frames", "read_capture"]
 
 PROBE_REQUEST_FILTER = "type mgt subtype probe-req"
 DEFAULT_RCVBUF = 32 * 1024 * 1024
 _MAX_FRAME = 65535
 _POLL_INTERVAL = 0.2
+_EXPECTED = "expected 105, 119, 127 or 163: a monitor-mode capture"
 
 # Linux ARPHRD_* values of a monitor-mode interface, and the pcap link type each one gives.
 ARPHRD_TO_LINKTYPE = {
@@ -44,45 +45,64 @@ ARPHRD_TO_LINKTYPE = {
 }
 ARPHRD_NAMES = {1: "Ethernet", 772: "loopback", 776: "SIT tunnel", 65534: "none (tun)"}
 
-_PCAPNG_SHB = b"\n\r\r\n"  # same bytes in either byte order
-_PCAPNG_BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
-
-
-class CaptureError(Exception):
-    """A capture source that cannot be used at all (missing, not a capture, wrong link type)."""
-
 
 class CaptureReader(Iterator[Record]):
-    """Records of a pcap or pcapng file, without dissection.
+    """The 802.11 records of a pcap or pcapng file (optionally gzipped).
 
-    A cut last record or stray bytes after the last complete block are not fatal: they end the
-    file and are counted in `damaged`, which replay reports as malformed.
+    Opening raises CaptureError when the file cannot be used at all: missing, not a capture, or
+    no 802.11 link type (pcap header; pcapng: no interface of the file). Iteration never raises.
+    What could not be read is skipped and accounted for (`skipped_bytes`, `skip_places`,
+    `skips`): a cut last record, a damaged block or record, a packet whose interface is not
+    defined. Frames of pcapng interfaces of another link type are not returned either, but they
+    are not damage: they are counted in `other_linktype_frames` so they are reported, not
+    silently taken for "not a probe request".
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
-        self.damaged = 0
         if not os.path.exists(self.path):
             raise CaptureError(f"{self.path}: no such file")
         if os.path.isdir(self.path):
             raise CaptureError(f"{self.path}: is a directory, not a capture file")
+        self._file = CaptureFile(self.path)
+        self.is_pcapng = self._file.format == "pcapng"
+        self.linktype = self._file.linktype
         try:
-            self._reader: Any = RawPcapReader(self.path)
-        except Scapy_Exception as exc:
-            raise CaptureError(f"{self.path}: not a pcap or pcapng capture file ({exc})") from None
-        except OSError as exc:
-            raise CaptureError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
-        self.is_pcapng = isinstance(self._reader, RawPcapNgReader)
-        self.linktype: int | None = None
-        if not self.is_pcapng:
-            self.linktype = int(self._reader.linktype)
-            if not is_supported_linktype(self.linktype):
-                self._reader.close()
+            if self.linktype is not None and not is_supported_linktype(self.linktype):
                 raise CaptureError(
                     f"{self.path}: link type {linktype_name(self.linktype)} is not 802.11 "
-                    "(expected 105, 119, 127 or 163: a monitor-mode capture)"
+                    f"({_EXPECTED})"
                 )
-        self._records = self._pcapng_records() if self.is_pcapng else self._pcap_records()
+            if self.is_pcapng:
+                _require_80211_interface(self.path)
+        except BaseException:
+            self._file.close()
+            raise
+        self.records = 0
+        self.other_linktype_frames = 0
+        self.other_linktypes: set[int] = set()
+        self._records = self._iterate()
+
+    @property
+    def skipped_bytes(self) -> int:
+        """Bytes that could not be read (for a gzipped file: decompressed bytes, plus the
+        compressed bytes left unread after a decompression error)."""
+        return self._file.skipped_bytes
+
+    @property
+    def skip_places(self) -> int:
+        """Separate places where bytes were skipped."""
+        return self._file.skip_places
+
+    @property
+    def skips(self) -> list[Skip]:
+        """The first places skipped, with offset, length and reason."""
+        return self._file.skips
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes framed as headers, records or blocks (read so far)."""
+        return self._file.bytes_read
 
     def __next__(self) -> Record:
         return next(self._records)
@@ -100,42 +120,21 @@ class CaptureReader(Iterator[Record]):
 
     def close(self) -> None:
         """Release the file (also done when iteration ends)."""
-        self._reader.close()
+        self._file.close()
 
-    def _pcap_records(self) -> Iterator[Record]:
-        reader = self._reader
-        stream: IO[bytes] = reader.f
-        linktype = self.linktype
-        assert linktype is not None
-        scale = 1e-9 if reader.nano else 1e-6
-        end_of_last = stream.tell()
+    def _iterate(self) -> Iterator[Record]:
         try:
-            for data, meta in reader:
-                end_of_last = stream.tell()
-                if len(data) < meta.caplen:  # cut short by the end of the file
-                    self.damaged += 1
+            for item in self._file.items():
+                if not isinstance(item, tuple):
                     continue
-                yield linktype, data, meta.sec + meta.usec * scale
-            if stream.tell() > end_of_last:
-                self.damaged += 1
+                if is_supported_linktype(item[0]):
+                    self.records += 1
+                    yield item
+                else:
+                    self.other_linktype_frames += 1
+                    self.other_linktypes.add(item[0])
         finally:
-            reader.close()
-
-    def _pcapng_records(self) -> Iterator[Record]:
-        reader = self._reader
-        stream: IO[bytes] = reader.f
-        end_of_last = stream.tell()
-        ts = 0.0
-        try:
-            for data, meta in reader:
-                end_of_last = stream.tell()
-                if meta.tshigh is not None:
-                    ts = ((meta.tshigh << 32) | meta.tslow) / meta.tsresol
-                yield meta.linktype, data, ts
-            if _pcapng_tail_damaged(stream, end_of_last, reader.endian):
-                self.damaged += 1
-        finally:
-            reader.close()
+            self._file.close()
 
 
 def read_capture(path: str | os.PathLike[str]) -> CaptureReader:
@@ -146,34 +145,31 @@ def read_capture(path: str | os.PathLike[str]) -> CaptureReader:
     return CaptureReader(path)
 
 
-def _pcapng_tail_damaged(stream: IO[bytes], start: int, endian: str) -> bool:
-    """Whether the blocks after the last packet scapy returned are incomplete or garbage.
+def _require_80211_interface(path: str) -> None:
+    """CaptureError unless the pcapng file has an 802.11 interface (or no interface up front).
 
-    Scapy stops quietly at a cut block, so the tail is walked again to tell a clean end of file
-    from a damaged one.
+    Decided on the interfaces described before the first packet, which is where writers put
+    them; only when none of those is 802.11 is the rest of the file searched before refusing
+    it. A file whose first packet comes before any (valid) interface description is not refused
+    here: its packets are skipped as damage while it is read.
     """
-    stream.seek(start)
-    while True:
-        head = stream.read(8)
-        if not head:
-            return False
-        if len(head) < 8:
-            return True
-        if head[:4] == _PCAPNG_SHB:
-            bom = stream.read(4)
-            if bom not in _PCAPNG_BOM:
-                return True
-            endian = _PCAPNG_BOM[bom]
-            length = struct.unpack(endian + "I", head[4:])[0]
-            rest = length - 12
-        else:
-            length = struct.unpack(endian + "I", head[4:])[0]
-            rest = length - 8
-        if length < 12 or length % 4 or rest < 4:
-            return True
-        body = stream.read(rest)
-        if len(body) < rest or struct.unpack(endian + "I", body[-4:])[0] != length:
-            return True
+    seen: list[int] = []
+    capture = CaptureFile(path)
+    try:
+        for item in capture.items():
+            if isinstance(item, int):
+                if is_supported_linktype(item):
+                    return
+                seen.append(item)
+            elif not seen:
+                return
+    finally:
+        capture.close()
+    if seen:
+        names = ", ".join(linktype_name(lt) for lt in dict.fromkeys(seen))
+        kind = "link type" if len(set(seen)) == 1 else "link types"
+        verb = "is" if len(set(seen)) == 1 else "are"
+        raise CaptureError(f"{path}: {kind} {names} {verb} not 802.11 ({_EXPECTED})")
 
 
 def interface_linktype(iface: str) -> int:

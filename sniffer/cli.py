@@ -1,7 +1,9 @@
 """`probewatch-sniffer`: replay captures, capture live, or write a synthetic capture.
 
 Exit codes: 0 success, 1 Kafka failure (unreachable, or messages not acknowledged after all
-retries), 2 bad arguments, files or interface, 130 replay interrupted.
+retries), 2 bad arguments, files or interface, 3 input damaged (some bytes of a capture could not
+be read and were skipped; the probe requests that could be read were still produced and flushed),
+130 replay interrupted. When several apply: 1, then 130, then 3.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from types import FrameType
+from typing import Any
 
 from tqdm import tqdm
 
-from sniffer.capture import CaptureError, live_frames, read_capture
+from sniffer.capture import CaptureError, CaptureReader, live_frames, read_capture
+from sniffer.parse import TS_LIMIT, linktype_name
 from sniffer.pipeline import Counts, pump, replay
 from sniffer.producer import KAFKA_LOG, DeliveryReport, KafkaUnavailable, ProbeProducer
 from sniffer.settings import SnifferSettings
@@ -28,8 +32,10 @@ from sniffer.synth import DEFAULT_START, write_synthetic_pcap
 PROG = "probewatch-sniffer"
 EXIT_KAFKA = 1
 EXIT_USAGE = 2
+EXIT_DAMAGED = 3
 EXIT_INTERRUPTED = 130
 CONNECT_TIMEOUT_S = 15.0
+_SHOWN_SKIPS = 3  # places of one file named in its warning
 
 
 class _Progress:
@@ -53,6 +59,10 @@ class _Progress:
 
     def close(self) -> None:
         self._bar.close()
+
+    def warn(self, text: str) -> None:
+        """A warning line on stderr that does not tear the bar."""
+        self._bar.write(f"{PROG}: warning: {text}", file=sys.stderr)
 
 
 def _fail(message: str, code: int) -> int:
@@ -116,9 +126,42 @@ def _summary(counts: Counts, report: DeliveryReport, elapsed: float, topic: str)
         f"{report.delivered} acknowledged by Kafka, {report.failed} failed\n"
         f"not-probe frames:   {counts.not_probe}\n"
         f"malformed skipped:  {counts.malformed}\n"
+        f"not 802.11 skipped: {counts.other_linktype} frames\n"
+        f"unreadable skipped: {_bytes(counts.skipped_bytes)} in {_places(counts.skip_places)}"
+        f" of {_files(counts.damaged_files)}\n"
         f"rate:               {rate:,.0f} frames/s over {elapsed:.2f} s",
         flush=True,
     )
+
+
+def _bytes(count: int) -> str:
+    return f"{count} byte" if count == 1 else f"{count} bytes"
+
+
+def _places(count: int) -> str:
+    return f"{count} place" if count == 1 else f"{count} places"
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
+
+
+def _report_file(progress: _Progress, reader: CaptureReader) -> None:
+    """Per-file warnings: bytes that could not be read, and frames of non-802.11 interfaces."""
+    if reader.skip_places:
+        shown = [f"at byte {skip.offset}: {skip.reason}" for skip in reader.skips[:_SHOWN_SKIPS]]
+        if reader.skip_places > len(shown):
+            shown.append(f"and {_places(reader.skip_places - len(shown))} more")
+        progress.warn(
+            f"{reader.path}: skipped {_bytes(reader.skipped_bytes)} that could not be read, "
+            f"in {_places(reader.skip_places)} ({'; '.join(shown)})"
+        )
+    if reader.other_linktype_frames:
+        names = ", ".join(linktype_name(lt) for lt in sorted(reader.other_linktypes))
+        progress.warn(
+            f"{reader.path}: {reader.other_linktype_frames} frames of interfaces with link type "
+            f"{names} were skipped: not 802.11"
+        )
 
 
 def _finish(
@@ -144,6 +187,18 @@ def _finish(
             EXIT_KAFKA,
         )
     return 0
+
+
+def _damaged(counts: Counts) -> int:
+    """Exit 3 with one line when bytes of a capture were skipped, else 0."""
+    if not counts.skip_places:
+        return 0
+    return _fail(
+        f"input damaged: skipped {_bytes(counts.skipped_bytes)} that could not be read, in "
+        f"{_places(counts.skip_places)} of {_files(counts.damaged_files)} (see the warnings "
+        "above); the probe requests that could be read were produced",
+        EXIT_DAMAGED,
+    )
 
 
 def _produce(
@@ -173,6 +228,8 @@ def _produce(
         code = _finish(producer, progress.counts, started, settings)
     if code == 0 and not complete:
         return _fail("interrupted: stopped before the end of the input", EXIT_INTERRUPTED)
+    if code == 0:
+        return _damaged(progress.counts)
     return code
 
 
@@ -190,7 +247,13 @@ def _cmd_replay(args: argparse.Namespace, settings: SnifferSettings) -> int:
 
     def loop(producer: ProbeProducer) -> bool:
         _counts, complete = replay(
-            args.paths, producer, settings.sensor, speed=speed, progress=progress, stop=stop
+            args.paths,
+            producer,
+            settings.sensor,
+            speed=speed,
+            progress=progress,
+            stop=stop,
+            on_file=lambda reader: _report_file(progress, reader),
         )
         return complete
 
@@ -238,34 +301,40 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
+# Bounds of the numeric options: wide enough for any real use, narrow enough that no value can
+# overflow a timer or a timestamp, or make a run that never ends or fills the disk.
+SPEED_RANGE = (0.001, 1_000_000.0)  # replay --speed FACTOR
+TIMEOUT_RANGE = (0.001, 31_622_400.0)  # live --timeout S: up to 366 days
+COUNT_RANGE = (1, 10**12)  # live --count N
+PROBES_RANGE = (0, 10_000_000)  # synth --probes
+DEVICES_RANGE = (1, 1_000_000)  # synth --devices
+SEED_RANGE = (0, 2**64 - 1)  # synth --seed
+RATE_RANGE = (0.001, 1_000_000.0)  # synth --rate, probes per second
+START_RANGE = (0.0, TS_LIMIT - 1)  # synth --start, epoch seconds before 2100-01-01
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
+def _number(kind: type[float] | type[int], low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type: a finite number of `kind` within [low, high], else a clear error."""
+    noun = "a whole number" if kind is int else "a number"
+
+    def convert(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        if not low <= value <= high:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(
+                f"must be between {_show(low)} and {_show(high)}: {text!r}"
+            )
+        return value
+
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
+def _show(value: float) -> str:
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,9 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pace.add_argument(
         "--speed",
-        type=_positive_float,
+        type=_number(float, *SPEED_RANGE),
         metavar="FACTOR",
-        help="capture timing sped up FACTOR times",
+        help="capture timing sped up FACTOR times (0.001 to 1000000)",
     )
     rep.set_defaults(handler=_cmd_replay)
 
@@ -304,18 +373,30 @@ def build_parser() -> argparse.ArgumentParser:
         "live", parents=[kafka], help="capture on a monitor-mode interface (needs root)"
     )
     live.add_argument("--iface", required=True, help="monitor-mode interface, e.g. wlan0mon")
-    live.add_argument("--count", type=_positive_int, help="stop after N probe requests")
-    live.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds")
+    live.add_argument(
+        "--count", type=_number(int, *COUNT_RANGE), help="stop after N probe requests"
+    )
+    live.add_argument(
+        "--timeout",
+        type=_number(float, *TIMEOUT_RANGE),
+        metavar="S",
+        help="stop after S seconds (at most 366 days)",
+    )
     live.set_defaults(handler=_cmd_live)
 
     syn = commands.add_parser("synth", help="write a realistic synthetic radiotap pcap")
     syn.add_argument("out", metavar="OUT.pcap")
-    syn.add_argument("--probes", type=_non_negative_int, default=10_000)
-    syn.add_argument("--devices", type=_positive_int, default=200)
-    syn.add_argument("--seed", type=int, default=0)
-    syn.add_argument("--rate", type=_positive_float, default=100.0, help="mean probes/s")
+    syn.add_argument("--probes", type=_number(int, *PROBES_RANGE), default=10_000)
+    syn.add_argument("--devices", type=_number(int, *DEVICES_RANGE), default=200)
+    syn.add_argument("--seed", type=_number(int, *SEED_RANGE), default=0)
     syn.add_argument(
-        "--start", type=float, default=DEFAULT_START, help="epoch seconds of the first probe"
+        "--rate", type=_number(float, *RATE_RANGE), default=100.0, help="mean probes/s"
+    )
+    syn.add_argument(
+        "--start",
+        type=_number(float, *START_RANGE),
+        default=DEFAULT_START,
+        help="epoch seconds of the first probe (the capture must end before 2100)",
     )
     return parser
 

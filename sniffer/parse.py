@@ -12,6 +12,7 @@ import struct
 from hashlib import blake2b
 
 from sniffer.event import ProbeEvent
+from sniffer.ssid import MAX_SSID_BYTES, ssid_text
 
 LINKTYPE_IEEE802_11 = 105
 LINKTYPE_PRISM_HEADER = 119
@@ -33,6 +34,11 @@ LINKTYPE_NAMES = {
     127: "802.11 + radiotap",
     163: "802.11 + AVS",
 }
+
+# Capture times a ProbeEvent may carry: from the epoch up to 2100-01-01T00:00:00Z, exclusive (the
+# app rejects anything else). NaN and infinities fail the comparison too.
+TS_MIN = 0.0
+TS_LIMIT = 4_102_444_800.0
 
 # pcap link-type word: low 16 bits are the type; bit 26 says the top 4 bits carry the FCS length
 # in 16-bit words (draft-ietf-opsawg-pcap, libpcap's LT_FCS_LENGTH_PRESENT).
@@ -148,8 +154,11 @@ def parse_frame(linktype: int, data: bytes, ts: float, sensor: str) -> ProbeEven
     """Parse one capture record; None when it is not a probe request.
 
     `linktype` is the pcap/pcapng link-type word, FCS-length bits included. Raises
-    MalformedFrame when the bytes are truncated or inconsistent.
+    MalformedFrame when the bytes are truncated or inconsistent, or when `ts` is not a capture
+    time in [TS_MIN, TS_LIMIT): such a record cannot become a valid ProbeEvent.
     """
+    if not TS_MIN <= ts < TS_LIMIT:
+        raise MalformedFrame(f"capture time {ts!r} is not between 1970 and 2100")
     base = linktype & _LT_TYPE_MASK
     fcs_len = ((linktype >> 28) & 0xF) * 2 if linktype & _LT_FCS_PRESENT else 0
     if base == LINKTYPE_IEEE802_11_RADIOTAP:
@@ -348,7 +357,9 @@ def _parse_dot11(
             fingerprint += data[pos:nxt]
         elif kind == _FP_SSID:
             fingerprint.append(0)
-            if ssid_raw is None:
+            if ssid_raw is None:  # like tshark, only the first SSID element is the SSID
+                if nxt - pos - 2 > MAX_SSID_BYTES:  # tshark: "greater than maximum (32)"
+                    raise MalformedFrame(f"SSID element of {nxt - pos - 2} bytes (at most 32)")
                 ssid_raw = data[pos + 2 : nxt]
         else:
             body = data[pos + 2 : min(nxt, pos + kind)]
@@ -357,15 +368,7 @@ def _parse_dot11(
             fingerprint += body
         pos = nxt
 
-    ssid_hex: str | None = None
-    if not ssid_raw:
-        ssid = ""
-    else:
-        try:
-            ssid = ssid_raw.decode("utf-8")
-        except UnicodeDecodeError:
-            ssid = ssid_raw.decode("utf-8", "backslashreplace")
-            ssid_hex = ssid_raw.hex()
+    ssid, ssid_hex = ssid_text(ssid_raw) if ssid_raw else ("", None)
     return ProbeEvent(
         ts=ts,
         mac=mac,

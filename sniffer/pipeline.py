@@ -12,21 +12,31 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sniffer.capture import Record, read_capture
-from sniffer.parse import MalformedFrame, parse_frame
+from sniffer.capture import CaptureReader, Record, read_capture
+from sniffer.parse import TS_LIMIT, TS_MIN, MalformedFrame, parse_frame
 from sniffer.producer import Sink
 
 _HOUSEKEEPING_EVERY = 512
+_LONGEST_WAIT = 60.0  # a long pause is slept in steps: Event.wait overflows on huge timeouts
 
 
 @dataclass(slots=True)
 class Counts:
-    """Running totals; frames == probes + not_probe + malformed."""
+    """Running totals; frames == probes + not_probe + malformed.
+
+    Besides the frames: frames of pcapng interfaces that are not 802.11 (not read, reported),
+    and the bytes of capture files that could not be read (`skipped_bytes` in `skip_places`
+    places of `damaged_files` files; any of it means data was lost).
+    """
 
     frames: int = 0
     probes: int = 0
     not_probe: int = 0
     malformed: int = 0
+    other_linktype: int = 0
+    skipped_bytes: int = 0
+    skip_places: int = 0
+    damaged_files: int = 0
 
 
 class Pacer:
@@ -50,19 +60,26 @@ class Pacer:
         self._origin = None
 
     def wait(self, ts: float) -> None:
-        """Sleep until the record stamped `ts` is due; returns early when stop is set."""
+        """Sleep until the record stamped `ts` is due; returns early when stop is set.
+
+        A record without a valid capture time (the parser counts it malformed) is not waited
+        for and does not start the timeline.
+        """
+        if not TS_MIN <= ts < TS_LIMIT:
+            return
         now = self._clock()
         if self._origin is None:
             self._origin = (ts, now)
             return
         first_ts, started = self._origin
-        delay = started + (ts - first_ts) / self.speed - now
-        if delay <= 0.001:
-            return
-        if self._stop is not None:
-            self._stop.wait(delay)
-        else:
-            time.sleep(delay)
+        due = started + (ts - first_ts) / self.speed
+        while (delay := due - self._clock()) > 0.001:
+            step = min(delay, _LONGEST_WAIT)
+            if self._stop is not None:
+                if self._stop.wait(step):
+                    return
+            else:
+                time.sleep(step)
 
 
 ProgressCallback = Callable[[Counts], None]
@@ -125,11 +142,14 @@ def replay(
     speed: float | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    on_file: Callable[[CaptureReader], None] | None = None,
 ) -> tuple[Counts, bool]:
     """Replay capture files in order; `speed` None means as fast as possible.
 
-    Cut or trailing-garbage records count as frames and as malformed. Returns the counts and
-    whether every file was read to its end (False when `stop` interrupted).
+    Bytes that could not be read (a damaged or cut record or block) and frames of non-802.11
+    pcapng interfaces are added to the counts, and `on_file` sees each reader once its file is
+    done, to report them per file. Returns the counts and whether every file was read to its
+    end (False when `stop` interrupted).
     """
     counts = Counts()
     pacer = Pacer(speed, stop) if speed is not None else None
@@ -138,8 +158,12 @@ def replay(
             if pacer is not None:
                 pacer.reset()
             finished = pump(reader, sink, sensor, counts, pacer=pacer, progress=progress, stop=stop)
-        counts.frames += reader.damaged
-        counts.malformed += reader.damaged
+        counts.other_linktype += reader.other_linktype_frames
+        counts.skipped_bytes += reader.skipped_bytes
+        counts.skip_places += reader.skip_places
+        counts.damaged_files += 1 if reader.skip_places else 0
+        if on_file is not None:
+            on_file(reader)
         if progress is not None:
             progress(counts)
         if not finished:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "PROBEWATCH_"
+PARTITIONS_RANGE = (1, 10_000)
+# librdkafka's message.timeout.ms is a positive 32-bit number of milliseconds (0 means forever).
+DELIVERY_TIMEOUT_RANGE = (0.001, 2_147_483.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +54,12 @@ class SnifferSettings:
             kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092").strip()
             or "localhost:9092",
             topic_prefix=get("TOPIC_PREFIX", ""),
-            partitions=_positive_int("PARTITIONS", get("PARTITIONS", "8")),
+            partitions=_bounded_int("PARTITIONS", get("PARTITIONS", "8"), *PARTITIONS_RANGE),
             sensor=sensor,
-            delivery_timeout_s=_positive_float(
-                "SNIFFER_DELIVERY_TIMEOUT_S", get("SNIFFER_DELIVERY_TIMEOUT_S", "300")
+            delivery_timeout_s=_bounded_float(
+                "SNIFFER_DELIVERY_TIMEOUT_S",
+                get("SNIFFER_DELIVERY_TIMEOUT_S", "300"),
+                *DELIVERY_TIMEOUT_RANGE,
             ),
         )
 
@@ -77,21 +82,23 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
     return values
 
 
-def _positive_int(name: str, text: str) -> int:
+def _bounded_int(name: str, text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise ValueError(f"{PREFIX}{name} must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"{PREFIX}{name} must be at least 1, got {value}")
+    if value < low:
+        raise ValueError(f"{PREFIX}{name} must be at least {low}, got {value}")
+    if value > high:
+        raise ValueError(f"{PREFIX}{name} must be at most {high}, got {value}")
     return value
 
 
-def _positive_float(name: str, text: str) -> float:
+def _bounded_float(name: str, text: str, low: float, high: float) -> float:
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"{PREFIX}{name} must be a number, got {text!r}") from None
-    if not value > 0:
-        raise ValueError(f"{PREFIX}{name} must be greater than 0, got {text!r}")
+    if not low <= value <= high:  # also refuses nan and inf
+        raise ValueError(f"{PREFIX}{name} must be between {low:g} and {high:g}, got {text!r}")
     return value

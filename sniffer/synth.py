@@ -7,6 +7,7 @@ a Linux monitor-mode card writes, built with struct so 200k frames take about a 
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import struct
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sniffer.parse import LINKTYPE_IEEE802_11_RADIOTAP
+from sniffer.parse import LINKTYPE_IEEE802_11_RADIOTAP, TS_LIMIT
 
 DEFAULT_START = 1_704_067_200.0  # 2024-01-01T00:00:00Z: a fixed default keeps output reproducible
 
@@ -274,6 +275,14 @@ class SynthCapture:
     ) -> None:
         if probes < 0 or devices < 1 or not rate > 0:
             raise ValueError("need probes >= 0, devices >= 1 and rate > 0")
+        # The capture must end before 2100 (sniffer.parse refuses later times): the time span
+        # is a sum of exponential gaps, so allow ten standard deviations above its mean.
+        span = (probes + 10 * math.sqrt(probes) + 10) / rate
+        if not (start >= 0 and start + span < TS_LIMIT):
+            raise ValueError(
+                f"a capture of {probes} probes at {rate:g}/s from {start:g} would not end "
+                "before 2100-01-01: lower --probes or --start, or raise --rate"
+            )
         self.probes = probes
         self.devices = devices
         self.seed = seed
@@ -307,6 +316,8 @@ class SynthCapture:
             frame = probe_request(device.mac, device.seq, ssid, elements)
             device.seq = (device.seq + 1) & 0xFFF
             signal = max(-100, min(-20, device.rssi + rng.randint(-4, 4)))
+            if ts >= TS_LIMIT:  # not expected after the check in __init__; never write it
+                raise ValueError("the synthetic capture ran past 2100-01-01")
             yield ts, radiotap_frame(frame, freq=freq, signal=signal)
             last_ts = ts
             ts += rng.expovariate(self.rate)

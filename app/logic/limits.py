@@ -115,14 +115,20 @@ def ssid_from_octets(raw: bytes) -> tuple[str, str | None]:
     """The text form of an SSID's octets, and their hex when the text is not plain UTF-8.
 
     Visible UTF-8 characters stay as they are; every octet of an invalid sequence or of a hidden
-    character is written `\\xNN`, so the text is safe to show, at most 128 characters long, and
-    the hex keeps the octets exactly. The sniffer writes the same form (a contract test checks).
+    character is written `\\xNN`, and so is a backslash that a literal `x` follows, so that
+    `\\x` in the text always means an escape. The text is safe to show, at most 128 characters
+    long, and stands for exactly one sequence of octets; the hex keeps them too. The sniffer
+    writes the same form (`sniffer/ssid.py`; a contract test checks that they agree).
     """
-    text = raw.decode("utf-8", "backslashreplace")
-    if not any(is_hidden(ch) for ch in text):
-        return text, (None if text.encode("utf-8") == raw else raw.hex())
-    shown = "".join(
-        "".join(f"\\x{octet:02x}" for octet in ch.encode("utf-8")) if is_hidden(ch) else ch
-        for ch in text
-    )
-    return shown, raw.hex()
+    decoded = raw.decode("utf-8", "surrogateescape")
+    parts: list[str] = []
+    for at, char in enumerate(decoded):
+        code = ord(char)
+        if 0xDC80 <= code < 0xDD00:  # surrogateescape's spelling of an octet that is not UTF-8
+            parts.append(f"\\x{code - 0xDC00:02x}")
+        elif is_hidden(char) or (char == "\\" and decoded[at + 1 : at + 2] == "x"):
+            parts.extend(f"\\x{octet:02x}" for octet in char.encode("utf-8"))
+        else:
+            parts.append(char)
+    text = "".join(parts)
+    return text, (None if text == decoded else raw.hex())

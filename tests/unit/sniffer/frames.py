@@ -212,6 +212,13 @@ EDGE_CASES: dict[str, tuple[int, bytes]] = {
     "protocol_version_1": (105, b"\x41" + PROBE[1:]),
     "no_ssid_element": (105, PROBE[:24] + ELEMENTS),
     "two_ssid_elements": (105, probe(ssid=b"first", elements=b"\x00\x06second" + ELEMENTS)),
+    "ssid_32_bytes": (105, probe(ssid=b"x" * 32)),
+    "ssid_33_bytes": (105, probe(ssid=b"x" * 33)),
+    "second_ssid_element_33_bytes": (
+        105,
+        probe(ssid=b"first", elements=b"\x00\x21" + b"y" * 33 + ELEMENTS),
+    ),
+    "ssid_with_rlo_and_nul": (105, probe(ssid="a\u202eb\x00".encode())),
     "element_past_end": (105, PROBE[:-2]),
     "fcs_length_bits_4": (0x24000069, PROBE + b"\x11\x22\x33\x44"),
     "prism": (119, prism()),

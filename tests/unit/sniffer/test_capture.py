@@ -1,8 +1,12 @@
-"""Reading capture files through scapy: formats, damage, clear errors; interface checks."""
+"""Reading capture files: formats, damage accounting, clear errors; interface checks.
+
+The attacker's damaged files, checked against tshark, are in test_capfile_damage.py.
+"""
 
 from __future__ import annotations
 
 import gzip
+import math
 import random
 import struct
 from pathlib import Path
@@ -10,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from sniffer.capture import CaptureError, interface_linktype, read_capture
+from sniffer.pipeline import replay
 from sniffer.synth import write_pcap, write_synthetic_pcap
+from tests.unit.sniffer.fakes import FakeSink
+from tests.unit.sniffer.layout import pcap_records, pcapng_blocks
 from tests.unit.sniffer.pcaps import capture
 
 
@@ -42,57 +49,70 @@ def test_gzipped_capture(synth: Path, tmp_path: Path) -> None:
     assert list(read_capture(packed)) == list(read_capture(synth))
 
 
-def test_cut_last_record_is_counted_not_fatal(synth: Path, tmp_path: Path) -> None:
+def test_cut_last_record_is_skipped_data(synth: Path, tmp_path: Path) -> None:
+    """A cut last record used to count as one malformed frame; now its bytes are skipped data."""
+    original = synth.read_bytes()
+    last = pcap_records(original)[-1]
     cut = tmp_path / "cut.pcap"
-    cut.write_bytes(synth.read_bytes()[:-10])
+    cut.write_bytes(original[:-10])
     reader = read_capture(cut)
     assert len(list(reader)) == 49
-    assert reader.damaged == 1
+    assert (reader.skipped_bytes, reader.skip_places) == (last.size - 10, 1)
+    assert reader.skips[0].offset == last.offset
 
 
-def test_stray_trailing_bytes_are_counted(synth: Path, tmp_path: Path) -> None:
+def test_stray_trailing_bytes_are_skipped_data(synth: Path, tmp_path: Path) -> None:
     stray = tmp_path / "stray.pcap"
     stray.write_bytes(synth.read_bytes() + b"\x00\x01\x02")
     reader = read_capture(stray)
     assert len(list(reader)) == 50
-    assert reader.damaged == 1
+    assert (reader.skipped_bytes, reader.skip_places) == (3, 1)
+    assert reader.skips[0].offset == synth.stat().st_size
 
 
 def test_clean_file_has_no_damage(synth: Path) -> None:
     reader = read_capture(synth)
     assert len(list(reader)) == 50
-    assert reader.damaged == 0
+    assert (reader.skipped_bytes, reader.skip_places, reader.skips) == (0, 0, [])
+    assert reader.bytes_read == synth.stat().st_size
 
 
 def test_real_capture_with_a_stray_byte() -> None:
-    reader = read_capture(capture("bad_rsn_parsing"))
+    reader = read_capture(capture("bad_rsn_parsing"))  # 360 bytes: one record, then 1 stray byte
     assert len(list(reader)) == 1
-    assert reader.damaged == 1
+    assert (reader.skipped_bytes, reader.skip_places, reader.skips[0].offset) == (1, 1, 359)
 
 
 @pytest.mark.parametrize("cut", [7, 100, 5000])
 def test_cut_pcapng(tmp_path: Path, cut: int) -> None:
     original = capture("HuaweiTablet_01_filtered.pcapng").read_bytes()
+    kept = len(original) - cut
+    blocks = pcapng_blocks(original)
+    whole = [b for b in blocks if b.end <= kept]
+    partial = blocks[len(whole)]
     damaged = tmp_path / "cut.pcapng"
-    damaged.write_bytes(original[:-cut])
+    damaged.write_bytes(original[:kept])
     reader = read_capture(damaged)
     records = list(reader)
-    assert 1500 < len(records) < 1545
-    assert reader.damaged == 1
+    assert len(records) == sum(1 for b in whole if b.btype == 6)
+    assert (reader.skipped_bytes, reader.skip_places) == (kept - partial.offset, 1)
 
 
 def test_whole_pcapng_is_clean() -> None:
-    reader = read_capture(capture("HuaweiTablet_01_filtered.pcapng"))
+    path = capture("HuaweiTablet_01_filtered.pcapng")
+    reader = read_capture(path)
     assert len(list(reader)) == 1545
-    assert reader.damaged == 0
+    assert (reader.skipped_bytes, reader.bytes_read) == (0, path.stat().st_size)
 
 
 def test_pcapng_trailing_garbage(tmp_path: Path) -> None:
     path = tmp_path / "garbage.pcapng"
-    path.write_bytes(capture("wpaauthfail.pcapng").read_bytes() + b"garbage!")
+    original = capture("wpaauthfail.pcapng").read_bytes()
+    path.write_bytes(original + b"garbage!")
     reader = read_capture(path)
     assert len(list(reader)) == 16
-    assert reader.damaged == 1
+    assert (reader.skipped_bytes, reader.skip_places) == (8, 1)
+    assert reader.skips[0].offset == len(original)
 
 
 def test_fcs_bits_of_the_link_type_word_are_passed_on() -> None:
@@ -172,4 +192,58 @@ def test_damaged_files_never_crash_the_reader(tmp_path: Path, name: str) -> None
         for linktype, record, ts in reader:
             assert isinstance(linktype, int) and isinstance(record, bytes)
             assert isinstance(ts, float)
-        assert reader.damaged in (0, 1)
+        assert reader.bytes_read + reader.skipped_bytes == len(data)
+        assert (reader.skipped_bytes > 0) == (reader.skip_places > 0)
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+
+def test_big_endian_microsecond_pcap(tmp_path: Path) -> None:
+    path = tmp_path / "be.pcap"
+    header = struct.pack(">IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127)
+    record = struct.pack(">IIII", 1_700_000_000, 250_000, 3, 3) + b"abc"
+    path.write_bytes(header + record)
+    assert list(read_capture(path)) == [(127, b"abc", 1_700_000_000.25)]
+
+
+def test_pcapng_binary_time_resolution(tmp_path: Path) -> None:
+    """if_tsresol 0x8a: 2**10 ticks per second, so 512 ticks are half a second."""
+    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    options = struct.pack("<HHB3x", 9, 1, 0x8A) + struct.pack("<HH", 0, 0)
+    idb = _block(1, struct.pack("<HHI", 127, 0, 0) + options)
+    ticks = 1_700_000_000 * 1024 + 512
+    epb = _block(6, struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, 2, 2) + b"xy")
+    path = tmp_path / "binary.pcapng"
+    path.write_bytes(shb + idb + epb)
+    assert list(read_capture(path)) == [(127, b"xy", 1_700_000_000.5)]
+
+
+def test_simple_packet_block_has_no_capture_time(tmp_path: Path) -> None:
+    """An SPB carries no time: its record has NaN, which the parser counts as malformed."""
+    data = capture("HuaweiTablet_01_filtered.pcapng").read_bytes()
+    _shb, _idb, first, *_ = pcapng_blocks(data)
+    caplen = struct.unpack_from("<I", data, first.offset + 20)[0]
+    packet = data[first.offset + 28 : first.offset + 28 + caplen]
+    spb = _block(3, struct.pack("<I", len(packet)) + packet)
+    path = tmp_path / "spb.pcapng"
+    path.write_bytes(data[: first.offset] + spb + data[first.end :])
+    (linktype, record, ts), *rest = list(read_capture(path))
+    assert (linktype, record, len(rest)) == (127, packet, 1544)
+    assert math.isnan(ts)
+    counts, _complete = replay([path], FakeSink(), "s")
+    assert (counts.probes, counts.malformed, counts.skipped_bytes) == (1544, 1, 0)
+
+
+def test_interface_with_malformed_options_is_skipped_with_its_packets(tmp_path: Path) -> None:
+    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb = _block(1, struct.pack("<HHI", 127, 0, 0) + struct.pack("<HH", 9, 200))  # runs over
+    epb = _block(6, struct.pack("<IIIII", 0, 0, 1, 2, 2) + b"xy")
+    path = tmp_path / "options.pcapng"
+    path.write_bytes(shb + idb + epb + epb)
+    reader = read_capture(path)
+    assert list(reader) == []
+    assert (reader.skipped_bytes, reader.skip_places) == (len(idb) + 2 * len(epb), 1)
+    assert reader.skips[0].reason.startswith("interface description with malformed options")

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,6 @@ from sniffer.synth import write_pcap, write_synthetic_pcap
 from tests.live.tap import wait_for_signal_handlers
 from tests.unit.sniffer.fakes import FakeProducer
 from tests.unit.sniffer.pcaps import REPO_ROOT, capture
-
-
-@pytest.fixture
-def fake_kafka(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeProducer]]:
-    FakeProducer.instances = []
-    FakeProducer.fail_every = 0
-    monkeypatch.setattr(cli, "ProbeProducer", FakeProducer)
-    monkeypatch.chdir(REPO_ROOT)
-    for name in ("PROBEWATCH_TOPIC_PREFIX", "PROBEWATCH_SENSOR", "PROBEWATCH_PARTITIONS"):
-        monkeypatch.delenv(name, raising=False)
-    yield FakeProducer
 
 
 def test_replay_summary(fake_kafka: type[FakeProducer], capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,15 +34,32 @@ def test_replay_summary(fake_kafka: type[FakeProducer], capsys: pytest.CaptureFi
     assert "741 produced to 't1.probes', 741 acknowledged by Kafka, 0 failed" in out
     assert "not-probe frames:   7756" in out
     assert "malformed skipped:  0" in out
+    assert "not 802.11 skipped: 0 frames" in out
+    assert "unreadable skipped: 0 bytes in 0 places of 0 files" in out
     assert "frames/s" in out
 
 
-def test_replay_counts_malformed(
+def test_replay_counts_malformed_and_skipped_bytes(
     fake_kafka: type[FakeProducer], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    paths = [str(capture("bad_rsn_parsing")), str(capture("radiotap-heapoverflow"))]
-    assert cli.main(["replay", *paths, "--no-progress"]) == 0
-    assert "malformed skipped:  2" in capsys.readouterr().out
+    """bad_rsn_parsing ends in one stray byte (360 bytes, the record ends at 359).
+
+    That byte used to count as a malformed frame with exit 0; it is now a skipped byte: exit 3.
+    """
+    stray = str(capture("bad_rsn_parsing"))
+    paths = [stray, str(capture("radiotap-heapoverflow"))]
+    assert cli.main(["replay", *paths, "--no-progress"]) == 3
+    out, err = capsys.readouterr()
+    assert "frames read:        2\n" in out
+    assert "malformed skipped:  1\n" in out
+    assert "unreadable skipped: 1 byte in 1 place of 1 file\n" in out
+    assert err.splitlines() == [
+        f"probewatch-sniffer: warning: {stray}: skipped 1 byte that could not be read, in 1 "
+        "place (at byte 359: record header cut off by the end of the file (1 of 16 bytes))",
+        "probewatch-sniffer: error: input damaged: skipped 1 byte that could not be read, in 1 "
+        "place of 1 file (see the warnings above); the probe requests that could be read were "
+        "produced",
+    ]
 
 
 def test_undelivered_messages_exit_1(
@@ -68,6 +73,19 @@ def test_undelivered_messages_exit_1(
     assert "42 failed" in captured.out
     assert "42 of 4203 probe requests were not acknowledged by Kafka" in captured.err
     assert "Message timed out" in captured.err
+
+
+def test_kafka_failure_takes_precedence_over_damage(
+    fake_kafka: type[FakeProducer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_kafka.fail_every = 100
+    paths = [str(capture("bad_rsn_parsing")), str(capture("position_2"))]
+    assert cli.main(["replay", *paths, "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    assert "unreadable skipped: 1 byte in 1 place of 1 file" in out
+    assert "skipped 1 byte that could not be read" in err
+    assert "42 of 4203 probe requests were not acknowledged by Kafka" in err
+    assert "input damaged" not in err
 
 
 def test_missing_file_exits_2(
@@ -121,6 +139,25 @@ def test_bad_environment_exits_2(
         ["replay"],
         ["replay", "x.pcap", "--rate", "original", "--speed", "2"],
         ["replay", "x.pcap", "--speed", "0"],
+        ["replay", "x.pcap", "--speed", "1e-300"],
+        ["replay", "x.pcap", "--speed", "1e300"],
+        ["replay", "x.pcap", "--speed", "nan"],
+        ["replay", "x.pcap", "--speed", "inf"],
+        ["replay", "x.pcap", "--speed", "0.0009"],
+        ["replay", "x.pcap", "--speed", "1000001"],
+        ["live", "--iface", "wlan0", "--timeout", "inf"],
+        ["live", "--iface", "wlan0", "--timeout", "1e300"],
+        ["live", "--iface", "wlan0", "--count", "1000000000001"],
+        ["synth", "o.pcap", "--probes", "-1"],
+        ["synth", "o.pcap", "--probes", "10000001"],
+        ["synth", "o.pcap", "--devices", "0"],
+        ["synth", "o.pcap", "--seed", "-1"],
+        ["synth", "o.pcap", "--seed", "18446744073709551616"],
+        ["synth", "o.pcap", "--rate", "1e-300"],
+        ["synth", "o.pcap", "--rate", "nan"],
+        ["synth", "o.pcap", "--start", "-1"],
+        ["synth", "o.pcap", "--start", "4102444800"],
+        ["synth", "o.pcap", "--start", "inf"],
         ["replay", "x.pcap", "--rate", "fast"],
         ["live"],
         ["live", "--iface", "wlan0", "--count", "0"],
@@ -128,10 +165,68 @@ def test_bad_environment_exits_2(
         ["nonsense"],
     ],
 )
-def test_bad_arguments_exit_2(argv: list[str]) -> None:
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
     assert exc.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["replay", "x.pcap", "--speed", "1e-300"],
+            "argument --speed: must be between 0.001 and 1,000,000: '1e-300'",
+        ),
+        (
+            ["live", "--iface", "w", "--timeout", "inf"],
+            "argument --timeout: must be between 0.001 and 31,622,400: 'inf'",
+        ),
+        (
+            ["synth", "o.pcap", "--start", "4102444800"],
+            "argument --start: must be between 0 and 4,102,444,799: '4102444800'",
+        ),
+        (["synth", "o.pcap", "--probes", "many"], "argument --probes: not a whole number: 'many'"),
+    ],
+)
+def test_out_of_range_options_say_the_bounds(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    assert capsys.readouterr().err.strip().endswith(f"error: {message}")
+
+
+def test_synth_that_would_run_past_2100_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "late.pcap"
+    argv = ["synth", str(out), "--start", "4102000000", "--probes", "1000", "--rate", "0.001"]
+    assert cli.main(argv) == 2
+    assert "would not end before 2100-01-01" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PROBEWATCH_SNIFFER_DELIVERY_TIMEOUT_S", "inf"),
+        ("PROBEWATCH_SNIFFER_DELIVERY_TIMEOUT_S", "1e300"),
+        ("PROBEWATCH_PARTITIONS", "99999999999999999999"),
+    ],
+)
+def test_absurd_settings_exit_2(
+    fake_kafka: type[FakeProducer],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert cli.main(["replay", str(capture("position_2"))]) == 2
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err
 
 
 def test_kafka_unreachable_exits_1(

@@ -50,6 +50,10 @@ EXPECTED: dict[str, tuple[int | None, int | None, str] | str | None] = {
     "protocol_version_1": None,
     "no_ssid_element": (None, None, ""),
     "two_ssid_elements": (None, None, "first"),
+    "ssid_32_bytes": (None, None, "x" * 32),
+    "ssid_33_bytes": "malformed",
+    "second_ssid_element_33_bytes": (None, None, "first"),  # tshark ignores it too
+    "ssid_with_rlo_and_nul": (None, None, "a\\xe2\\x80\\xaeb\\x00"),
     "element_past_end": "malformed",
     "fcs_length_bits_4": (None, None, "cafe"),
     "prism": (-55, 2437, "cafe"),

@@ -39,7 +39,16 @@ def test_replay_counts_malformed_and_damaged_records() -> None:
     sink = FakeSink()
     counts, complete = replay(paths, sink, "s")
     assert complete
-    assert counts == Counts(frames=5, probes=0, not_probe=3, malformed=2)
+    # The stray byte used to count as a malformed frame; it is now one skipped (damaged) byte.
+    assert counts == Counts(
+        frames=4,
+        probes=0,
+        not_probe=3,
+        malformed=1,
+        skipped_bytes=1,
+        skip_places=1,
+        damaged_files=1,
+    )
     assert sink.events == []
 
 
@@ -111,6 +120,19 @@ def test_stop_interrupts_a_paced_replay(tmp_path: Path) -> None:
 def test_pacer_rejects_nonsense_speed() -> None:
     with pytest.raises(ValueError):
         Pacer(0)
+
+
+def test_pacer_survives_absurd_gaps_and_times() -> None:
+    """A gap of ~4e12 s at speed 0.001 is beyond what Event.wait accepts in one call."""
+    stop = threading.Event()
+    pacer = Pacer(0.001, stop)
+    pacer.wait(1.0)
+    for not_a_time in (float("nan"), float("inf"), -1.0, 5e9):
+        pacer.wait(not_a_time)  # not capture times: never waited for
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    pacer.wait(4_000_000_000.0)
+    assert time.monotonic() - started < 2.0
 
 
 def test_pump_over_plain_records() -> None:

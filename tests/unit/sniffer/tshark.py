@@ -9,6 +9,8 @@ SSID bytes, signal, frequency and sequence number are. Deliberate differences, e
   it malformed (a probe request is never protected, and its elements cannot be read).
 - tshark hit the end of the data (a "[Malformed Packet" exception, e.g. an element running past
   the end): we may count the frame malformed instead of producing a partial event.
+- an SSID element longer than 32 bytes: tshark marks it "SSID length (N) greater than maximum
+  (32)" (expert info, Malformed group) and still shows it; we count the frame malformed.
 - Prism headers give only a channel number: tshark leaves wlan_radio.frequency empty, we convert
   the channel to its centre frequency.
 """
@@ -43,6 +45,7 @@ _FIELDS = (
     "wlan.fc.protected",
     "radiotap.flags.badfcs",
     "_ws.malformed",
+    "_ws.expert.message",
 )
 
 
@@ -59,6 +62,7 @@ class TsharkProbe:
     protected: bool
     bad_fcs: bool
     truncated: bool
+    ssid_too_long: bool
 
 
 @dataclass
@@ -109,7 +113,7 @@ def tshark_probes(path: str | Path) -> list[TsharkProbe]:
     rows: list[TsharkProbe] = []
     for line in result.stdout.splitlines():
         cols = line.split("\t")
-        number, ts, mac, ssid, signal, freq, channel, seq, prot, badfcs, malformed = cols
+        number, ts, mac, ssid, signal, freq, channel, seq, prot, badfcs, malformed, expert = cols
         rows.append(
             TsharkProbe(
                 number=int(number),
@@ -123,13 +127,14 @@ def tshark_probes(path: str | Path) -> list[TsharkProbe]:
                 protected=prot.split(",")[0] in ("1", "True"),
                 bad_fcs=badfcs.split(",")[0] in ("1", "True"),
                 truncated="[Malformed Packet" in malformed,
+                ssid_too_long="greater than maximum (32)" in expert,
             )
         )
     return rows
 
 
 def ours(path: str | Path) -> tuple[list[tuple[int, ProbeEvent | MalformedFrame | None]], int]:
-    """Our outcome for every record (1-based frame number), and the damaged-record count."""
+    """Our outcome for every record (1-based frame number), and the bytes skipped as damaged."""
     outcomes: list[tuple[int, ProbeEvent | MalformedFrame | None]] = []
     reader = read_capture(path)
     for number, (linktype, data, ts) in enumerate(reader, start=1):
@@ -138,7 +143,7 @@ def ours(path: str | Path) -> tuple[list[tuple[int, ProbeEvent | MalformedFrame 
         except MalformedFrame as exc:
             outcome = exc
         outcomes.append((number, outcome))
-    return outcomes, reader.damaged
+    return outcomes, reader.skipped_bytes
 
 
 def _linktypes(path: str | Path) -> list[int]:
@@ -168,7 +173,9 @@ def compare(path: str | Path) -> Comparison:
                 mismatches.append(f"{where}: {reason} set, expected MalformedFrame, got {outcome}")
             continue
         if isinstance(outcome, MalformedFrame):
-            if row.truncated:
+            if row.ssid_too_long:
+                deliberate.append(f"{where}: SSID over 32 bytes; malformed: {outcome}")
+            elif row.truncated:
                 deliberate.append(f"{where}: tshark hit the end of the data; malformed: {outcome}")
             else:
                 mismatches.append(f"{where}: tshark reads it cleanly, we said {outcome}")
@@ -214,3 +221,17 @@ def compare(path: str | Path) -> Comparison:
         deliberate=deliberate,
         mismatches=mismatches,
     )
+
+
+def tshark_probe_times(path: str | Path) -> list[float]:
+    """frame.time_epoch of every probe request tshark finds (a cheap run: one field)."""
+    assert TSHARK
+    cmd = [TSHARK, "-n", "-r", str(path), "-Y", "wlan.fc.type_subtype == 4"]
+    cmd += ["-T", "fields", "-e", "frame.time_epoch"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    return [float(line) for line in result.stdout.split()]
+
+
+def tshark_probe_count(path: str | Path) -> int:
+    """How many probe requests tshark finds in a capture file."""
+    return len(tshark_probe_times(path))
