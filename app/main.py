@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from app.settings import get_settings
+from app.web.server import WEB_DRIVER
 
 settings = get_settings()
 
@@ -20,6 +21,8 @@ app = faust.App(
     topic_replication_factor=settings.replication_factor,
     table_standby_replicas=settings.standby_replicas,
     processing_guarantee="at_least_once",
+    # faust's aiohttp driver with timeouts and a guard for what clients send (app.web.server).
+    web=WEB_DRIVER,
     web_port=settings.web_port,
     web_bind=settings.web_bind,
     web_host=settings.web_host,

@@ -52,8 +52,19 @@ def network_allowed(address: Address | None, allowed: tuple[Network, ...]) -> bo
 
 
 def secret_matches(header: str | None, secret: str) -> bool:
-    """Constant-time check of `X-Telegram-Bot-Api-Secret-Token`; a missing header fails."""
-    return header is not None and hmac.compare_digest(header.encode(), secret.encode())
+    """Constant-time check of `X-Telegram-Bot-Api-Secret-Token`; a missing header fails.
+
+    The header is compared as the bytes the client sent: aiohttp decodes header bytes that are
+    not UTF-8 to lone surrogates ("surrogateescape"), which encode back to exactly those bytes.
+    A value that cannot be bytes on the wire simply does not match.
+    """
+    if header is None:
+        return False
+    try:
+        given = header.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(given, secret.encode())
 
 
 def _within(address: Address, networks: tuple[Network, ...]) -> bool:

@@ -10,7 +10,7 @@ import aiohttp
 from faust.types import AppT
 from faust.web import Request
 
-from app.web.routing import FORWARD_TIMEOUT_S
+from app.web.routing import FORWARD_TIMEOUT_S, partition_of
 
 LOCAL = "local"
 
@@ -37,7 +37,7 @@ def owned_partitions(app: AppT, changelog_topic: str) -> set[int]:
 
 
 def key_partition(app: AppT, topic: str, key: bytes) -> int:
-    return int(app.producer.key_partition(topic, key).partition)
+    return partition_of(app, topic, key)
 
 
 async def gather(app: AppT, request: Request) -> list[Any]:

@@ -24,6 +24,7 @@ from app.web.cluster import (
     owned_partitions,
 )
 from app.web.routing import routed
+from app.web.server import read_body
 
 blueprint = web.Blueprint("devices")
 
@@ -76,7 +77,7 @@ class DeviceNameView(web.View):
     """
 
     async def put(self, request: web.Request, mac: str) -> web.Response:
-        body = await request.read()
+        body = await read_body(request)
         canonical = await owned_here(self, request, mac, body)
         if not isinstance(canonical, str):
             return canonical

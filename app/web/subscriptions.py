@@ -20,6 +20,7 @@ from app.main import app
 from app.mirror import TopicMirror
 from app.mirrors import subscriptions
 from app.topics import chat_subscriptions_topic
+from app.web.server import read_body
 
 blueprint = web.Blueprint("subscriptions")
 
@@ -51,7 +52,7 @@ class SubscriptionView(web.View):
     async def put(self, request: web.Request, chat_id: str) -> web.Response:
         try:
             chat = parse_chat_id(chat_id)
-            bot = parse_bot(await request.read())
+            bot = parse_bot(await read_body(request))
         except InvalidSubscription as bad:
             return self.json({"error": str(bad)}, status=400)
         if not await subscriptions.wait_ready(READY_WITHIN_S):

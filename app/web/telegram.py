@@ -16,18 +16,18 @@ from typing import cast
 from aiohttp import web as aiohttp_web
 from faust import web
 
-from app.bot.config import WEBHOOK_PREFIX, TelegramConfig, telegram_config
+from app.bot.config import WEBHOOK_PREFIX, telegram_config
 from app.bot.updates import InvalidUpdate, bot_headers, decode_update, kafka_key
 from app.bot.webhook import client_address, network_allowed, secret_matches
 from app.counters import counters
 from app.main import app, settings
 from app.topics import telegram_updates_topic
+from app.web.server import BodyRejected, read_body
 
 logger = logging.getLogger(__name__)
 
 STREAM = "telegram.webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-CHUNK = 64 * 1024
 
 blueprint = web.Blueprint("telegram")
 
@@ -53,9 +53,12 @@ class TelegramWebhookView(web.View):
             raw.headers.get(SECRET_HEADER), secret.get_secret_value()
         ):
             return self._reject("bad_secret", 401, "401: Unauthorized", client)
-        body = await _read_limited(raw, config)
-        if body is None:
-            return self._reject("too_large", 413, "413: Payload Too Large", client)
+        try:
+            body = await read_body(
+                request, limit=config.max_body_bytes, stream=STREAM, client=client
+            )
+        except BodyRejected as bad:  # counted and logged by read_body
+            return self.text(f"{bad.code}: {bad.detail}", status=bad.code, headers=bad.headers)
         try:
             update = decode_update(body)
         except InvalidUpdate as bad:
@@ -75,25 +78,6 @@ class TelegramWebhookView(web.View):
     def _reject(self, reason: str, status: int, text: str, client: object) -> web.Response:
         counters.reject(STREAM, reason, f"HTTP {status} to {client}")
         return self.text(text, status=status)
-
-
-async def _read_limited(request: aiohttp_web.Request, config: TelegramConfig) -> bytes | None:
-    """The body, or None when it is (or claims to be) over PROBEWATCH_TELEGRAM_MAX_BODY_BYTES.
-
-    The stream is read chunk by chunk, so a body without (or lying in) Content-Length is cut off
-    at the limit instead of being buffered whole.
-    """
-    limit = config.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 if settings.telegram_token is not None:

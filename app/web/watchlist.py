@@ -18,6 +18,7 @@ from app.mirror import TopicMirror
 from app.mirrors import watchlist
 from app.topics import ssid_watchlist_topic
 from app.web.paths import BadPath, path_tail
+from app.web.server import read_body
 
 blueprint = web.Blueprint("watchlist")
 
@@ -39,7 +40,7 @@ class WatchView(web.View):
     """One watched SSID (URL-encode it: `/watchlist/Caf%C3%A9%20M%C3%BCller`)."""
 
     async def put(self, request: web.Request, ssid: str) -> web.Response:
-        body = await request.read()
+        body = await read_body(request)
         try:
             ssid = clean_ssid(path_tail(request, "/watchlist/"))
             payload = orjson.loads(body) if body.strip() else {}
