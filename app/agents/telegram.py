@@ -29,7 +29,9 @@ from app.bot.updates import (
 )
 from app.counters import counters
 from app.main import app, settings
+from app.preflight import EXIT_BAD_SETTING
 from app.topics import telegram_updates_topic
+from app.worker import request_exit
 
 if TYPE_CHECKING:
     from app.bot.service import BotService
@@ -83,7 +85,12 @@ if settings.telegram_token is not None:
     # aiogram takes seconds to import (its pydantic models): only a worker with a bot pays that.
     from app.bot.service import BotService
 
-    bots = BotService(settings, publish=publish_update, is_leader=app.is_leader)
+    bots = BotService(
+        settings,
+        publish=publish_update,
+        is_leader=app.is_leader,
+        on_unusable=lambda err: request_exit(EXIT_BAD_SETTING, err.line()),
+    )
 
     @app.task  # type: ignore[untyped-decorator]
     async def start_bots() -> None:

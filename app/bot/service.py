@@ -4,7 +4,8 @@ At start it checks the configuration and asks Telegram who each bot is (getMe): 
 refuses stops the worker with a clear error rather than leaving a bot that silently never
 answers. `probewatch worker` makes the same checks before faust starts (app/preflight.py); these
 catch what that could not (Telegram unreachable then), and stop the worker the same way: one
-line naming the setting, exit status 2 (`app.worker.request_exit`). It sets the command menu
+line naming the setting, exit status 2 (through `on_unusable`, which the worker gives it). It
+sets the command menu
 (setMyCommands) and, in polling mode, runs a `Poller` per bot. With PROBEWATCH_TELEGRAM_TOKEN
 unset it does nothing.
 """
@@ -28,9 +29,7 @@ from app.bot.api import ProbewatchApi
 from app.bot.config import BotIdentity, TelegramConfig, telegram_config
 from app.bot.dispatcher import BOT_COMMANDS, build_dispatcher
 from app.bot.polling import Poller, Publish
-from app.preflight import EXIT_BAD_SETTING
 from app.settings import SettingError, Settings
-from app.worker import request_exit
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +58,17 @@ class BotService(Service):
         *,
         publish: Publish,
         is_leader: Callable[[], bool],
+        on_unusable: Callable[[SettingError], bool] = lambda _err: False,
         poll_timeout: int = 10,
         **kwargs: Any,
     ) -> None:
+        """`on_unusable(err)` stops the worker for a setting found unusable at start (True), or
+        says there is no worker to stop (False: the service raises BotStartupError)."""
         super().__init__(**kwargs)
         self.settings = settings
         self.publish = publish
         self.is_leader = is_leader
+        self.on_unusable = on_unusable
         self.poll_timeout = poll_timeout
         self.config: TelegramConfig | None = None
         self.bots: dict[int, Bot] = {}
@@ -82,7 +85,7 @@ class BotService(Service):
         try:
             config = await self._start_bots()
         except SettingError as err:
-            if request_exit(EXIT_BAD_SETTING, err.line()):  # the worker logs it and stops
+            if self.on_unusable(err):  # the worker logs it and stops
                 return
             logger.critical("Telegram bot: %s", err)
             raise BotStartupError(str(err)) from None

@@ -142,7 +142,12 @@ async def test_a_token_refused_in_a_running_worker_asks_it_to_exit_with_one_line
             telegram_api_base=telegram.base_url,
             telegram_webhook_secret="s3cret",  # type: ignore[arg-type]
         )
-        service = BotService(settings, publish=nothing, is_leader=lambda: True)
+        service = BotService(
+            settings,
+            publish=nothing,
+            is_leader=lambda: True,
+            on_unusable=lambda err: app.worker.request_exit(EXIT_BAD_SETTING, err.line()),
+        )
         started = time.monotonic()
         await service.start()  # does not raise: the worker stops instead
         await service.stop()
