@@ -1,11 +1,15 @@
-"""Test-wide set-up: the app under unit test keeps its tables in memory and never sees a `.env`."""
+"""Test-wide set-up: the app under unit test keeps its tables in memory and never sees a `.env`.
+
+Settings read `.env` from the working directory, so the test process leaves the repository for an
+empty folder before any test module imports the app (tests/workdir.py).
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from tests.workdir import empty_workdir
 
 os.environ.setdefault("PROBEWATCH_STORE", "memory://")
 os.environ.setdefault("PROBEWATCH_TOPIC_PREFIX", "unit.")
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+os.chdir(empty_workdir())

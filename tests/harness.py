@@ -1,11 +1,13 @@
 """Real processes for integration and end-to-end tests: a reachable Kafka, workers, the sniffer.
 
 Every test run gets its own topic prefix and data folder, so runs never see each other's data,
-and every process a test starts is stopped when it ends.
+and every process a test starts is stopped when it ends. Every process runs in the tests' empty
+folder, never in the repository, so a developer's `.env` there is never read (tests/workdir.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,7 +23,8 @@ from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.workdir import REPO_ROOT, empty_workdir
+
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 BOOTSTRAP = os.environ.get("PROBEWATCH_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
 
@@ -115,7 +118,7 @@ class Deployment:
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=REPO_ROOT,
+            cwd=empty_workdir(),
         )
 
     def probewatch(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
@@ -126,16 +129,21 @@ class Deployment:
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=REPO_ROOT,
+            cwd=empty_workdir(),
         )
 
 
 class Worker:
     """A `probewatch worker` process of a deployment, stopped (or killed) by the test."""
 
-    def __init__(self, deployment: Deployment, port: int | None = None) -> None:
+    def __init__(
+        self, deployment: Deployment, port: int | None = None, *, port_option: bool = True
+    ) -> None:
+        """`port_option=False` gives the port as PROBEWATCH_WEB_PORT instead of `--web-port`
+        (faust's `--web-port` replaces the canonical URL by http://<web host>:<port>)."""
         self.deployment = deployment
         self.port = port or free_port()
+        self.port_option = port_option
         self.url = f"http://localhost:{self.port}"
         self.log_path = deployment.data_dir / f"worker-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -143,12 +151,16 @@ class Worker:
     def start(self) -> Worker:
         self.deployment.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        if self.port_option:
+            args, env = ["--web-port", str(self.port)], self.deployment.env()
+        else:
+            args, env = [], self.deployment.env(PROBEWATCH_WEB_PORT=str(self.port))
         self.process = subprocess.Popen(
-            [str(VENV_BIN / "probewatch"), "worker", "--web-port", str(self.port)],
-            env=self.deployment.env(),
+            [str(VENV_BIN / "probewatch"), "worker", *args],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
+            cwd=empty_workdir(),
             start_new_session=True,
         )
         return self
@@ -174,6 +186,26 @@ class Worker:
 
     def get(self, path: str) -> tuple[int, Any]:
         return http_json(f"{self.url}{path}")
+
+    def broker_connections(self) -> set[str]:
+        """The socket inodes of this worker's open TCP connections to the broker (Linux /proc):
+        what a Kafka client it runs holds, and releases when it is stopped."""
+        assert self.process is not None
+        port = int(BOOTSTRAP.split(",")[0].rpartition(":")[2])
+        owned = set()
+        for fd in Path(f"/proc/{self.process.pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    owned.add(target[len("socket:[") : -1])
+        connected = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                remote_port, state, inode = int(cols[2].rpartition(":")[2], 16), cols[3], cols[9]
+                if remote_port == port and state == "01" and inode in owned:  # 01: ESTABLISHED
+                    connected.add(inode)
+        return connected
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
         if self.process is None or self.process.poll() is not None:

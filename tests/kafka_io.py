@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from tests.harness import BOOTSTRAP
 
@@ -39,6 +41,33 @@ def produce(topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]) -
 
 def produce_probes(prefix: str, probes: Iterable[dict[str, Any]]) -> None:
     produce(f"{prefix}probes", ((p["mac"].encode(), orjson.dumps(p)) for p in probes))
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition a keyed record lands in: Java's murmur2, as the sniffer and faust use."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def marker_macs(partitions: int) -> list[str]:
+    """One locally administered MAC for each partition of `probes`, in partition order."""
+    found: dict[int, str] = {}
+    serial = 0
+    while len(found) < partitions:
+        mac = f"02:5e:00:{serial >> 16 & 255:02x}:{serial >> 8 & 255:02x}:{serial & 255:02x}"
+        found.setdefault(partition_for(mac.encode(), partitions), mac)
+        serial += 1
+    return [found[p] for p in range(partitions)]
+
+
+def produce_markers(prefix: str, partitions: int, ts: float) -> list[str]:
+    """A probe into every partition of `probes`, after all produced before it.
+
+    Partitions are read in order, so once every marker is counted, everything produced before it
+    has been too: a test waits for that instead of sleeping. Returns the markers' MACs.
+    """
+    macs = marker_macs(partitions)
+    produce_probes(prefix, [probe(mac, ts, "") for mac in macs])
+    return macs
 
 
 def read_all(topic: str, expect: int, timeout: float = 30.0) -> list[tuple[bytes | None, Any]]:
@@ -129,3 +158,11 @@ def end_offsets(topic: str, partitions: int) -> dict[int, int]:
         }
     finally:
         consumer.close()
+
+
+def group_members(group: str) -> int:
+    """How many consumers are members of a consumer group now (a dead one stays a member until
+    its session times out)."""
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    [future] = admin.describe_consumer_groups([group]).values()
+    return len(future.result(10).members)

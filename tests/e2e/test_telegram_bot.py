@@ -17,6 +17,13 @@ from typing import Any
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ResourceType,
+)
 
 from app.bot.config import derive_path
 from tests.fake_telegram import FakeBotApiThread, text_update
@@ -36,6 +43,11 @@ CHATS = range(1001, 1010)
 STRANGER = 666
 MAX_BODY = 4096
 REFUSED_TOKEN = "444444:refused-token-part"
+#: The webhook worker's source networks: Telegram's range, and this host's usual loopback address
+#: (the tests post from it); requests from PROXY are a reverse proxy's, and X-Forwarded-For names
+#: their client. Any 127/8 address reaches the worker: STRANGER_IP is allowed neither way.
+LOOPBACK, PROXY, STRANGER_IP = "127.0.0.1", "127.0.0.2", "127.0.0.3"
+TELEGRAM_IP = "149.154.167.99"
 
 
 def env(api_base: str, **more: str | None) -> dict[str, str]:
@@ -72,7 +84,12 @@ def workers(
     root = tmp_path_factory.mktemp("bot")
     api = telegram.base_url
     deployments = {
-        "webhook": env(api, PROBEWATCH_TELEGRAM_EXTRA_TOKENS=EXTRA),
+        "webhook": env(
+            api,
+            PROBEWATCH_TELEGRAM_EXTRA_TOKENS=EXTRA,
+            PROBEWATCH_TELEGRAM_ALLOWED_NETWORKS=f"149.154.160.0/20,{LOOPBACK}/32",
+            PROBEWATCH_TELEGRAM_TRUSTED_PROXIES=f"{PROXY}/32",
+        ),
         "polling": env(
             api,
             PROBEWATCH_TELEGRAM_TOKEN=POLL_TOKEN,
@@ -115,12 +132,18 @@ def post(
     *,
     secret: str | None = SECRET,
     chunked: bool = False,
+    source: str = LOOPBACK,
+    forwarded_for: str | None = None,
 ) -> int:
-    """POST as Telegram does; the HTTP status."""
+    """POST as Telegram does, from the address `source`; the HTTP status."""
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+    if forwarded_for is not None:
+        headers["X-Forwarded-For"] = forwarded_for
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", worker.port, timeout=30, source_address=(source, 0)
+    )
     try:
         if chunked:
             connection.request(
@@ -182,7 +205,16 @@ def topic_records(deployment: Deployment) -> list[tuple[bytes | None, bytes, dic
 
 
 def update_ids(deployment: Deployment) -> set[int]:
-    return {json.loads(value)["update_id"] for _, value, _ in topic_records(deployment)}
+    """The update ids in `telegram-updates` (poisoned records, which have none, left out)."""
+    found = set()
+    for _key, value, _headers in topic_records(deployment):
+        try:
+            update = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(update, dict) and isinstance(update.get("update_id"), int):
+            found.add(update["update_id"])
+    return found
 
 
 def test_a_mac_is_answered_with_its_statistics_through_kafka(
@@ -305,6 +337,86 @@ def test_poisoned_records_in_the_topic_are_counted_and_skipped(
     assert counters["telegram.rejected.unknown_bot"] == 1
     assert counters["telegram.rejected.handler_error"] == 1
     assert [m.text[:3] for m in telegram.messages(chat)] == ["Hi!"]
+
+
+@pytest.mark.parametrize(
+    ("update_id", "source", "forwarded_for", "right_secret", "status"),
+    [
+        (6001, STRANGER_IP, None, True, 403),
+        (6002, STRANGER_IP, None, False, 403),  # the network is checked before the secret
+        (6003, STRANGER_IP, TELEGRAM_IP, True, 403),  # not a trusted proxy: header ignored
+        (6004, PROXY, None, True, 403),  # the proxy itself is not Telegram
+        (6005, PROXY, TELEGRAM_IP, True, 200),
+        (6006, PROXY, f"{TELEGRAM_IP}, 10.0.0.1", True, 403),  # the right-most hop counts
+        (6007, PROXY, f"10.9.9.9, {TELEGRAM_IP}", True, 200),  # what the client wrote: ignored
+        (6008, PROXY, f"{TELEGRAM_IP}, {PROXY}", True, 200),  # trusted proxies are skipped
+        (6009, PROXY, "not-an-address", True, 403),
+        (6010, PROXY, TELEGRAM_IP, False, 401),  # from Telegram, but without the secret
+    ],
+)
+def test_the_source_network_counts_and_a_forwarded_one_only_behind_a_trusted_proxy(
+    deployment: Deployment,
+    worker: Worker,
+    update_id: int,
+    source: str,
+    forwarded_for: str | None,
+    right_secret: bool,
+    status: int,
+) -> None:
+    body = json.dumps(text_update(update_id, CHATS[4], "/help")).encode()
+    before = worker.counters()
+    secret = SECRET if right_secret else "wrong"
+    got = post(
+        worker, f"/telegram/{PATH}", body, secret=secret, source=source, forwarded_for=forwarded_for
+    )
+    assert got == status
+    reason = {200: "accepted", 401: "rejected.bad_secret", 403: "rejected.network"}[status]
+    name = f"telegram.webhook.{reason}"
+    assert worker.counters().get(name, 0) == before.get(name, 0) + 1
+    assert (update_id in update_ids(deployment)) == (status == 200)
+
+
+def _max_message_bytes(topic: str, value: str | None) -> None:
+    """Set a topic's max.message.bytes (None: back to the broker's default)."""
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    operation = AlterConfigOpType.SET if value is not None else AlterConfigOpType.DELETE
+    entry = ConfigEntry("max.message.bytes", value, incremental_operation=operation)
+    resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[entry])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(30)
+
+
+def test_an_update_kafka_does_not_take_is_a_503_for_telegram_to_retry(
+    deployment: Deployment, worker: Worker
+) -> None:
+    """Kafka refuses the record (here: larger than the topic allows); the webhook must not say
+    200, or Telegram would not deliver the update again."""
+    topic = f"{deployment.prefix}telegram-updates"
+    update_ids_sent = iter(range(8000, 9000))
+    refused: list[int] = []
+
+    def post_next() -> int:
+        update_id = next(update_ids_sent)
+        body = json.dumps(text_update(update_id, CHATS[4], "/help" + " " * 200)).encode()
+        status = post(worker, f"/telegram/{PATH}", body)
+        if status == 503:
+            refused.append(update_id)
+        return status
+
+    before = worker.counters().get("telegram.webhook.rejected.kafka", 0)
+    log_before = len(worker.log_text())
+    _max_message_bytes(topic, "100")
+    try:
+        # The broker applies a topic's new setting within moments: post until it does.
+        wait_for(lambda: post_next() == 503, 30, "Kafka refusing the update")
+    finally:
+        _max_message_bytes(topic, None)
+    wait_for(lambda: post_next() == 200, 30, "Kafka taking updates again")
+    assert worker.counters()["telegram.webhook.rejected.kafka"] - before == len(refused) >= 1
+    assert not set(refused) & update_ids(deployment), "a refused update is not in the topic"
+    logged = worker.log_text()[log_before:]
+    assert "could not publish a Telegram update to Kafka" in logged
+    assert SECRET not in logged and PATH not in logged
 
 
 def test_many_bots_one_server(worker: Worker, telegram: FakeBotApiThread) -> None:

@@ -6,6 +6,7 @@ may say "Ready", print a traceback, or create a topic: the checks come before fa
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 from aiohttp import web
 
 from tests.fake_telegram import FakeBotApi, FakeBotApiThread
-from tests.harness import Deployment, free_port, new_prefix
+from tests.harness import VENV_BIN, Deployment, Worker, free_port, new_prefix
+from tests.workdir import REPO_ROOT, dotenv_in_repo
 
 TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 REFUSED_TOKEN = "444444:refused-token-part"
@@ -124,3 +126,46 @@ def test_a_token_refused_after_start_stops_the_worker_the_same_way(tmp_path: Pat
     for said in (done.stdout, done.stderr):
         assert "Traceback" not in said and "Crashed" not in said
     assert REFUSED_TOKEN.split(":")[1] not in done.stderr
+
+
+def test_a_dotenv_in_the_repository_is_not_read_by_the_processes_tests_start(
+    tmp_path: Path,
+) -> None:
+    """Workers, admin commands and the sniffer that the harness starts never read the repository's
+    `.env`: each would refuse the one written here at once, naming its variable. They are given a
+    bad time zone instead, which the worker reports only when its settings loaded."""
+    timezone_line = (
+        "probewatch: error: PROBEWATCH_TIMEZONE: 'Europe/Londn' is not a known time zone"
+    )
+    deployment = Deployment(
+        tmp_path, prefix=new_prefix("dotenv"), extra_env={"PROBEWATCH_TIMEZONE": "Europe/Londn"}
+    )
+    missing = tmp_path / "missing.pcap"
+    with dotenv_in_repo():
+        worker = Worker(deployment).start()
+        assert worker.wait_exit(60) == 2
+        assert timezone_line in worker.log_text()
+
+        command = deployment.probewatch("worker", "--web-port", str(free_port()), timeout=60)
+        assert command.returncode == 2
+        assert command.stderr.splitlines()[0].startswith(timezone_line)
+
+        sniffer = deployment.sniffer("replay", "--no-progress", str(missing), timeout=60)
+        assert sniffer.returncode == 2
+        assert sniffer.stderr.strip() == f"probewatch-sniffer: error: {missing}: no such file"
+
+        # The control: the same commands run in the repository root do read it.
+        for program, refusal in (
+            ("probewatch", "PROBEWATCH_LOG_LEVEL: 'dotenv-in-the-repository'"),
+            ("probewatch-sniffer", "PROBEWATCH_SNIFFER_DELIVERY_TIMEOUT_S must be between"),
+        ):
+            args = ["worker"] if program == "probewatch" else ["replay", str(missing)]
+            there = subprocess.run(
+                [str(VENV_BIN / program), *args],
+                env=deployment.env(),
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert there.returncode == 2 and refusal in there.stderr, there.stderr

@@ -22,6 +22,7 @@ from sniffer.capture import CaptureError, live_frames, read_capture
 from sniffer.event import ProbeEvent
 from sniffer.parse import parse_frame
 from sniffer.pipeline import Counts, pump
+from tests.harness import wait_for
 from tests.live.tap import (
     ARPHRD_ETHER,
     TapInterface,
@@ -30,8 +31,10 @@ from tests.live.tap import (
     wait_for_listener,
     wait_for_signal_handlers,
 )
+from tests.pcaps import capture
+from tests.unit.sniffer.fake_kafka_cli import FAKE_KAFKA_CLI, SENT_FILE, sent_count
 from tests.unit.sniffer.fakes import FakeProducer, FakeSink
-from tests.unit.sniffer.pcaps import REPO_ROOT, capture
+from tests.workdir import empty_workdir, python_env
 
 __all__ = ["radiotap_tap"]  # the fixture, imported for pytest
 
@@ -123,20 +126,13 @@ def test_cli_live_timeout_without_traffic(
     assert "frames read:        0" in capsys.readouterr().out
 
 
-_RUNNER = """
-import sys
-from sniffer import cli
-from tests.unit.sniffer.fakes import FakeProducer
-cli.ProbeProducer = FakeProducer
-sys.exit(cli.main(sys.argv[1:]))
-"""
-
-
-def test_sigterm_ends_live_capture_cleanly(radiotap_tap: TapInterface) -> None:
+def test_sigterm_ends_live_capture_cleanly(radiotap_tap: TapInterface, tmp_path: Path) -> None:
     records = list(read_capture(capture("HuaweiTablet_01_filtered.pcapng")))
+    sent = tmp_path / "sent"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _RUNNER, "live", "--iface", radiotap_tap.name, "--no-progress"],
-        cwd=REPO_ROOT,
+        [*FAKE_KAFKA_CLI, "live", "--iface", radiotap_tap.name, "--no-progress"],
+        cwd=empty_workdir(),
+        env=python_env(**{SENT_FILE: str(sent)}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -145,7 +141,7 @@ def test_sigterm_ends_live_capture_cleanly(radiotap_tap: TapInterface) -> None:
         wait_for_listener(radiotap_tap.name)
         wait_for_signal_handlers(proc.pid)
         radiotap_tap.replay(records, rate=5000)
-        time.sleep(1.0)
+        wait_for(lambda: sent_count(sent) == len(records), 30, "every frame captured and sent")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
@@ -197,7 +193,7 @@ def test_not_root_is_a_clear_error(radiotap_tap: TapInterface) -> None:
     """
     result = subprocess.run(
         [sys.executable, "-m", "sniffer", "live", "--iface", radiotap_tap.name],
-        cwd=REPO_ROOT,
+        cwd=empty_workdir(),
         capture_output=True,
         text=True,
         preexec_fn=_drop_net_raw,

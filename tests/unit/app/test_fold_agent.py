@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import AsyncMock
@@ -165,13 +166,23 @@ async def _put(
 ) -> None:
     """Deliver one message at a chosen offset, as a redelivering consumer would."""
     agent.sent_offset = offset
-    await agent.put(value=value, key=key, headers=headers, wait=False)
+    event = await agent.put(value=value, key=key, headers=headers, wait=False)
+    _delivered.append(event)
 
 
-async def _settle() -> None:
-    """Let the agent's batch window close (take_events flushes after BATCH_WITHIN_S)."""
-    import asyncio
+#: Every event handed to the agent in this test, so `_settle` knows what to wait for.
+_delivered: list[Any] = []
 
-    from app.agents.probes import BATCH_WITHIN_S
 
-    await asyncio.sleep(BATCH_WITHIN_S * 3)
+@pytest.fixture(autouse=True)
+def _forget_deliveries() -> None:
+    _delivered.clear()
+
+
+async def _settle(timeout: float = 10.0) -> None:
+    """Until the agent has acknowledged every event delivered: it acknowledges a batch only
+    once the batch is folded and written (take_events), so its effects are all visible then."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not all(event.message.acked for event in _delivered):
+        assert asyncio.get_running_loop().time() < deadline, "the agent left events unprocessed"
+        await asyncio.sleep(0.01)

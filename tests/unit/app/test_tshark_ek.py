@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import orjson
@@ -11,7 +9,8 @@ import pytest
 
 from app.logic.probe import InvalidProbe
 from app.logic.tshark_ek import probe_from_tshark_ek
-from tests.pcaps import pcap_dir
+from tests.pcaps import capture
+from tests.tshark import TSHARK, ssid_text, tshark_output, tshark_probes
 
 TSHARK3 = {
     "timestamp": "1595253600123",
@@ -81,59 +80,23 @@ def test_malformed_frames_are_rejected(frame: object, reason: str) -> None:
     assert caught.value.reason == reason
 
 
-@pytest.mark.skipif(
-    shutil.which("tshark") is None, reason="tshark is not installed (make install-test-tools)"
-)
+@pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (make install-test-tools)")
 def test_real_tshark_output_converts_every_probe_request() -> None:
-    capture = pcap_dir() / "proberequest_data_analyse__probes-2013-03-17.pcap0"
-    if not capture.exists():
-        pytest.skip(f"test capture not found: {capture}")
-    frames = _tshark_ek(capture)
+    path = capture("proberequest_data_analyse__probes-2013-03-17.pcap0")
+    frames = _tshark_ek(path)
     probes = [p for p in map(probe_from_tshark_ek, frames) if p is not None]
-    expected = subprocess.run(
-        [
-            "tshark",
-            "-r",
-            str(capture),
-            "-Y",
-            "wlan.fc.type_subtype == 4",
-            "-T",
-            "fields",
-            "-e",
-            "wlan.sa",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert [p.mac for p in probes] == expected
+    expected = tshark_probes(path, damaged_ok=False)
+    assert [p.mac for p in probes] == [row.mac for row in expected]
+    assert [p.ssid for p in probes] == [ssid_text(row.ssid) for row in expected]
     assert len(probes) == 156
     assert any(p.ssid for p in probes) and any(not p.ssid for p in probes)
 
 
-def _tshark_ek(capture: Path) -> list[dict[str, object]]:
+def _tshark_ek(path: Path) -> list[dict[str, object]]:
     """What the demo's `tshark -T ek -l -e … | jq -c '{timestamp: .timestamp} + .layers'` gives."""
-    out = subprocess.run(
-        [
-            "tshark",
-            "-r",
-            str(capture),
-            "-T",
-            "ek",
-            "-l",
-            "-e",
-            "wlan.fc.type_subtype",
-            "-e",
-            "wlan.sa",
-            "-e",
-            "wlan.ssid",
-            "-e",
-            "wlan_radio.signal_dbm",
-            "-e",
-            "wlan_radio.frequency",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout.splitlines()
+    fields = ["wlan.fc.type_subtype", "wlan.sa", "wlan.ssid", "wlan_radio.signal_dbm"]
+    fields.append("wlan_radio.frequency")
+    args = ["-T", "ek", "-l", *(arg for name in fields for arg in ("-e", name))]
+    out = tshark_output(path, *args, damaged_ok=False).splitlines()
     docs = [orjson.loads(line) for line in out if line.strip()]
     return [{"timestamp": d["timestamp"], **d["layers"]} for d in docs if "layers" in d]

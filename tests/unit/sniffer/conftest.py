@@ -8,16 +8,15 @@ import pytest
 
 from sniffer import cli
 from tests.unit.sniffer.fakes import FakeProducer
-from tests.unit.sniffer.pcaps import REPO_ROOT
 
 
 @pytest.fixture
 def fake_kafka(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeProducer]]:
-    """cli.main with FakeProducer in place of Kafka, run from the repository root."""
+    """cli.main with FakeProducer in place of Kafka (run from the tests' empty folder, so no
+    `.env` is read: tests/workdir.py)."""
     FakeProducer.instances = []
     FakeProducer.fail_every = 0
     monkeypatch.setattr(cli, "ProbeProducer", FakeProducer)
-    monkeypatch.chdir(REPO_ROOT)
     for name in ("PROBEWATCH_TOPIC_PREFIX", "PROBEWATCH_SENSOR", "PROBEWATCH_PARTITIONS"):
         monkeypatch.delenv(name, raising=False)
     yield FakeProducer

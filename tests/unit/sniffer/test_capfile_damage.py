@@ -19,6 +19,8 @@ import pytest
 from sniffer import cli
 from sniffer.event import ProbeEvent
 from sniffer.parse import TS_LIMIT
+from tests.pcaps import capture
+from tests.tshark import TSHARK, tshark_probe_count, tshark_probe_times
 from tests.unit.sniffer.fakes import FakeProducer
 from tests.unit.sniffer.layout import (
     Piece,
@@ -27,8 +29,6 @@ from tests.unit.sniffer.layout import (
     to_big_endian_pcapng,
     without,
 )
-from tests.unit.sniffer.pcaps import capture
-from tests.unit.sniffer.tshark import TSHARK, tshark_probe_count, tshark_probe_times
 
 pytestmark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (apt tshark)")
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from sniffer.capfile import MAX_RECORD
 from sniffer.capture import CaptureError, CaptureReader, read_capture
+from tests.pcaps import capture
 from tests.unit.sniffer.layout import pcap_records, pcapng_blocks
-from tests.unit.sniffer.pcaps import capture
 
 PCAPNG = "wpaauthfail.pcapng"  # SHB, IDB, 16 EPBs, ISB: 3492 bytes
 PCAP = "iPhoneXR-A_anonymized.pcap"  # 136 records: 16072 bytes

@@ -16,9 +16,9 @@ import pytest
 from sniffer.capture import CaptureError, interface_linktype, read_capture
 from sniffer.pipeline import replay
 from sniffer.synth import write_pcap, write_synthetic_pcap
+from tests.pcaps import capture
 from tests.unit.sniffer.fakes import FakeSink
 from tests.unit.sniffer.layout import pcap_records, pcapng_blocks
-from tests.unit.sniffer.pcaps import capture
 
 
 @pytest.fixture

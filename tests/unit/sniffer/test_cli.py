@@ -5,16 +5,18 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from sniffer import cli
 from sniffer.synth import write_pcap, write_synthetic_pcap
+from tests.harness import wait_for
 from tests.live.tap import wait_for_signal_handlers
+from tests.pcaps import capture
+from tests.unit.sniffer.fake_kafka_cli import FAKE_KAFKA_CLI, SENT_FILE, sent_count
 from tests.unit.sniffer.fakes import FakeProducer
-from tests.unit.sniffer.pcaps import REPO_ROOT, capture
+from tests.workdir import empty_workdir, python_env
 
 
 def test_replay_summary(fake_kafka: type[FakeProducer], capsys: pytest.CaptureFixture[str]) -> None:
@@ -276,7 +278,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
         [sys.executable, "-m", "sniffer", "synth", str(out), "--probes", "10"],
         capture_output=True,
         text=True,
-        cwd=REPO_ROOT,
+        cwd=empty_workdir(),
     )
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 24
@@ -290,22 +292,17 @@ def test_sigint_stops_replay_with_summary_and_130(tmp_path: Path) -> None:
     """A paced replay interrupted by Ctrl-C still flushes and reports what it produced."""
     path = tmp_path / "slow.pcap"
     write_synthetic_pcap(path, probes=20, devices=2, rate=2.0)  # ~10 s at the original rate
-    runner = (
-        "import sys\n"
-        "from sniffer import cli\n"
-        "from tests.unit.sniffer.fakes import FakeProducer\n"
-        "cli.ProbeProducer = FakeProducer\n"
-        "sys.exit(cli.main(sys.argv[1:]))\n"
-    )
+    sent = tmp_path / "sent"
     proc = subprocess.Popen(
-        [sys.executable, "-c", runner, "replay", str(path), "--rate", "original", "--no-progress"],
-        cwd=REPO_ROOT,
+        [*FAKE_KAFKA_CLI, "replay", str(path), "--rate", "original", "--no-progress"],
+        cwd=empty_workdir(),
+        env=python_env(**{SENT_FILE: str(sent)}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     wait_for_signal_handlers(proc.pid)
-    time.sleep(0.5)
+    wait_for(lambda: sent_count(sent) >= 1, 30, "the first probe request produced")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err

@@ -7,18 +7,16 @@ Needs the local Apache Kafka (`make kafka`); skipped without it unless PROBEWATC
 from __future__ import annotations
 
 import gzip
-import os
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from sniffer.event import ProbeEvent
-from tests.harness import VENV_BIN, new_prefix, require_kafka
+from tests.harness import Deployment, new_prefix, require_kafka
 from tests.kafka_io import read_records
-from tests.unit.sniffer.pcaps import REPO_ROOT, capture
-from tests.unit.sniffer.tshark import TSHARK, tshark_probes
+from tests.pcaps import capture
+from tests.tshark import TSHARK, tshark_probes
 
 pytestmark = [
     pytest.mark.integration,
@@ -28,22 +26,15 @@ pytestmark = [
 
 @pytest.mark.parametrize("name", ["iPhone11-B_anonymized.pcap", "HuaweiTablet_01_filtered.pcapng"])
 def test_gzipped_capture_end_to_end(tmp_path: Path, name: str) -> None:
-    bootstrap = require_kafka()
+    require_kafka()
     original = capture(name)
     packed = tmp_path / f"{original.name}.gz"
     packed.write_bytes(gzip.compress(original.read_bytes()))
     truth = Counter(row.mac for row in tshark_probes(original))
     total = sum(truth.values())
-    prefix = new_prefix("gz")
-    env = {**os.environ, "PROBEWATCH_TOPIC_PREFIX": prefix, "PROBEWATCH_PARTITIONS": "2"}
-    result = subprocess.run(
-        [str(VENV_BIN / "probewatch-sniffer"), "replay", "--no-progress", str(packed)],
-        capture_output=True,
-        text=True,
-        env={**env, "PROBEWATCH_KAFKA_BOOTSTRAP_SERVERS": bootstrap},
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
+    deployment = Deployment(tmp_path / "data", prefix=new_prefix("gz"), partitions=2)
+    prefix = deployment.prefix
+    result = deployment.sniffer("replay", "--no-progress", str(packed), timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"{total} produced to '{prefix}probes', {total} acknowledged by Kafka, 0 failed" in (
         result.stdout

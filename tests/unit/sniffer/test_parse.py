@@ -12,8 +12,8 @@ from sniffer.capture import read_capture
 from sniffer.event import ProbeEvent
 from sniffer.parse import MalformedFrame, channel_to_mhz, parse_frame
 from sniffer.synth import probe_request, radiotap_frame
+from tests.pcaps import capture
 from tests.unit.sniffer import frames
-from tests.unit.sniffer.pcaps import capture
 
 TS = 1_700_000_000.25
 

@@ -1,24 +1,140 @@
-"""Our parser against tshark on every public test capture, on synth output and on edge cases.
+"""Our parser against tshark (tests/tshark.py) on every public test capture, on synth output and
+on edge cases, frame by frame.
 
-The rules for deliberate differences are in tests/unit/sniffer/tshark.py.
+tshark is the reference for which records are probe requests and what their source address,
+SSID bytes, signal, frequency and sequence number are. Deliberate differences, each checked:
+
+- radiotap Bad FCS flag set: tshark shows the frame, we count it malformed (its bytes are
+  corrupt, so the MAC address may be wrong).
+- Protected bit set on a probe request: tshark shows it without an SSID (body encrypted), we count
+  it malformed (a probe request is never protected, and its elements cannot be read).
+- tshark hit the end of the data (a "[Malformed Packet" exception, e.g. an element running past
+  the end): we may count the frame malformed instead of producing a partial event.
+- an SSID element longer than 32 bytes: tshark marks it "SSID length (N) greater than maximum
+  (32)" (expert info, Malformed group) and still shows it; we count the frame malformed.
+- Prism headers give only a channel number: tshark leaves wlan_radio.frequency empty, we convert
+  the channel to its centre frequency.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from sniffer.capture import read_capture
+from sniffer.event import ProbeEvent
+from sniffer.parse import LINKTYPE_PRISM_HEADER, MalformedFrame, channel_to_mhz, parse_frame
 from sniffer.synth import SSID_POOL, write_pcap, write_synthetic_pcap
+from tests.pcaps import capture_files, pcaps_dir
+from tests.tshark import TSHARK, tshark_probes
 from tests.unit.sniffer import frames
-from tests.unit.sniffer.pcaps import capture_files, pcaps_dir
-from tests.unit.sniffer.tshark import TSHARK, Comparison, compare, tshark_probes
 
 pytestmark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (apt tshark)")
 
 _FILES = capture_files()
+
+
+@dataclass
+class Comparison:
+    frames: int
+    tshark_probes: int
+    matched: int
+    deliberate: list[str]
+    mismatches: list[str]
+
+
+def ours(path: str | Path) -> tuple[list[tuple[int, ProbeEvent | MalformedFrame | None]], int]:
+    """Our outcome for every record (1-based frame number), and the bytes skipped as damaged."""
+    outcomes: list[tuple[int, ProbeEvent | MalformedFrame | None]] = []
+    reader = read_capture(path)
+    for number, (linktype, data, ts) in enumerate(reader, start=1):
+        try:
+            outcome: ProbeEvent | MalformedFrame | None = parse_frame(linktype, data, ts, "t")
+        except MalformedFrame as exc:
+            outcome = exc
+        outcomes.append((number, outcome))
+    return outcomes, reader.skipped_bytes
+
+
+def _linktypes(path: str | Path) -> list[int]:
+    return [linktype for linktype, _data, _ts in read_capture(path)]
+
+
+def compare(path: str | Path) -> Comparison:
+    """Match our parse of `path` against tshark's probe requests."""
+    theirs = {row.number: row for row in tshark_probes(path)}
+    mine, _damaged = ours(path)
+    linktypes = _linktypes(path)
+    deliberate: list[str] = []
+    mismatches: list[str] = []
+    matched = 0
+    for number, outcome in mine:
+        row = theirs.get(number)
+        where = f"frame {number}"
+        if row is None:
+            if isinstance(outcome, ProbeEvent):
+                mismatches.append(f"{where}: we found a probe request tshark does not show")
+            continue
+        if row.bad_fcs or row.protected:
+            reason = "Bad FCS flag" if row.bad_fcs else "Protected bit"
+            if isinstance(outcome, MalformedFrame):
+                deliberate.append(f"{where}: {reason}: malformed for us, a probe for tshark")
+            else:
+                mismatches.append(f"{where}: {reason} set, expected MalformedFrame, got {outcome}")
+            continue
+        if isinstance(outcome, MalformedFrame):
+            if row.ssid_too_long:
+                deliberate.append(f"{where}: SSID over 32 bytes; malformed: {outcome}")
+            elif row.truncated:
+                deliberate.append(f"{where}: tshark hit the end of the data; malformed: {outcome}")
+            else:
+                mismatches.append(f"{where}: tshark reads it cleanly, we said {outcome}")
+            continue
+        if outcome is None:
+            mismatches.append(f"{where}: tshark shows a probe request, we returned None")
+            continue
+        expected_freq = row.freq
+        if (
+            expected_freq is None
+            and row.channel is not None
+            and linktypes[number - 1] & 0xFFFF == LINKTYPE_PRISM_HEADER
+        ):
+            expected_freq = channel_to_mhz(row.channel)
+        got_ssid = bytes.fromhex(outcome.ssid_hex) if outcome.ssid_hex else outcome.ssid.encode()
+        problems = [
+            f"{name}: ours {mine_value!r} != tshark {their_value!r}"
+            for name, mine_value, their_value in (
+                ("mac", outcome.mac, row.mac),
+                ("ssid", got_ssid, row.ssid),
+                ("rssi_dbm", outcome.rssi_dbm, row.signal),
+                ("freq_mhz", outcome.freq_mhz, expected_freq),
+                ("seq", outcome.seq, row.seq),
+            )
+            if mine_value != their_value
+        ]
+        if abs(outcome.ts - row.ts) > 2e-6:
+            problems.append(f"ts: ours {outcome.ts!r} != tshark {row.ts!r}")
+        if problems:
+            mismatches.append(f"{where}: " + "; ".join(problems))
+        else:
+            matched += 1
+    known = {number for number, _outcome in mine}
+    mismatches += [
+        f"frame {number}: tshark shows a probe request we never read"
+        for number in theirs
+        if number not in known
+    ]
+    return Comparison(
+        frames=len(mine),
+        tshark_probes=len(theirs),
+        matched=matched,
+        deliberate=deliberate,
+        mismatches=mismatches,
+    )
 
 
 @functools.cache

@@ -13,8 +13,8 @@ from sniffer.capture import read_capture
 from sniffer.parse import parse_frame
 from sniffer.pipeline import Counts, Pacer, pump, replay
 from sniffer.synth import write_synthetic_pcap
+from tests.pcaps import capture
 from tests.unit.sniffer.fakes import FakeSink
-from tests.unit.sniffer.pcaps import capture
 
 
 def test_replay_counts_a_mixed_capture() -> None:
