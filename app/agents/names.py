@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from faust.types import EventT, StreamT
 
-from app import dead_letters
-from app.counters import counters
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, decode_name_value
 from app.main import app
 from app.tables.names import device_names_table
 from app.topics import device_names_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
 
 STREAM = "names"
 

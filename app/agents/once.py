@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from faust.types import EventT
 
-from app.counters import counters
 from app.tables.processed import processed_offsets_table
+from app.worker.counters import counters
 
 
 def _row(event: EventT[bytes]) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import orjson
 from faust.types import EventT, StreamT
 
-from app import dead_letters
-from app.counters import counters
 from app.logic.forwarding import ForwardedFrom, forwarded_headers
 from app.logic.probe import InvalidProbe
 from app.logic.tshark_ek import probe_from_tshark_ek
 from app.main import app
 from app.topics import pcap_topic, probes_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
 
 STREAM = "pcap"
 

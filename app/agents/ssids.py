@@ -5,13 +5,13 @@ from __future__ import annotations
 import orjson
 from faust.types import EventT, StreamT
 
-from app import dead_letters
-from app.counters import counters
 from app.logic.limits import OutOfRange, check_ssid
 from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes
 from app.main import app
 from app.tables.ssids import ssids_table
 from app.topics import ssid_probes_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
 
 STREAM = "ssid-probes"
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
-from app import dead_letters
 from app.agents.once import already_done, mark_done
 from app.bot.config import BotIdentity
 from app.bot.updates import (
@@ -27,11 +26,12 @@ from app.bot.updates import (
     decode_update,
     kafka_key,
 )
-from app.counters import counters
+from app.cli.preflight import EXIT_BAD_SETTING
 from app.main import app, settings
-from app.preflight import EXIT_BAD_SETTING
 from app.topics import telegram_updates_topic
-from app.worker import request_exit
+from app.worker import dead_letters
+from app.worker.counters import counters
+from app.worker.lifecycle import request_exit
 
 if TYPE_CHECKING:
     from app.bot.service import BotService

@@ -15,7 +15,7 @@ from app.main import app
 from app.tables.devices import devices_table
 from app.tables.names import device_names_table
 from app.topics import device_names_topic
-from app.web.cluster import (
+from app.web.gather import (
     WorkerUnavailable,
     gather,
     is_local_request,
@@ -146,6 +146,3 @@ def local_devices_named(wanted: str) -> dict[str, Any]:
         stats = stats_with_name(mac)
         found.append(stats if stats is not None else {"mac": mac, "name": name, "probe_count": 0})
     return {"devices": found}
-
-
-blueprint.register(app)

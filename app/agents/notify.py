@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from faust.types import EventT, StreamT
 
-from app import dead_letters
 from app.agents.once import already_done, mark_done
 from app.bot.alerts import InvalidAlert, decode_alert, subscribers_from
-from app.counters import counters
 from app.main import app, settings
-from app.mirrors import subscriptions
 from app.topics import alerts_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
+from app.worker.lists import subscriptions
 
 if TYPE_CHECKING:
     from app.bot.notifier import AlertSender

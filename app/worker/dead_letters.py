@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 from faust.types import EventT
 
-from app.counters import counters
 from app.topics import dead_letters_topic
+from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from app.counters import counters
+from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
 
