@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from faust.types import EventT, StreamT
 
 from app.agents.once import already_done, mark_done
-from app.bot.alerts import InvalidAlert, decode_alert, subscribers_from
+from app.logic.alerts import InvalidAlert, decode_alert
+from app.logic.subscriptions import subscribers_from
 from app.main import app, settings
 from app.topics import alerts_topic
 from app.worker import dead_letters

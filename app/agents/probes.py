@@ -31,9 +31,9 @@ from app.logic.forwarding import (
 )
 from app.logic.probe import InvalidProbe, decode_probe
 from app.logic.ssids import SsidTally, ssid_probes_message, tally_probe
-from app.logic.stats import DeviceState, fold_probe
+from app.logic.stats import fold_probe
 from app.main import app, settings
-from app.models import ProbeEvent
+from app.models import DeviceState, ProbeEvent
 from app.tables.devices import devices_table
 from app.tables.names import device_names_table
 from app.topics import alerts_topic, probes_topic, ssid_probes_topic

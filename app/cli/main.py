@@ -3,7 +3,7 @@
 Before faust (or even the App) is loaded, the settings are read and, for `worker`, checked
 (app/cli/preflight.py): a setting the worker could not run with ends the command with one line,
 `probewatch: error: PROBEWATCH_X: why`, and exit status 2 (EXIT_BAD_SETTING). The worker itself
-is `app.worker.lifecycle.ProbewatchWorker`, whose shutdown is bounded by PROBEWATCH_SHUTDOWN_TIMEOUT_S.
+is `app.worker.lifecycle.ProbewatchWorker`, whose shutdown PROBEWATCH_SHUTDOWN_TIMEOUT_S bounds.
 """
 
 from __future__ import annotations
