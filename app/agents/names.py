@@ -7,7 +7,7 @@ from faust.types import EventT, StreamT
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, decode_name_value
 from app.main import app
-from app.tables.names import device_names_table
+from app.tables.names import device_names_table, names_applied
 from app.topics import device_names_topic
 from app.worker import dead_letters
 from app.worker.counters import counters
@@ -43,3 +43,4 @@ async def apply(event: EventT[bytes]) -> None:
     else:
         device_names_table[mac] = name
         counters.incr(f"{STREAM}.set")
+    await names_applied.applied()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -13,7 +12,7 @@ from app.logic.names import InvalidName, clean_name, encode_name_value, name_key
 from app.logic.stats import device_stats
 from app.main import app
 from app.tables.devices import devices_table
-from app.tables.names import device_names_table
+from app.tables.names import device_names_table, names_applied
 from app.topics import device_names_topic
 from app.web.gather import (
     WorkerUnavailable,
@@ -103,11 +102,10 @@ class DeviceNameView(web.View):
 
     async def _visible(self, mac: str, name: str | None) -> web.Response:
         """Answer once the names agent on this worker has applied the edit."""
-        deadline = EDIT_VISIBLE_WITHIN_S
-        while deadline > 0 and device_names_table.get(mac) != name:
-            await asyncio.sleep(0.05)
-            deadline -= 0.05
-        if device_names_table.get(mac) != name:
+        applied = await names_applied.wait_until(
+            lambda: device_names_table.get(mac) == name, EDIT_VISIBLE_WITHIN_S
+        )
+        if not applied:
             return self.json(
                 {"error": "the edit was stored in Kafka but is not applied yet", "mac": mac},
                 status=202,
