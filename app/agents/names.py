@@ -18,11 +18,7 @@ STREAM = "names"
 @app.agent(device_names_topic, name="fold-names")
 async def fold_names(stream: StreamT[bytes]) -> None:
     """Last write wins per MAC, like the compacted topic itself; a null value forgets the name."""
-    async for event in stream.events():
-        try:
-            await apply(event)
-        except Exception as err:
-            await dead_letters.failed(event, STREAM, err)
+    await dead_letters.each_record(stream, STREAM, apply)
 
 
 async def apply(event: EventT[bytes]) -> None:

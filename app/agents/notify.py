@@ -11,11 +11,12 @@ The agent exists only while the bot is on (PROBEWATCH_TELEGRAM_TOKEN set).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from faust.types import EventT, StreamT
 
-from app.agents.once import already_done, mark_done
+from app.agents.once import once_per_record
 from app.logic.alerts import InvalidAlert, decode_alert
 from app.logic.subscriptions import subscribers_from
 from app.main import app, settings
@@ -77,11 +78,6 @@ if settings.telegram_token is not None:
                 "subscriptions not read within %.0f s; alerts wait for them", SUBSCRIPTIONS_WAIT_S
             )
             await subscriptions.wait_ready()
-        async for event in stream.events():
-            if already_done(event, STREAM):
-                continue
-            try:
-                await notify(sender, event)
-            except Exception as err:
-                await dead_letters.failed(event, STREAM, err)
-            mark_done(event)
+        await dead_letters.each_record(
+            stream, STREAM, once_per_record(STREAM, partial(notify, sender))
+        )

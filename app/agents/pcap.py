@@ -24,11 +24,7 @@ STREAM = "pcap"
 @app.agent(pcap_topic, name="pcap-to-probes")
 async def pcap_to_probes(stream: StreamT[bytes]) -> None:
     """Forward every probe request of the tshark feed; skip other frames, reject garbage."""
-    async for event in stream.events():
-        try:
-            await forward(event)
-        except Exception as err:
-            await dead_letters.failed(event, STREAM, err)
+    await dead_letters.each_record(stream, STREAM, forward)
 
 
 async def forward(event: EventT[bytes]) -> None:

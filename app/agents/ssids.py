@@ -19,11 +19,7 @@ STREAM = "ssid-probes"
 @app.agent(ssid_probes_topic, name="fold-ssids")
 async def fold_ssids(stream: StreamT[bytes]) -> None:
     """One message says: device M sent N more probes for this SSID, up to source offset O."""
-    async for event in stream.events():
-        try:
-            await apply(event)
-        except Exception as err:
-            await dead_letters.failed(event, STREAM, err)
+    await dead_letters.each_record(stream, STREAM, apply)
 
 
 async def apply(event: EventT[bytes]) -> None:
