@@ -14,7 +14,7 @@ app = faust.App(
     broker=settings.bootstrap_urls,
     store=settings.store,
     datadir=str(settings.worker_data_dir),
-    autodiscover=["app.agents", "app.web", "app.commands", "app.watchdog"],
+    autodiscover=["app.agents", "app.web", "app.worker", "app.cli.webhook"],
     # Where the App lives; not the whole `app` package, whose bot modules import aiogram (4 s).
     origin="app.main",
     topic_partitions=settings.partitions,
@@ -39,8 +39,3 @@ app = faust.App(
     producer_linger=0.01,
     producer_max_batch_size=1024 * 1024,
 )
-
-
-def main() -> None:
-    """Run faust's command line on this app (`python -m app worker`)."""
-    app.main()

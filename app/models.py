@@ -1,11 +1,11 @@
-"""The records that cross Kafka, as the app reads them.
-
-DESIGN.md's tables are the source of truth.
+"""The records of probewatch, typed: what crosses Kafka, what a table row holds, what the API
+serves. The README's contracts (topics, records, routes) are the source of truth.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +37,97 @@ class ProbeEvent:
             "sensor": self.sensor,
             "ie_fingerprint": self.ie_fingerprint,
         }
+
+
+class DeviceState(TypedDict):
+    """A `devices` table row: what the probes of one device folded into (`app.logic.stats`)."""
+
+    probe_count: int
+    first_seen_ts: float
+    last_seen_ts: float
+    ssids: list[str]
+    ssids_truncated: bool
+    wildcard_probes: int
+    rssi_last: int | None
+    rssi_min: int | None
+    rssi_max: int | None
+    rssi_sum: int
+    rssi_samples: int
+    freq_mhz_last: int | None
+    ie_fingerprint: str | None
+    sensors: list[str]
+    #: The `probes` offset of the last probe applied: re-delivered probes are skipped.
+    offset: NotRequired[int]
+    #: Per forwarding source partition (`pcap:3`), the last source offset applied.
+    sources: NotRequired[dict[str, int]]
+    #: Per watched SSID, the capture time of the device's last alert for it.
+    alerted: NotRequired[dict[str, float]]
+
+
+class DeviceStats(TypedDict):
+    """One device as `GET /devices/{mac}` serves it (README, "HTTP API")."""
+
+    mac: str
+    probe_count: int
+    first_seen: str | None
+    last_seen: str | None
+    first_seen_ts: float
+    last_seen_ts: float
+    ssids: list[str]
+    unique_ssids: int
+    ssids_truncated: bool
+    wildcard_probes: int
+    rssi_last_dbm: int | None
+    rssi_min_dbm: int | None
+    rssi_max_dbm: int | None
+    rssi_avg_dbm: float | None
+    freq_mhz_last: int | None
+    vendor: str | None
+    randomized: bool
+    ie_fingerprint: str | None
+    sensors: list[str]
+    name: NotRequired[str | None]
+
+
+class AlertRecord(TypedDict):
+    """The value of an `alerts` record, as the fold agent writes it."""
+
+    ts: float
+    time: str | None
+    mac: str
+    name: str | None
+    vendor: str | None
+    ssid: str
+    reason: str
+    rssi_dbm: int | None
+    sensor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What a notification needs of an `alerts` record, whoever wrote it (`decode_alert`)."""
+
+    ts: float
+    mac: str
+    ssid: str
+    reason: str
+    name: str | None
+    vendor: str | None
+    rssi_dbm: int | None
+    sensor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A chat that asked for alerts, and the bot it asked (None: the first configured bot)."""
+
+    chat_id: int
+    bot_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEntry:
+    """One watched SSID and why it is watched."""
+
+    ssid: str
+    reason: str

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -234,10 +233,22 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
-@lru_cache(maxsize=1)
+_chosen: Settings | None = None
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make `settings` the process's own: the command line does, with its options applied,
+    before anything reads them. None forgets the choice (tests)."""
+    global _chosen
+    _chosen = settings
+
+
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings: those the command line chose, else read from the environment."""
+    global _chosen
+    if _chosen is None:
+        _chosen = Settings()
+    return _chosen
 
 
 class SettingError(ValueError):

@@ -1,16 +1,42 @@
-"""Every Kafka topic the app reads or writes, in one place (DESIGN.md names, with the prefix).
+"""Every Kafka topic the app reads or writes, in one place: its spec and its declaration.
 
-Keys and values stay raw bytes everywhere: a malformed message is rejected by our own validation
-(and counted) instead of failing inside faust. Partition counts follow `app.kafka_admin`, which
-creates these topics before a worker subscribes.
+`probewatch worker` creates them from these specs before it subscribes (`app.cli.topic_admin`);
+faust creates the table changelogs itself. Keys and values stay raw bytes everywhere: a malformed
+message is rejected by our own validation (and counted) instead of failing inside faust.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from faust.types import TopicT
 
-from app.kafka_admin import INPUT_TOPICS
 from app.main import app, settings
+
+COMPACTED = {"cleanup.policy": "compact"}
+THIRTY_DAYS_MS = str(30 * 24 * 3600 * 1000)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic of DESIGN.md; `single_partition` for small lists every worker reads whole."""
+
+    config: dict[str, str] = field(default_factory=dict)
+    single_partition: bool = False
+
+
+#: The topics the app reads or writes that faust does not create itself (changelogs it does).
+INPUT_TOPICS: dict[str, TopicSpec] = {
+    "probes": TopicSpec(),
+    "pcap": TopicSpec(),
+    "telegram-updates": TopicSpec({"retention.ms": THIRTY_DAYS_MS}),
+    "device-names": TopicSpec(COMPACTED),
+    "ssid-watchlist": TopicSpec(COMPACTED, single_partition=True),
+    "chat-subscriptions": TopicSpec(COMPACTED, single_partition=True),
+    "alerts": TopicSpec(),
+    "ssid-probes": TopicSpec(),
+    "dead-letters": TopicSpec({"retention.ms": THIRTY_DAYS_MS}),
+}
 
 
 def _raw_topic(name: str) -> TopicT:
@@ -45,5 +71,5 @@ alerts_topic = _raw_topic("alerts")
 ssid_probes_topic = _raw_topic("ssid-probes")
 
 #: Records no agent could process, kept whole with where they came from and why
-#: (`app.dead_letters`).
+#: (`app.worker.dead_letters`).
 dead_letters_topic = _raw_topic("dead-letters")

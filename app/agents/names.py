@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from faust.types import EventT, StreamT
 
-from app import dead_letters
-from app.counters import counters
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, decode_name_value
 from app.main import app
-from app.tables.names import device_names_table
+from app.tables.names import device_names_table, names_applied
 from app.topics import device_names_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
 
 STREAM = "names"
 
@@ -18,11 +18,7 @@ STREAM = "names"
 @app.agent(device_names_topic, name="fold-names")
 async def fold_names(stream: StreamT[bytes]) -> None:
     """Last write wins per MAC, like the compacted topic itself; a null value forgets the name."""
-    async for event in stream.events():
-        try:
-            await apply(event)
-        except Exception as err:
-            await dead_letters.failed(event, STREAM, err)
+    await dead_letters.each_record(stream, STREAM, apply)
 
 
 async def apply(event: EventT[bytes]) -> None:
@@ -43,3 +39,4 @@ async def apply(event: EventT[bytes]) -> None:
     else:
         device_names_table[mac] = name
         counters.incr(f"{STREAM}.set")
+    await names_applied.applied()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import orjson
 from faust.types import EventT, StreamT
 
-from app import dead_letters
-from app.counters import counters
 from app.logic.forwarding import ForwardedFrom, forwarded_headers
 from app.logic.probe import InvalidProbe
 from app.logic.tshark_ek import probe_from_tshark_ek
 from app.main import app
 from app.topics import pcap_topic, probes_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
 
 STREAM = "pcap"
 
@@ -24,11 +24,7 @@ STREAM = "pcap"
 @app.agent(pcap_topic, name="pcap-to-probes")
 async def pcap_to_probes(stream: StreamT[bytes]) -> None:
     """Forward every probe request of the tshark feed; skip other frames, reject garbage."""
-    async for event in stream.events():
-        try:
-            await forward(event)
-        except Exception as err:
-            await dead_letters.failed(event, STREAM, err)
+    await dead_letters.each_record(stream, STREAM, forward)
 
 
 async def forward(event: EventT[bytes]) -> None:

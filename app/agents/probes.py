@@ -20,8 +20,6 @@ import orjson
 from faust.streams import _current_event
 from faust.types import EventT, StreamT
 
-from app import dead_letters
-from app.counters import counters
 from app.logic.alerts import make_alert, should_alert
 from app.logic.forwarding import (
     ForwardedFrom,
@@ -33,13 +31,15 @@ from app.logic.forwarding import (
 )
 from app.logic.probe import InvalidProbe, decode_probe
 from app.logic.ssids import SsidTally, ssid_probes_message, tally_probe
-from app.logic.stats import DeviceState, fold_probe
+from app.logic.stats import fold_probe
 from app.main import app, settings
-from app.mirrors import watchlist
-from app.models import ProbeEvent
+from app.models import DeviceState, ProbeEvent
 from app.tables.devices import devices_table
 from app.tables.names import device_names_table
 from app.topics import alerts_topic, probes_topic, ssid_probes_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
+from app.worker.lists import watchlist
 
 logger = logging.getLogger(__name__)
 

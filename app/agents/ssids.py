@@ -5,13 +5,13 @@ from __future__ import annotations
 import orjson
 from faust.types import EventT, StreamT
 
-from app import dead_letters
-from app.counters import counters
 from app.logic.limits import OutOfRange, check_ssid
 from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes
 from app.main import app
 from app.tables.ssids import ssids_table
 from app.topics import ssid_probes_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
 
 STREAM = "ssid-probes"
 
@@ -19,11 +19,7 @@ STREAM = "ssid-probes"
 @app.agent(ssid_probes_topic, name="fold-ssids")
 async def fold_ssids(stream: StreamT[bytes]) -> None:
     """One message says: device M sent N more probes for this SSID, up to source offset O."""
-    async for event in stream.events():
-        try:
-            await apply(event)
-        except Exception as err:
-            await dead_letters.failed(event, STREAM, err)
+    await dead_letters.each_record(stream, STREAM, apply)
 
 
 async def apply(event: EventT[bytes]) -> None:

@@ -12,13 +12,13 @@ The agent exists only while the bot is on (PROBEWATCH_TELEGRAM_TOKEN set).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
-from app import dead_letters
-from app.agents.once import already_done, mark_done
+from app.agents.once import once_per_record
 from app.bot.config import BotIdentity
 from app.bot.updates import (
     InvalidUpdate,
@@ -27,11 +27,12 @@ from app.bot.updates import (
     decode_update,
     kafka_key,
 )
-from app.counters import counters
+from app.cli.preflight import EXIT_BAD_SETTING
 from app.main import app, settings
-from app.preflight import EXIT_BAD_SETTING
 from app.topics import telegram_updates_topic
-from app.worker import request_exit
+from app.worker import dead_letters
+from app.worker.counters import counters
+from app.worker.lifecycle import request_exit
 
 if TYPE_CHECKING:
     from app.bot.service import BotService
@@ -101,11 +102,6 @@ if settings.telegram_token is not None:
     async def answer_updates(stream: StreamT[bytes]) -> None:
         """Feed each update to the dispatcher, in order within a chat (the key is the chat id)."""
         await bots.wait_ready()
-        async for event in stream.events():
-            if already_done(event, STREAM):
-                continue
-            try:
-                await handle_update(bots, event)
-            except Exception as err:
-                await dead_letters.failed(event, STREAM, err)
-            mark_done(event)
+        await dead_letters.each_record(
+            stream, STREAM, once_per_record(STREAM, partial(handle_update, bots))
+        )

@@ -19,8 +19,11 @@ from urllib.parse import quote
 
 import aiohttp
 
-#: One device's statistics as the API serves them (DESIGN.md, "DeviceStats").
-DeviceStats = Mapping[str, Any]
+from app.models import WatchEntry
+
+#: A device as the API answers, read defensively: all of DeviceStats (`app.models`) from
+#: `GET /devices/{mac}`; only mac, name and probe_count for a device named but not yet seen.
+DeviceJson = Mapping[str, Any]
 
 
 class ApiUnavailable(Exception):
@@ -31,7 +34,7 @@ class ApiUnavailable(Exception):
 class DeviceFound:
     """200: the device's statistics."""
 
-    stats: DeviceStats
+    stats: DeviceJson
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ DeviceLookup = DeviceFound | DeviceNotFound | InvalidQuery
 class DevicesNamed:
     """200 to a look-up by name: every device with that name (maybe none)."""
 
-    devices: tuple[DeviceStats, ...]
+    devices: tuple[DeviceJson, ...]
 
 
 NameLookup = DevicesNamed | InvalidQuery
@@ -82,14 +85,6 @@ class EditRefused:
 
 
 EditResult = EditDone | EditPending | EditRefused
-
-
-@dataclass(frozen=True)
-class WatchEntry:
-    """One watched SSID and why it is watched."""
-
-    ssid: str
-    reason: str
 
 
 class ProbewatchApi:

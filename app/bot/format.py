@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from app.bot.alerts import Alert
-from app.bot.api import DeviceStats, WatchEntry
+from app.bot.api import DeviceJson
+from app.models import Alert, WatchEntry
 
 #: Telegram's limit on a message's text.
 MAX_MESSAGE = 4096
@@ -45,7 +45,7 @@ def format_time(ts: float, tz: ZoneInfo) -> str:
         return "unknown (out of range)"
 
 
-def _signal(stats: DeviceStats) -> str:
+def _signal(stats: DeviceJson) -> str:
     last = stats.get("rssi_last_dbm")
     if last is None:
         return "not measured"
@@ -55,7 +55,7 @@ def _signal(stats: DeviceStats) -> str:
     )
 
 
-def format_device(stats: DeviceStats, tz: ZoneInfo, limit: int = MAX_MESSAGE) -> str:
+def format_device(stats: DeviceJson, tz: ZoneInfo, limit: int = MAX_MESSAGE) -> str:
     """A device's statistics; the SSID list is cut (with a count of the rest) to fit `limit`.
 
     A device named (by an inventory) before any sensor saw it has no statistics yet: say so.
@@ -107,7 +107,7 @@ def _fit(head: str, lines: list[str], notes: list[str], limit: int) -> str:
 
 
 def format_devices_named(
-    name: str, devices: Sequence[DeviceStats], tz: ZoneInfo, limit: int = MAX_MESSAGE
+    name: str, devices: Sequence[DeviceJson], tz: ZoneInfo, limit: int = MAX_MESSAGE
 ) -> str:
     """The answer to a name: one device in full, several briefly (latest first), or none."""
     if not devices:
@@ -120,7 +120,7 @@ def format_devices_named(
     return _fit(head, lines, ["Send a MAC address to see one of them in full."], limit)
 
 
-def _brief(stats: DeviceStats, tz: ZoneInfo) -> str:
+def _brief(stats: DeviceJson, tz: ZoneInfo) -> str:
     """One line of a device list: MAC, vendor, probes, last probe, signal."""
     mac = f"• <code>{escape(str(stats.get('mac', '?')))}</code>"
     if "last_seen_ts" not in stats:

@@ -20,10 +20,10 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter
 from mode import Service
 
-from app.bot.alerts import Alert, Subscriber
 from app.bot.config import BotConfigError, TelegramConfig, telegram_config
 from app.bot.format import format_alert
 from app.bot.service import new_bot
+from app.models import Alert, Subscriber
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 At start it checks the configuration and asks Telegram who each bot is (getMe): a token Telegram
 refuses stops the worker with a clear error rather than leaving a bot that silently never
-answers. `probewatch worker` makes the same checks before faust starts (app/preflight.py); these
+answers. `probewatch worker` makes the same checks before faust starts (app/cli/preflight.py); these
 catch what that could not (Telegram unreachable then), and stop the worker the same way: one
 line naming the setting, exit status 2 (through `on_unusable`, which the worker gives it). It
 sets the command menu

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.models import DeviceState
+
 SOURCE_HEADER = "probewatch-source"
 _SOURCE = re.compile(r"([a-z][a-z0-9-]{0,31}):([0-9]{1,9}):([0-9]{1,18})")
 
@@ -58,5 +60,5 @@ def already_applied(state: Mapping[str, Any], source: ForwardedFrom | None) -> b
     return source.offset <= seen.get(source.partition_key, -1)
 
 
-def record_source(state: dict[str, Any], source: ForwardedFrom) -> None:
+def record_source(state: DeviceState, source: ForwardedFrom) -> None:
     state.setdefault("sources", {})[source.partition_key] = source.offset

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from datetime import UTC, datetime
-from typing import Any
 
 from app.logic.mac import is_randomized
 from app.logic.vendor import vendor_for
-from app.models import ProbeEvent
+from app.models import DeviceState, DeviceStats, ProbeEvent
 
-DeviceState = dict[str, Any]
 MAX_SENSORS = 32
 
 
@@ -104,7 +102,7 @@ def iso_utc(ts: float) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def device_stats(mac: str, state: DeviceState) -> dict[str, Any]:
+def device_stats(mac: str, state: DeviceState) -> DeviceStats:
     """The DeviceStats JSON of DESIGN.md for one device."""
     samples = state["rssi_samples"]
     return {

@@ -6,10 +6,16 @@ listed can be unsubscribed again.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
+
+from app.models import Subscriber
+
+logger = logging.getLogger(__name__)
 
 #: A Telegram chat id: users are positive, groups and channels negative; at most 52 bits.
 _CHAT_ID = re.compile(r"-?[1-9][0-9]{0,15}")
@@ -66,3 +72,17 @@ def decode_subscription(raw: bytes | None) -> dict[str, Any] | None:
     if not data["subscribed"]:
         return None
     return {"subscribed": True, "bot": check_bot_id(data.get("bot"))}
+
+
+def subscribers_from(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Subscriber]:
+    """The `subscriptions` mirror's entries as subscribers; a key that is no chat id is skipped."""
+    found = []
+    for key, value in items:
+        try:
+            chat_id = int(key)
+        except ValueError:
+            logger.debug("skipped subscription key %r: not a chat id", key[:30])
+            continue
+        bot_id = value.get("bot")
+        found.append(Subscriber(chat_id, bot_id if isinstance(bot_id, int) else None))
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.main import app, settings
+from app.worker.changes import Changes
 
 #: Co-partitioned with `devices` (both keyed by MAC bytes, same partition count), so the worker
 #: that owns a device's statistics also owns its name.
@@ -13,3 +14,6 @@ device_names_table = app.Table(
     key_type=bytes,
     help="Device name by MAC.",
 )
+
+#: Woken each time the names agent applied an edit (read-your-writes for `PUT .../name`).
+names_applied = Changes()

@@ -1,65 +1,68 @@
-"""Questions whose answer spans partitions: ask every worker for its share, then merge."""
+"""`GET /cluster` (who owns what, lag, standbys, gathered from every worker) and `GET /metrics`."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
 from typing import Any
 
-import aiohttp
-from faust.types import AppT
-from faust.web import Request
+from faust import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.web.routing import FORWARD_TIMEOUT_S, partition_of
+from app.main import app, settings
+from app.web.gather import WorkerUnavailable, gather, is_local_request
+from app.worker.metrics import build_registry, consumer_lag
 
-LOCAL = "local"
-
-
-class WorkerUnavailable(Exception):
-    """A worker did not give its share; a partial answer would be silently wrong."""
+blueprint = web.Blueprint("cluster")
+registry = build_registry(app)
 
 
-def is_local_request(request: Request) -> bool:
-    """True for the per-worker leg of a gathered question (`?scope=local`)."""
-    return request.query.get("scope") == LOCAL
+def _by_topic(tps: Any) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = {}
+    for tp in tps:
+        grouped.setdefault(tp.topic, []).append(tp.partition)
+    return {topic: sorted(parts) for topic, parts in sorted(grouped.items())}
 
 
-def worker_urls(app: AppT) -> list[str]:
-    """Every worker that owns active table partitions, this one included."""
-    urls = set(app.assignor.tables_metadata().keys())
-    urls.add(str(app.conf.canonical_url))
-    return sorted(urls)
+def local_status() -> dict[str, Any]:
+    """This worker's share: active and standby partitions, per-partition lag, recovery."""
+    lag = {
+        f"{tp.topic}:{tp.partition}": behind
+        for tp, behind in consumer_lag(app).items()
+        if tp.topic == settings.topic("probes")
+    }
+    assignor = app.assignor
+    return {
+        "worker": str(app.conf.canonical_url),
+        "leader": app.is_leader(),
+        "active": _by_topic(assignor.assigned_actives()),
+        "standby": _by_topic(assignor.assigned_standbys()),
+        "probes_lag": dict(sorted(lag.items())),
+        "recovering": not app.tables.recovery.completed.is_set(),  # type: ignore[attr-defined]
+        "rebalancing": app.rebalancing,
+    }
 
 
-def owned_partitions(app: AppT, changelog_topic: str) -> set[int]:
-    """The partitions of a table this worker is the active owner of."""
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog_topic}
+@blueprint.route("/cluster", name="cluster")
+class ClusterView(web.View):
+    """Every worker's partitions, standbys and lag; `?scope=local` for this worker alone."""
 
-
-def key_partition(app: AppT, topic: str, key: bytes) -> int:
-    return partition_of(app, topic, key)
-
-
-async def gather(app: AppT, request: Request) -> list[Any]:
-    """The JSON answers of every worker to this path with `scope=local` added."""
-    query = {**request.query, "scope": LOCAL}
-
-    async def ask(base: str) -> Any:
-        url = f"{base.rstrip('/')}{request.url.path}"
+    async def get(self, request: web.Request) -> web.Response:
+        if is_local_request(request):
+            return self.json(local_status())
         try:
-            async with app.http_client.get(
-                url, params=query, timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
-            ) as response:
-                if response.status != 200:
-                    raise WorkerUnavailable(f"{base} answered {response.status}")
-                return await response.json()
-        except (aiohttp.ClientError, TimeoutError) as err:
-            raise WorkerUnavailable(f"{base} did not answer: {err!r}") from None
+            workers = await gather(self.app, request)
+        except WorkerUnavailable as err:
+            return self.json({"error": f"cannot gather the cluster view: {err}"}, status=503)
+        return self.json(
+            {
+                "workers": sorted(workers, key=lambda w: str(w["worker"])),
+                "partitions": settings.partitions,
+            }
+        )
 
-    return list(await asyncio.gather(*(ask(url) for url in worker_urls(app))))
 
+@blueprint.route("/metrics", name="metrics")
+class MetricsView(web.View):
+    """Prometheus text format for this worker (scrape every worker)."""
 
-def merge_by(items: Iterable[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """One item per key (a standby's copy may come twice during a rebalance), sorted."""
-    merged = {item[key]: item for item in items}
-    return [merged[k] for k in sorted(merged)]
+    async def get(self, request: web.Request) -> web.Response:
+        return self.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])

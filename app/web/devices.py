@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -13,9 +12,9 @@ from app.logic.names import InvalidName, clean_name, encode_name_value, name_key
 from app.logic.stats import device_stats
 from app.main import app
 from app.tables.devices import devices_table
-from app.tables.names import device_names_table
+from app.tables.names import device_names_table, names_applied
 from app.topics import device_names_topic
-from app.web.cluster import (
+from app.web.gather import (
     WorkerUnavailable,
     gather,
     is_local_request,
@@ -103,11 +102,10 @@ class DeviceNameView(web.View):
 
     async def _visible(self, mac: str, name: str | None) -> web.Response:
         """Answer once the names agent on this worker has applied the edit."""
-        deadline = EDIT_VISIBLE_WITHIN_S
-        while deadline > 0 and device_names_table.get(mac) != name:
-            await asyncio.sleep(0.05)
-            deadline -= 0.05
-        if device_names_table.get(mac) != name:
+        applied = await names_applied.wait_until(
+            lambda: device_names_table.get(mac) == name, EDIT_VISIBLE_WITHIN_S
+        )
+        if not applied:
             return self.json(
                 {"error": "the edit was stored in Kafka but is not applied yet", "mac": mac},
                 status=202,
@@ -146,6 +144,3 @@ def local_devices_named(wanted: str) -> dict[str, Any]:
         stats = stats_with_name(mac)
         found.append(stats if stats is not None else {"mac": mac, "name": name, "probe_count": 0})
     return {"devices": found}
-
-
-blueprint.register(app)

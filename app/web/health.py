@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from faust import web
 
-from app.counters import counters
 from app.main import app, settings
+from app.worker.counters import counters
 
 blueprint = web.Blueprint("health")
 
@@ -25,6 +25,3 @@ class HealthView(web.View):
                 "counters": counters.snapshot(),
             }
         )
-
-
-blueprint.register(app)

@@ -16,10 +16,10 @@ faust serves the views of `app.web` with aiohttp. `Web` is faust's aiohttp web d
   worker does not answer; only a bug is a 500. Every 503 gets a `Retry-After`.
 * **One line per rejected request.** aiohttp logs a malformed request, an undecodable body or a
   client gone mid-request as an ERROR with a traceback; here each becomes a counted,
-  rate-limited line (`app.counters`: `http.rejected.<reason>` in /health and /metrics). Reasons:
-  `malformed`, `bad_body`, `body_timeout`, `too_large`, `client_gone`, `unavailable`. A bug keeps
-  its traceback, rate-limited the same way (`http.errors`). Neither logs a path (the webhook's is a
-  secret) nor a header.
+  rate-limited line (`app.worker.counters`: `http.rejected.<reason>`, in /health and /metrics).
+  Reasons: `malformed`, `bad_body`, `body_timeout`, `too_large`, `client_gone`, `unavailable`.
+  A bug keeps its traceback, rate-limited the same way (`http.errors`). Neither logs a path (the
+  webhook's is a secret) nor a header.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from faust.web.drivers import DRIVERS
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from faust.web.exceptions import WebError
 
-from app.counters import LOG_FIRST, counters
+from app.worker.counters import LOG_FIRST, counters
 
 #: Until a request's headers are complete, counted from the connection's opening or the end of
 #: the previous answer on it; also how long an idle keep-alive connection is kept (one aiohttp
@@ -196,7 +196,7 @@ def _error(status: int, text: str, *, close: bool = False) -> StreamResponse:
 
 
 def log_error(message: str, err: BaseException) -> None:
-    """Log a bug with its traceback, at most as often as `app.counters` logs a rejection."""
+    """Log a bug with its traceback, at most as often as `app.worker.counters` logs a rejection."""
     if _error_to_log():
         logger.error(message, exc_info=err)
 
@@ -227,7 +227,7 @@ class OneLinePerRequest(logging.Filter):
     """aiohttp's reports of bad requests and vanished clients as counted one-line entries.
 
     aiohttp's connection handler logs them with `logger.exception` (a traceback each). A record
-    whose exception is a client's doing is counted and logged by `app.counters` instead; one
+    whose exception is a client's doing is counted and logged by `app.worker.counters` instead; one
     already reported is dropped; any other exception is a bug and keeps its traceback,
     rate-limited.
     """

@@ -6,7 +6,6 @@ from faust import web
 
 from app.logic.ssids import ssid_view
 from app.logic.watchlist import InvalidWatch, clean_ssid
-from app.main import app
 from app.tables.ssids import ssids_table
 from app.web.paths import BadPath, path_tail
 from app.web.routing import routed
@@ -28,6 +27,3 @@ class SsidView(web.View):
         if row is None:
             return self.json({"error": f"no device probed for {ssid!r}"}, status=404)
         return self.json(ssid_view(ssid, row))
-
-
-blueprint.register(app)

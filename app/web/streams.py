@@ -12,9 +12,9 @@ import orjson
 from aiohttp import web as aiohttp_web
 from faust import web
 
-from app.live import Event, TopicFanout
 from app.logic.mac import InvalidMac, normalize_mac
-from app.main import app, settings
+from app.main import settings
+from app.worker.fanout import Event, TopicFanout
 
 blueprint = web.Blueprint("streams")
 
@@ -86,6 +86,3 @@ class ProbeStreamView(web.View):
 class AlertStreamView(web.View):
     async def get(self, request: web.Request) -> Any:
         return await serve_events(request, fanouts["alerts"])
-
-
-blueprint.register(app)

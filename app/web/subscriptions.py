@@ -16,11 +16,10 @@ import orjson
 from faust import web
 
 from app.logic.subscriptions import InvalidSubscription, parse_bot, parse_chat_id
-from app.main import app
-from app.mirror import TopicMirror
-from app.mirrors import subscriptions
 from app.topics import chat_subscriptions_topic
 from app.web.server import read_body
+from app.worker.lists import subscriptions
+from app.worker.topic_mirror import TopicMirror
 
 blueprint = web.Blueprint("subscriptions")
 
@@ -90,6 +89,3 @@ class SubscriptionView(web.View):
                 status=202,
             )
         return self.json({**answer, "changed": True})
-
-
-blueprint.register(app)

@@ -19,10 +19,10 @@ from faust import web
 from app.bot.config import WEBHOOK_PREFIX, telegram_config
 from app.bot.updates import InvalidUpdate, bot_headers, decode_update, kafka_key
 from app.bot.webhook import client_address, network_allowed, secret_matches
-from app.counters import counters
-from app.main import app, settings
+from app.main import settings
 from app.topics import telegram_updates_topic
 from app.web.server import BodyRejected, read_body
+from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,3 @@ class TelegramWebhookView(web.View):
     def _reject(self, reason: str, status: int, text: str, client: object) -> web.Response:
         counters.reject(STREAM, reason, f"HTTP {status} to {client}")
         return self.text(text, status=status)
-
-
-if settings.telegram_token is not None:
-    blueprint.register(app)

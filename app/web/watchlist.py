@@ -1,7 +1,7 @@
 """The SSID watch list over HTTP: `GET /watchlist`, `PUT` and `DELETE /watchlist/{ssid}`.
 
-Every worker holds the whole list (see `app.mirror`), so any worker answers and an edit through
-any of them changes alerting everywhere, without a restart.
+Every worker holds the whole list (see `app.worker.topic_mirror`), so any worker answers and an
+edit through any of them changes alerting everywhere, without a restart.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import orjson
 from faust import web
 
 from app.logic.watchlist import InvalidWatch, clean_reason, clean_ssid, encode_watch_value
-from app.main import app
-from app.mirror import TopicMirror
-from app.mirrors import watchlist
 from app.topics import ssid_watchlist_topic
 from app.web.paths import BadPath, path_tail
 from app.web.server import read_body
+from app.worker.lists import watchlist
+from app.worker.topic_mirror import TopicMirror
 
 blueprint = web.Blueprint("watchlist")
 
@@ -75,6 +74,3 @@ class WatchView(web.View):
         if reason is None:
             return self.json({"ssid": ssid, "watched": False})
         return self.json({"ssid": ssid, "reason": reason, "watched": True})
-
-
-blueprint.register(app)

@@ -16,6 +16,8 @@ import orjson
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from app.logic.stats import fold_probe
+from app.models import ProbeEvent
 from tests.harness import BOOTSTRAP, Deployment, Worker, http_json, new_prefix, wait_for
 from tests.kafka_io import probe, produce, produce_probes
 
@@ -28,23 +30,10 @@ ESCAPED = "\\xff\\xfeab"  # the sniffer's text form of the octets ff fe 61 62
 
 def _legacy_row() -> dict[str, Any]:
     """A device row as a worker before the range checks could have written it."""
-    return {
-        "probe_count": 1,
-        "first_seen_ts": 1e300,
-        "last_seen_ts": 1e300,
-        "ssids": [],
-        "ssids_truncated": False,
-        "wildcard_probes": 1,
-        "rssi_last": None,
-        "rssi_min": None,
-        "rssi_max": None,
-        "rssi_sum": 0,
-        "rssi_samples": 0,
-        "freq_mhz_last": None,
-        "ie_fingerprint": None,
-        "sensors": [],
-        "offset": 0,
-    }
+    row: dict[str, Any] = dict(
+        fold_probe(None, ProbeEvent(ts=1.0, mac=LEGACY, ssid=""), max_ssids=1)
+    )
+    return {**row, "first_seen_ts": 1e300, "last_seen_ts": 1e300, "offset": 0}
 
 
 @pytest.fixture(scope="module")

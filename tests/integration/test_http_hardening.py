@@ -31,8 +31,8 @@ from confluent_kafka import Producer
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from app.counters import LOG_FIRST
 from app.web.server import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, LINGER_S
+from app.worker.counters import LOG_FIRST
 from tests.fake_telegram import FakeBotApiThread, text_update
 from tests.harness import BOOTSTRAP, Deployment, Worker, new_prefix, wait_for
 

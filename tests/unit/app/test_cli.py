@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-import app.cli
-from app.cli import main
-from app.preflight import EXIT_BAD_SETTING
-from app.settings import get_settings
+import app.cli.main
+from app.cli.main import main
+from app.cli.preflight import EXIT_BAD_SETTING
+from app.settings import use_settings
 from tests.fake_telegram import FakeBotApiThread
 from tests.harness import free_port
 
@@ -50,10 +50,10 @@ def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[li
         runs.append(args)
         raise Started
 
-    monkeypatch.setattr(app.cli, "run_faust", run_faust)
-    get_settings.cache_clear()
+    monkeypatch.setattr(app.cli.main, "run_faust", run_faust)
+    use_settings(None)
     yield runs
-    get_settings.cache_clear()
+    use_settings(None)
 
 
 def refused(
@@ -65,7 +65,7 @@ def refused(
     """The one line `probewatch ARGS` printed on refusing to start; asserts the exit status."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    use_settings(None)
     with pytest.raises(SystemExit) as exit:
         main(list(args))
     assert exit.value.code == EXIT_BAD_SETTING == 2

@@ -16,10 +16,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.bot.alerts import InvalidAlert, decode_alert
 from app.bot.format import format_time
 from app.bot.updates import InvalidUpdate, decode_update
-from app.logic.alerts import make_alert
+from app.logic.alerts import InvalidAlert, decode_alert, make_alert
 from app.logic.limits import INT64, MAX_TS, ssid_raw_length
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, decode_name_value

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from app.cli.names_import import InventoryError, NameRow, read_inventory
 from app.logic.alerts import make_alert, should_alert
 from app.logic.names import InvalidName, clean_name, decode_name_value, name_key
 from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes, ssid_view, tally_probe
 from app.logic.watchlist import InvalidWatch, clean_ssid, decode_watch_value
 from app.models import ProbeEvent
-from app.names_import import InventoryError, NameRow, read_inventory
 
 
 def test_names_are_trimmed_and_compared_case_insensitively() -> None:

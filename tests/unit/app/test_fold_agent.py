@@ -13,11 +13,11 @@ from faust import App
 
 from app.agents import probes as probes_agent
 from app.agents.probes import fold_probes
-from app.counters import counters
 from app.logic.forwarding import SOURCE_HEADER
-from app.mirrors import watchlist
 from app.tables.devices import devices_table
 from app.topics import dead_letters_topic, probes_topic
+from app.worker.counters import counters
+from app.worker.lists import watchlist
 
 MAC = "f0:18:98:11:22:33"
 

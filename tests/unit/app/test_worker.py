@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from mode import Service
 
-import app.worker
+import app.worker.lifecycle
 from app.bot.config import BotIdentity
 from app.bot.service import BotService
-from app.preflight import EXIT_BAD_SETTING, EXIT_SHUTDOWN_TIMEOUT
+from app.cli.preflight import EXIT_BAD_SETTING, EXIT_SHUTDOWN_TIMEOUT
 from app.settings import Settings
-from app.worker import ShutdownDeadline, _app_tasks, _stopping
+from app.worker.lifecycle import ShutdownDeadline, _app_tasks, _stopping
 from tests.fake_telegram import FakeBotApi
 
 
@@ -133,7 +133,7 @@ async def test_a_token_refused_in_a_running_worker_asks_it_to_exit_with_one_line
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worker = FakeWorker()
-    monkeypatch.setattr(app.worker, "_current", worker)
+    monkeypatch.setattr(app.worker.lifecycle, "_current", worker)
     async with FakeBotApi([TOKEN]) as telegram:
         settings = Settings(
             data_dir=tmp_path,
@@ -146,7 +146,7 @@ async def test_a_token_refused_in_a_running_worker_asks_it_to_exit_with_one_line
             settings,
             publish=nothing,
             is_leader=lambda: True,
-            on_unusable=lambda err: app.worker.request_exit(EXIT_BAD_SETTING, err.line()),
+            on_unusable=lambda err: app.worker.lifecycle.request_exit(EXIT_BAD_SETTING, err.line()),
         )
         started = time.monotonic()
         await service.start()  # does not raise: the worker stops instead

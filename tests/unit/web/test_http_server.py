@@ -21,9 +21,9 @@ from aiokafka.errors import KafkaConnectionError
 from faust import web
 from faust.exceptions import NotReady
 
-from app.counters import LOG_FIRST, counters
 from app.web import server
 from app.web.server import WEB_DRIVER, read_body
+from app.worker.counters import LOG_FIRST, counters
 from tests.harness import free_port
 
 TIMEOUT_S = 0.5

@@ -7,7 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from app.bot.alerts import Alert, InvalidAlert, Subscriber, decode_alert, subscribers_from
+from app.logic.alerts import InvalidAlert, decode_alert
+from app.logic.subscriptions import subscribers_from
+from app.models import Alert, Subscriber
 
 MAC = "f0:18:98:11:22:33"
 #: An Alert as the fold agent writes it (app.logic.alerts.make_alert).

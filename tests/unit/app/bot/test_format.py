@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from app.bot.alerts import Alert
 from app.bot.api import WatchEntry
 from app.bot.format import (
     MAX_MESSAGE,
@@ -18,6 +17,7 @@ from app.bot.format import (
     refused,
     telegram_length,
 )
+from app.models import Alert
 from tests.unit.app.bot.conftest import STATS
 
 UTC = ZoneInfo("UTC")

@@ -10,8 +10,8 @@ import pytest
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import SendMessage
 
-from app.bot.alerts import Alert, Subscriber
 from app.bot.notifier import AlertSender, Delivery
+from app.models import Alert, Subscriber
 from app.settings import Settings
 from tests.fake_telegram import FakeBotApi
 from tests.unit.app.bot.conftest import BOT_ID, CHAT, TOKEN

@@ -17,7 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from app.counters import counters
+from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Create the input topics before a worker subscribes, with the configured partition count.
+"""Create the input topics (`app.topics`) before a worker subscribes, with their partition count.
 
 A worker that subscribes to a topic that does not exist yet is not assigned its partitions until
 the next metadata refresh, minutes later; and a topic auto-created by a producer gets the broker's
@@ -9,39 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from app.settings import Settings
+from app.topics import INPUT_TOPICS
 
 logger = logging.getLogger(__name__)
-
-COMPACTED = {"cleanup.policy": "compact"}
-THIRTY_DAYS_MS = str(30 * 24 * 3600 * 1000)
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """A topic of DESIGN.md; `single_partition` for small lists every worker reads whole."""
-
-    config: dict[str, str] = field(default_factory=dict)
-    single_partition: bool = False
-
-
-#: The topics the app reads or writes that faust does not create itself (changelogs it does).
-INPUT_TOPICS: dict[str, TopicSpec] = {
-    "probes": TopicSpec(),
-    "pcap": TopicSpec(),
-    "telegram-updates": TopicSpec({"retention.ms": THIRTY_DAYS_MS}),
-    "device-names": TopicSpec(COMPACTED),
-    "ssid-watchlist": TopicSpec(COMPACTED, single_partition=True),
-    "chat-subscriptions": TopicSpec(COMPACTED, single_partition=True),
-    "alerts": TopicSpec(),
-    "ssid-probes": TopicSpec(),
-    "dead-letters": TopicSpec({"retention.ms": THIRTY_DAYS_MS}),
-}
 
 
 class TopicSetupError(RuntimeError):

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.bot.config import BotIdentity, TelegramConfig, load_telegram_config
-from app.settings import SettingError, Settings, env_name, get_settings
+from app.settings import SettingError, Settings, env_name, use_settings
 
 #: Exit statuses of `probewatch` (README, "Command line").
 EXIT_OK = 0
@@ -37,12 +37,15 @@ _SECRET_FIELDS = {"telegram_token", "telegram_extra_tokens", "telegram_webhook_s
 GETME_TIMEOUT_S = 10.0
 
 
-def load_settings() -> Settings:
-    """The process's settings (`get_settings`), or a SettingError naming the first bad variable."""
+def load_settings(**options: Any) -> Settings:
+    """The process's settings, from the environment with the command line's `options` applied,
+    made the process's own (`use_settings`); a SettingError names the first bad variable."""
     try:
-        return get_settings()
+        settings = Settings(**options)
     except ValidationError as err:
         raise setting_error(err) from None
+    use_settings(settings)
+    return settings
 
 
 def setting_error(err: ValidationError) -> SettingError:

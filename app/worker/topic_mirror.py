@@ -16,7 +16,8 @@ from typing import Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from app.counters import counters
+from app.worker.changes import Changes
+from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class TopicMirror(Generic[V]):
         self._check_key = check_key
         self._values: dict[str, V] = {}
         self._ready = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self._changes = Changes()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -76,12 +77,7 @@ class TopicMirror(Generic[V]):
 
     async def wait_until(self, predicate: Callable[[TopicMirror[V]], bool], timeout: float) -> bool:
         """Until `predicate(self)` holds: read-your-writes for an edit just produced."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
-            except TimeoutError:
-                return False
-        return True
+        return await self._changes.wait_until(lambda: predicate(self), timeout)
 
     async def start(self, bootstrap_servers: str) -> None:
         if self._task is None:
@@ -116,8 +112,7 @@ class TopicMirror(Generic[V]):
                         for message in messages:
                             self._apply(message.key, message.value)
                     if batches:
-                        async with self._changed:
-                            self._changed.notify_all()
+                        await self._changes.applied()
                     if not self._ready.is_set() and consumer.assignment():
                         if ends is None:
                             ends = await consumer.end_offsets(list(consumer.assignment()))
@@ -145,8 +140,7 @@ class TopicMirror(Generic[V]):
         if not self._ready.is_set():
             logger.info("mirror of %s ready: %d entries", self.topic, len(self._values))
             self._ready.set()
-        async with self._changed:
-            self._changed.notify_all()
+        await self._changes.applied()
 
     def _apply(self, raw_key: bytes | None, raw_value: bytes | None) -> None:
         if raw_key is None:

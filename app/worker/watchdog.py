@@ -23,9 +23,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from faust.types import TP
 
-from app.counters import counters
-from app.kafka_admin import INPUT_TOPICS
 from app.main import app, settings
+from app.topics import INPUT_TOPICS
+from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
 

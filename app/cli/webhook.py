@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from faust.cli import AppCommand, option
 
 from app.bot.config import BotConfigError, BotIdentity, TelegramConfig, load_telegram_config
+from app.cli.preflight import EXIT_BAD_SETTING, EXIT_FAILURE, EXIT_OK
 from app.main import app, settings
-from app.preflight import EXIT_BAD_SETTING, EXIT_FAILURE, EXIT_OK
 
 if TYPE_CHECKING:
     from aiogram import Bot

@@ -28,12 +28,12 @@ from typing import Any, NoReturn
 import faust
 from mode import Service
 
-from app.preflight import EXIT_SHUTDOWN_TIMEOUT
+from app.cli.preflight import EXIT_SHUTDOWN_TIMEOUT
 from app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-_APP_DIR = str(Path(__file__).resolve().parent) + os.sep
+_APP_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 #: The worker of this process, once made (`probewatch worker` makes one).
 _current: ProbewatchWorker | None = None
 

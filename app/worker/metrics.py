@@ -1,6 +1,6 @@
 """Prometheus metrics of one worker, read at scrape time from what the worker already tracks.
 
-Counters come from `app.counters`, offsets and lag from faust's Monitor, table sizes from the
+Counters come from `app.worker.counters`, offsets and lag from faust's Monitor, table sizes from the
 tables; request latency is observed by a faust Sensor into a histogram.
 """
 
@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from app.counters import counters
+from app.worker.counters import counters
 
 TABLE_SIZE_CACHE_S = 30.0
 

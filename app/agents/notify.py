@@ -11,17 +11,19 @@ The agent exists only while the bot is on (PROBEWATCH_TELEGRAM_TOKEN set).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from faust.types import EventT, StreamT
 
-from app import dead_letters
-from app.agents.once import already_done, mark_done
-from app.bot.alerts import InvalidAlert, decode_alert, subscribers_from
-from app.counters import counters
+from app.agents.once import once_per_record
+from app.logic.alerts import InvalidAlert, decode_alert
+from app.logic.subscriptions import subscribers_from
 from app.main import app, settings
-from app.mirrors import subscriptions
 from app.topics import alerts_topic
+from app.worker import dead_letters
+from app.worker.counters import counters
+from app.worker.lists import subscriptions
 
 if TYPE_CHECKING:
     from app.bot.notifier import AlertSender
@@ -76,11 +78,6 @@ if settings.telegram_token is not None:
                 "subscriptions not read within %.0f s; alerts wait for them", SUBSCRIPTIONS_WAIT_S
             )
             await subscriptions.wait_ready()
-        async for event in stream.events():
-            if already_done(event, STREAM):
-                continue
-            try:
-                await notify(sender, event)
-            except Exception as err:
-                await dead_letters.failed(event, STREAM, err)
-            mark_done(event)
+        await dead_letters.each_record(
+            stream, STREAM, once_per_record(STREAM, partial(notify, sender))
+        )

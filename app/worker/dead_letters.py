@@ -10,12 +10,12 @@ and goes on with the next record.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
-from faust.types import EventT
+from faust.types import EventT, StreamT
 
-from app.counters import counters
 from app.topics import dead_letters_topic
+from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,18 @@ HEADER_PREFIX = "probewatch.dlq."
 MAX_ERROR = 1000
 #: Unexpected failures logged with their traceback; later ones are one line (see counters).
 TRACEBACKS_LOGGED = 3
+
+
+async def each_record(
+    stream: StreamT[bytes], name: str, handle: Callable[[EventT[bytes]], Awaitable[None]]
+) -> None:
+    """Hand every record of `stream` to `handle`, in order; a record it raises on is
+    dead-lettered (`failed`) and acknowledged like any other, and the stream goes on."""
+    async for event in stream.events():
+        try:
+            await handle(event)
+        except Exception as err:
+            await failed(event, name, err)
 
 
 def where(event: EventT[bytes]) -> str:

@@ -1,18 +1,17 @@
 """`probewatch`: faust's own command line for this app (`probewatch worker [--web-port N]`).
 
 Before faust (or even the App) is loaded, the settings are read and, for `worker`, checked
-(app/preflight.py): a setting the worker could not run with ends the command with one line,
+(app/cli/preflight.py): a setting the worker could not run with ends the command with one line,
 `probewatch: error: PROBEWATCH_X: why`, and exit status 2 (EXIT_BAD_SETTING). The worker itself
-is `app.worker.ProbewatchWorker`, whose shutdown is bounded by PROBEWATCH_SHUTDOWN_TIMEOUT_S.
+is `app.worker.lifecycle.ProbewatchWorker`, whose shutdown PROBEWATCH_SHUTDOWN_TIMEOUT_S bounds.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
-from app.kafka_admin import TopicSetupError, ensure_topics
-from app.preflight import EXIT_BAD_SETTING, EXIT_FAILURE, check_worker, load_settings
+from app.cli.preflight import EXIT_BAD_SETTING, EXIT_FAILURE, check_worker, load_settings
+from app.cli.topic_admin import TopicSetupError, ensure_topics
 from app.settings import SettingError, Settings
 
 
@@ -38,8 +37,10 @@ def _prepare_worker(settings: Settings) -> None:
 
 
 def checked_settings(args: list[str]) -> Settings:
-    """The settings, checked for the command in `args`; SettingError for the first bad one."""
-    settings = load_settings()
+    """The settings, with `--web-port` applied and checked for the command in `args`; SettingError
+    for the first bad one. They become the process's settings, which the App is built from."""
+    port = _option(args, "--web-port")
+    settings = load_settings() if port is None else load_settings(web_port=port)
     if args[:1] == ["worker"]:
         check_worker(settings, web="--without-web" not in args)
     return settings
@@ -52,16 +53,13 @@ def main(argv: list[str] | None = None) -> None:
     is created, so it must reach the settings before `app.main` is imported.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    port = _option(args, "--web-port")
-    if port is not None:
-        os.environ["PROBEWATCH_WEB_PORT"] = port
     try:
         settings = checked_settings(args)
     except SettingError as err:
         print(err.line(), file=sys.stderr)
         raise SystemExit(EXIT_BAD_SETTING) from None
     if args[:1] == ["names-import"]:
-        from app.names_import import main as names_import
+        from app.cli.names_import import main as names_import
 
         raise SystemExit(names_import(args[1:], settings))
     if args[:1] == ["worker"] and _option(args, "--loglevel") is None and "-l" not in args:
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
 def run_faust(args: list[str], settings: Settings) -> None:
     """faust's command line on the App, with probewatch's Worker."""
     from app.main import app
-    from app.worker import ProbewatchWorker
+    from app.worker.lifecycle import ProbewatchWorker
 
     if args[:1] == ["worker"]:
         _prepare_worker(settings)

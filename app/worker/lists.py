@@ -7,7 +7,7 @@ from typing import Any
 from app.logic.subscriptions import decode_subscription, parse_chat_id
 from app.logic.watchlist import clean_ssid, decode_watch_value
 from app.main import app, settings
-from app.mirror import TopicMirror
+from app.worker.topic_mirror import TopicMirror
 
 #: SSID → reason.
 watchlist = TopicMirror[str](

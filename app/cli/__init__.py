@@ -1,0 +1,1 @@
+"""The `probewatch` command: settings checked first, then faust's worker or an admin command."""

@@ -1,0 +1,23 @@
+"""The route table: every module of the HTTP API, registered on the App here and nowhere else.
+
+| module | routes |
+|---|---|
+| health | `GET /health` |
+| devices | `GET /devices/{mac}`, `GET /devices?name=`, `PUT`/`DELETE /devices/{mac}/name` |
+| ssids | `GET /ssids/{ssid}` |
+| watchlist | `GET /watchlist`, `PUT`/`DELETE /watchlist/{ssid}` |
+| subscriptions | `GET /subscriptions`, `PUT`/`DELETE /subscriptions/{chat_id}` |
+| streams | `GET /stream/probes`, `GET /stream/alerts` (Server-Sent Events) |
+| cluster | `GET /cluster`, `GET /metrics` |
+| telegram | `POST /telegram/{secret path}`, only while the bot is on |
+"""
+
+from __future__ import annotations
+
+from app.main import app, settings
+from app.web import cluster, devices, health, ssids, streams, subscriptions, telegram, watchlist
+
+for module in (health, devices, ssids, watchlist, subscriptions, streams, cluster):
+    module.blueprint.register(app)
+if settings.telegram_token is not None:
+    telegram.blueprint.register(app)
