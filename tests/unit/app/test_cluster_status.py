@@ -13,8 +13,8 @@ import pytest
 from faust.types import TP
 
 from app.main import settings
-from app.metrics import consumer_lag
-from app.web import cluster_views
+from app.web import cluster as cluster_views
+from app.worker.metrics import consumer_lag
 
 PROBES = settings.topic("probes")
 DEVICES = settings.topic("probewatch-devices-changelog")

@@ -1,4 +1,4 @@
-"""Push streams: the fan-out (app/live.py) and the Server-Sent Events route (app/web/streams.py).
+"""Push streams: the fan-out (app/worker/fanout.py) and the Server-Sent Events route.
 
 The Kafka consumer is a fake, the HTTP server and client are real aiohttp: a slow client loses
 events and is told how many, a silent one gets keep-alives, and one that goes away leaves no
@@ -19,10 +19,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiokafka import TopicPartition
 
-from app import live
-from app.counters import counters
-from app.live import Subscriber, TopicFanout
 from app.web import streams
+from app.worker import fanout as live
+from app.worker.counters import counters
+from app.worker.fanout import Subscriber, TopicFanout
 
 MAC = "f0:18:98:00:00:01"
 OTHER = "f0:18:98:00:00:02"

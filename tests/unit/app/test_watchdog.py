@@ -1,4 +1,4 @@
-"""The stalled-partition watchdog (app/watchdog.py): what it restarts, when, and from where.
+"""The stalled-partition watchdog (app/worker/watchdog.py): what it restarts, when, and from where.
 
 faust's side (monitor, assignor, consumer) and the broker's (end, start and committed offsets)
 are fakes here, so each decision is shown on its own: a partition with unread messages and no
@@ -15,10 +15,10 @@ from unittest.mock import AsyncMock
 import pytest
 from faust.types import TP
 
-from app import watchdog
-from app.counters import counters
 from app.main import settings
-from app.watchdog import StallWatch, resume_position
+from app.worker import watchdog
+from app.worker.counters import counters
+from app.worker.watchdog import StallWatch, resume_position
 
 PROBES = TP(settings.topic("probes"), 0)
 PCAP = TP(settings.topic("pcap"), 3)
