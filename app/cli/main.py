@@ -25,6 +25,24 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
+def _without_option(argv: list[str], name: str) -> list[str]:
+    """argv without `--name V` / `--name=V`: an option the settings already carry.
+
+    faust's own `--web-port` would rebuild the canonical URL from the host and port, dropping
+    PROBEWATCH_CANONICAL_URL; the App already has the port from the settings.
+    """
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            kept.append(arg)
+    return kept
+
+
 def _prepare_worker(settings: Settings) -> None:
     """Give the worker its input topics before faust subscribes."""
     try:
@@ -62,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         from app.cli.names_import import main as names_import
 
         raise SystemExit(names_import(args[1:], settings))
+    args = _without_option(args, "--web-port")  # in the settings; faust would drop the URL
     if args[:1] == ["worker"] and _option(args, "--loglevel") is None and "-l" not in args:
         args += ["--loglevel", settings.faust_log_level]
     run_faust(args, settings)

@@ -64,11 +64,12 @@ class WorkerCollector(Collector):
             "probewatch_events_rejected", "Malformed messages skipped", labels=["stream", "reason"]
         )
         for name, value in counters.snapshot().items():
-            stream, _, rest = name.partition(".")
-            if rest.startswith("rejected."):
-                rejected.add_metric([stream, rest.removeprefix("rejected.")], value)
+            stream, rejected_for, reason = name.partition(".rejected.")
+            if rejected_for:  # streams may have dots of their own: `telegram.webhook`
+                rejected.add_metric([stream, reason], value)
             else:
-                accepted.add_metric([stream, rest], value)
+                stream, _, outcome = name.rpartition(".")
+                accepted.add_metric([stream, outcome], value)
         yield accepted
         yield rejected
 

@@ -17,7 +17,7 @@ import pytest
 import app.cli.main
 from app.cli.main import main
 from app.cli.preflight import EXIT_BAD_SETTING
-from app.settings import use_settings
+from app.settings import get_settings, use_settings
 from tests.fake_telegram import FakeBotApiThread
 from tests.harness import free_port
 
@@ -353,3 +353,15 @@ def test_other_commands_refuse_bad_settings_the_same_way(
     for args in (("names-import", "x.csv"), ("webhook-info",)):
         line = refused(monkeypatch, capsys, env, args)
         assert line.startswith("probewatch: error: PROBEWATCH_PARTITIONS: ")
+
+
+def test_the_web_port_option_reaches_the_settings_not_faust(started: list[list[str]]) -> None:
+    """faust's own --web-port would rebuild the canonical URL and drop PROBEWATCH_CANONICAL_URL."""
+    port = free_port()
+    with pytest.raises(Started):
+        main(["worker", "--web-port", str(port), "--without-web"])
+    assert started == [["worker", "--without-web", "--loglevel", "info"]]
+    assert get_settings().web_port == port
+    with pytest.raises(Started):
+        main(["worker", f"--web-port={port}", "--without-web"])
+    assert started[-1] == ["worker", "--without-web", "--loglevel", "info"]
