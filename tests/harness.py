@@ -251,3 +251,12 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.3) -
             return last
         time.sleep(interval)
     raise TimeoutError(f"{what} (last seen: {last!r})")
+
+
+def post_webhook(url: str, secret: str, update: dict[str, Any]) -> None:
+    """POST one Update to a worker's webhook as Telegram does; asserts the 200."""
+    request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200

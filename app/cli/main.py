@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 
 from app.cli.preflight import EXIT_BAD_SETTING, EXIT_FAILURE, check_worker, load_settings
-from app.cli.topic_admin import TopicSetupError, ensure_topics
 from app.settings import SettingError, Settings
 
 
@@ -44,7 +43,13 @@ def _without_option(argv: list[str], name: str) -> list[str]:
 
 
 def _prepare_worker(settings: Settings) -> None:
-    """Give the worker its input topics before faust subscribes."""
+    """Give the worker its input topics before faust subscribes.
+
+    Imported here, not at the top: the topic specs live beside their faust declarations, and
+    the App must not be built before the command line has chosen the settings.
+    """
+    from app.cli.topic_admin import TopicSetupError, ensure_topics
+
     try:
         created = ensure_topics(settings)
     except TopicSetupError as err:

@@ -10,11 +10,9 @@ test_kill_9_restart.py.)
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ import orjson
 import pytest
 
 from tests.fake_telegram import FakeBotApiThread, text_update
-from tests.harness import Deployment, Worker, http_json, new_prefix, wait_for
+from tests.harness import Deployment, Worker, http_json, new_prefix, post_webhook, wait_for
 from tests.kafka_io import (
     committed_offsets,
     end_offsets,
@@ -137,14 +135,7 @@ def telegram() -> Iterator[FakeBotApiThread]:
 
 
 def _post_update(worker: Worker, update_id: int) -> None:
-    update = text_update(update_id, CHAT, "/help")
-    request = urllib.request.Request(
-        f"{worker.url}/telegram/{PATH}", data=json.dumps(update).encode(), method="POST"
-    )
-    request.add_header("Content-Type", "application/json")
-    request.add_header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
+    post_webhook(f"{worker.url}/telegram/{PATH}", SECRET, text_update(update_id, CHAT, "/help"))
 
 
 def _all_committed(deployment: Deployment, topic: str) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -365,3 +367,10 @@ def test_the_web_port_option_reaches_the_settings_not_faust(started: list[list[s
     with pytest.raises(Started):
         main(["worker", f"--web-port={port}", "--without-web"])
     assert started[-1] == ["worker", "--without-web", "--loglevel", "info"]
+
+
+def test_the_command_line_chooses_the_settings_before_the_app_is_built() -> None:
+    """The App takes its port and URL from the settings when it is built: importing the command
+    line must not build it (it did, through the topic specs, and every worker took port 6066)."""
+    code = "import sys, app.cli.main; sys.exit('app.main' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
