@@ -136,14 +136,9 @@ class Deployment:
 class Worker:
     """A `probewatch worker` process of a deployment, stopped (or killed) by the test."""
 
-    def __init__(
-        self, deployment: Deployment, port: int | None = None, *, port_option: bool = True
-    ) -> None:
-        """`port_option=False` gives the port as PROBEWATCH_WEB_PORT instead of `--web-port`
-        (faust's `--web-port` replaces the canonical URL by http://<web host>:<port>)."""
+    def __init__(self, deployment: Deployment, port: int | None = None) -> None:
         self.deployment = deployment
         self.port = port or free_port()
-        self.port_option = port_option
         self.url = f"http://localhost:{self.port}"
         self.log_path = deployment.data_dir / f"worker-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -151,13 +146,9 @@ class Worker:
     def start(self) -> Worker:
         self.deployment.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        if self.port_option:
-            args, env = ["--web-port", str(self.port)], self.deployment.env()
-        else:
-            args, env = [], self.deployment.env(PROBEWATCH_WEB_PORT=str(self.port))
         self.process = subprocess.Popen(
-            [str(VENV_BIN / "probewatch"), "worker", *args],
-            env=env,
+            [str(VENV_BIN / "probewatch"), "worker", "--web-port", str(self.port)],
+            env=self.deployment.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=empty_workdir(),

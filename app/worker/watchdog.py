@@ -99,14 +99,12 @@ def _kafka_tps(tps: list[TP]) -> list[TopicPartition]:
     return [TopicPartition(tp.topic, tp.partition) for tp in tps]
 
 
-def resume_position(
-    read: int | None, committed: int | None, start: int, fetching: int | None = None
-) -> int:
+def resume_position(read: int | None, committed: int | None, start: int) -> int:
     """Where a stalled partition resumes: after what this worker read, never before what the
-    group committed nor before where its consumer already stands (faust forgets what it read at
-    every rebalance; the consumer does not); from the log's start when none is known."""
-    after_read = None if read is None else read + 1
-    known = [offset for offset in (after_read, committed, fetching) if offset is not None]
+    group committed; from the log's start when neither is known."""
+    known = [
+        offset for offset in (None if read is None else read + 1, committed) if offset is not None
+    ]
     return max(known) if known else start
 
 
@@ -146,8 +144,7 @@ class StallWatch:
         starts = await self.offsets.starts(idle)
         for tp in idle:
             read = app.monitor.tp_read_offsets.get(tp)
-            fetching = await _fetch_position(tp)
-            position = resume_position(read, committed.get(tp), starts.get(tp, 0), fetching)
+            position = resume_position(read, committed.get(tp), starts.get(tp, 0))
             if ends.get(tp, 0) <= position:
                 self.suspect.discard(tp)
             elif tp in self.suspect:
@@ -160,15 +157,6 @@ class StallWatch:
         logger.warning("partition %s:%d is not being fetched; seeking it to %d", *tp, position)
         counters.incr("partitions.restarted")
         await app.consumer.seek_wait({tp: position})
-
-
-async def _fetch_position(tp: TP) -> int | None:
-    """Where this worker's consumer would fetch `tp` next; None while it does not know."""
-    try:
-        position = await app.consumer.position(tp)
-    except Exception:  # not assigned any more, or no position yet
-        return None
-    return None if position is None else int(position)
 
 
 watch = StallWatch(OffsetsView(settings.kafka_bootstrap_servers, settings.app_id))

@@ -119,7 +119,7 @@ def workers(
     )
     started = {
         "first": Worker(shared),
-        "second": Worker(behind, port_option=False),  # keeps its canonical URL (see harness)
+        "second": Worker(behind),  # --web-port must keep PROBEWATCH_CANONICAL_URL
         "lone": Worker(
             Deployment(data_dir=root / "lone", prefix=new_prefix("metrics"), partitions=2)
         ),

@@ -54,9 +54,7 @@ class FakeApp:
         self.recovered = True
         self.monitor = SimpleNamespace(tp_read_offsets={})
         self.assignor = SimpleNamespace(assigned_actives=lambda: set(self.actives))
-        self.consumer = SimpleNamespace(
-            seek_wait=AsyncMock(), position=AsyncMock(return_value=None)
-        )
+        self.consumer = SimpleNamespace(seek_wait=AsyncMock())
         completed = SimpleNamespace(is_set=lambda: self.recovered)
         self.tables = SimpleNamespace(recovery=SimpleNamespace(completed=completed))
 
@@ -87,31 +85,19 @@ async def checks(watch: StallWatch, times: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("read", "committed", "start", "fetching", "position"),
+    ("read", "committed", "start", "position"),
     [
-        (None, None, 5, None, 5),  # nothing known: from the log's start
-        (9, None, 0, None, 10),  # after what this worker read
-        (None, 40, 0, None, 40),  # after a restart: where the group committed, not the start
-        (9, 40, 0, None, 40),  # never before the group's commit
-        (50, 40, 0, None, 51),  # nor before what this worker read
-        (None, None, 0, 15, 15),  # after a rebalance, nothing committed: where the consumer is
-        (None, 40, 0, 15, 40),  # a consumer behind the group's commit is moved forward
+        (None, None, 5, 5),  # nothing known: from the log's start
+        (9, None, 0, 10),  # after what this worker read
+        (None, 40, 0, 40),  # after a restart: where the group committed, not the start
+        (9, 40, 0, 40),  # never before the group's commit
+        (50, 40, 0, 51),  # nor before what this worker read
     ],
 )
 def test_resume_position(
-    read: int | None, committed: int | None, start: int, fetching: int | None, position: int
+    read: int | None, committed: int | None, start: int, position: int
 ) -> None:
-    assert resume_position(read, committed, start, fetching) == position
-
-
-async def test_a_partition_its_consumer_already_read_past_is_never_rewound(
-    fake_app: FakeApp,
-) -> None:
-    """faust forgot what it read (a rebalance) and nothing is committed yet: no seek to 0."""
-    fake_app.consumer.position.return_value = 20
-    watch = StallWatch(FakeOffsets(end={PROBES: 20}))  # type: ignore[arg-type]
-    await checks(watch, 4)
-    assert fake_app.seeks == []
+    assert resume_position(read, committed, start) == position
 
 
 async def test_a_stalled_partition_is_sought_on_the_second_check_without_progress(
