@@ -39,6 +39,17 @@ INPUT_TOPICS: dict[str, TopicSpec] = {
 }
 
 
+#: The tables whose changelogs (faust names them `<app id>-<table>-changelog`) are created with
+#: the input topics: faust creates them itself at start, but a group leader that looks before the
+#: broker serves a new topic assigns without it ("Ignoring missing topic"), and the table is left
+#: without partitions until the next rebalance.
+TABLE_CHANGELOGS = ("devices", "device-names", "ssids", "processed-offsets")
+
+
+def changelog_topic(table: str) -> str:
+    return f"{settings.app_id}-{table}-changelog"
+
+
 def _raw_topic(name: str) -> TopicT:
     partitions = 1 if INPUT_TOPICS[name].single_partition else settings.partitions
     return app.topic(

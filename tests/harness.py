@@ -156,6 +156,20 @@ class Worker:
         )
         return self
 
+    def __enter__(self) -> Worker:
+        """Started and ready to serve; stopped (SIGTERM) when the block ends, or at once if it
+        never became ready."""
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Until /health answers and this worker has been assigned its share of `probes`."""
         deadline = time.monotonic() + timeout

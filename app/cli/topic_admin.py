@@ -14,7 +14,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from app.settings import Settings
-from app.topics import INPUT_TOPICS
+from app.topics import COMPACTED, INPUT_TOPICS, TABLE_CHANGELOGS, TopicSpec, changelog_topic
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,10 @@ class TopicSetupError(RuntimeError):
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
-    """Create the missing input topics; return the names created. Existing ones are checked."""
+    """Create the missing input topics and table changelogs; return the names created.
+
+    Existing ones are checked.
+    """
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     try:
         existing = admin.list_topics(timeout=timeout).topics
@@ -33,6 +36,7 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
             f"Kafka at {settings.kafka_bootstrap_servers} did not answer: {err}"
         ) from None
     wanted = {settings.topic(name): spec for name, spec in INPUT_TOPICS.items()}
+    wanted.update({changelog_topic(table): TopicSpec(COMPACTED) for table in TABLE_CHANGELOGS})
     for name in wanted.keys() & existing.keys():
         partitions = len(existing[name].partitions)
         if not wanted[name].single_partition and partitions != settings.partitions:

@@ -58,13 +58,9 @@ def worker(
     deployment = Deployment(
         tmp_path_factory.mktemp("watch"), prefix=new_prefix("watch"), extra_env=env
     )
-    started = Worker(deployment).start()
-    try:
-        started.wait_ready()
+    with Worker(deployment) as started:
         wait_for(lambda: "setmycommands" in telegram.methods(BOT_ID), 30, "bot ready")
         yield started
-    finally:
-        started.stop()
 
 
 def call(worker: Worker, method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -27,9 +27,5 @@ def deployment(tmp_path: Path) -> Deployment:
 @pytest.fixture()
 def worker(deployment: Deployment) -> Iterator[Worker]:
     """One running worker of a fresh deployment, ready to serve."""
-    started = Worker(deployment).start()
-    try:
-        started.wait_ready()
+    with Worker(deployment) as started:
         yield started
-    finally:
-        started.stop()

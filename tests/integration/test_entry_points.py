@@ -45,12 +45,8 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     topic = NewTopic(changelog, deployment.partitions, 1, config={"cleanup.policy": "compact"})
     admin.create_topics([topic])[changelog].result(30)
     produce(changelog, [(LEGACY.encode(), orjson.dumps(_legacy_row()))])
-    started = Worker(deployment).start()
-    try:
-        started.wait_ready()
+    with Worker(deployment) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def test_a_row_with_an_impossible_time_is_still_served(worker: Worker) -> None:

@@ -37,12 +37,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
 
 @pytest.fixture(scope="module")
 def worker(deployment: Deployment) -> Iterator[Worker]:
-    started = Worker(deployment).start()
-    try:
-        started.wait_ready()
+    with Worker(deployment) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def _accepted(worker: Worker) -> int:
