@@ -38,4 +38,9 @@ app = faust.App(
     # Changelog writes are many and small: let them share produce requests.
     producer_linger=0.01,
     producer_max_batch_size=1024 * 1024,
+    # Room for what one fetch brings: with faust's 4,096 a fold slower than the fetcher fills the
+    # buffer, every partition is paused and the fetcher sleeps a whole second (measurements.md).
+    stream_buffer_maxsize=65_536,
+    broker_max_poll_records=5_000,
+    consumer_max_fetch_size=4 * 1024 * 1024,
 )

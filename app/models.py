@@ -60,6 +60,9 @@ class DeviceState(TypedDict):
     offset: NotRequired[int]
     #: Per forwarding source partition (`pcap:3`), the last source offset applied.
     sources: NotRequired[dict[str, int]]
+    #: Per SSID of `ssids`: [probes for it, capture time of the last one]. The `ssids` index
+    #: is sent these totals, so a total sent twice or out of a crash's re-reading is harmless.
+    ssid_probes: NotRequired[dict[str, list[float]]]
     #: Per watched SSID, the capture time of the device's last alert for it.
     alerted: NotRequired[dict[str, float]]
 

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     #: After SIGTERM/SIGINT, how long the worker may take to stop before it exits anyway (status 3).
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
     max_ssids_per_device: int = Field(default=1000, ge=1)
+    #: How often folded rows are written to the changelog and the local store (write-behind);
+    #: a crash re-reads at most this much, which the folds skip where they already applied it.
+    flush_interval_s: float = Field(default=1.0, gt=0, le=60)
+    #: Rows staged in memory that make a fold flush at once instead of waiting for the interval.
+    flush_max_rows: int = Field(default=20_000, ge=1)
     timezone: str = "UTC"
     #: Repeats of the same device + watched SSID within this many seconds make one alert.
     alert_window_s: float = Field(default=300.0, ge=0)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from bench.peer import PeerError, run_peer_bench
 from bench.pipeline import run_pipeline_bench
 from bench.scale import failover, recovery
 
@@ -16,11 +18,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="latency run length")
     parser.add_argument("--recovery-devices", type=int, default=1_000_000, help="table to rebuild")
     parser.add_argument(
-        "--only", choices=["pipeline", "recovery", "failover"], help="run one benchmark"
+        "--only", choices=["pipeline", "peer", "recovery", "failover"], help="run one benchmark"
     )
     args = parser.parse_args()
     if args.only in (None, "pipeline"):
         run_pipeline_bench(args.probes, args.devices, args.rps, args.seconds)
+    if args.only in (None, "pipeline", "peer"):
+        # The Quix Streams peer over the same capture, printed under our ingest figures.
+        try:
+            run_peer_bench(args.probes, args.devices)
+        except PeerError as exc:
+            print(f"peer: Quix Streams: failed: {exc}", file=sys.stderr)
     if args.only in (None, "failover"):
         failover()
     if args.only in (None, "recovery"):

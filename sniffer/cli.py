@@ -26,7 +26,7 @@ from sniffer.capture import CaptureError, CaptureReader, live_frames, read_captu
 from sniffer.parse import TS_LIMIT, linktype_name
 from sniffer.pipeline import Counts, pump, replay
 from sniffer.producer import KAFKA_LOG, DeliveryReport, KafkaUnavailable, ProbeProducer
-from sniffer.settings import SnifferSettings
+from sniffer.settings import BATCH_RANGE, SnifferSettings
 from sniffer.synth import DEFAULT_START, write_synthetic_pcap
 
 PROG = "probewatch-sniffer"
@@ -97,6 +97,7 @@ def _settings(args: argparse.Namespace) -> SnifferSettings:
         kafka_bootstrap_servers=args.bootstrap_servers or settings.kafka_bootstrap_servers,
         topic_prefix=settings.topic_prefix if args.topic_prefix is None else args.topic_prefix,
         sensor=args.sensor or settings.sensor,
+        batch=settings.batch if args.batch is None else args.batch,
     )
 
 
@@ -107,6 +108,7 @@ def _producer(settings: SnifferSettings) -> ProbeProducer:
         settings.probes_topic,
         client_id=f"probewatch-sniffer-{settings.sensor}",
         delivery_timeout_s=settings.delivery_timeout_s,
+        batch_size=settings.batch,
     )
     partitions = producer.ensure_topic(settings.partitions, timeout=CONNECT_TIMEOUT_S)
     if partitions != settings.partitions:
@@ -172,11 +174,13 @@ def _finish(
         report = producer.flush()
     except KeyboardInterrupt:
         report = producer.flush(0)
+        producer.close()
         _summary(counts, report, time.monotonic() - started, settings.probes_topic)
         return _fail(
             f"interrupted while waiting for Kafka: {report.pending} probe requests unconfirmed",
             EXIT_KAFKA,
         )
+    producer.close()
     _summary(counts, report, time.monotonic() - started, settings.probes_topic)
     if not report.ok:
         lost = report.queued - report.delivered
@@ -349,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("--topic-prefix", help="topic name prefix (env PROBEWATCH_TOPIC_PREFIX)")
     kafka.add_argument("--sensor", help="name of this sensor (env PROBEWATCH_SENSOR; hostname)")
     kafka.add_argument("--no-progress", action="store_true", help="no progress bar")
+    kafka.add_argument(
+        "--batch",
+        type=_number(int, *BATCH_RANGE),
+        help="probes packed per Kafka record, 1 = one record per probe keyed by MAC "
+        "(env PROBEWATCH_SNIFFER_BATCH; 500)",
+    )
 
     rep = commands.add_parser(
         "replay", parents=[kafka], help="produce the probe requests of pcap/pcapng files"

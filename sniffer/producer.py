@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -19,8 +21,12 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from sniffer.event import ProbeEvent
+from sniffer.partitioner import partition_for
 
 DEFAULT_LINGER_MS = 10
+#: A packed record is sent once it holds this many probes or its first waited this long.
+DEFAULT_BATCH_LINGER_S = 0.1
+_PARTITION_CACHE_SIZE = 100_000
 DEFAULT_COMPRESSION = "lz4"
 _POLL_EVERY = 256
 # librdkafka's own log lines go here instead of straight to stderr; what matters to a user
@@ -62,9 +68,13 @@ class DeliveryReport:
 class ProbeProducer:
     """Kafka producer for the `{prefix}probes` topic with delivered/failed accounting.
 
-    Key is the MAC (UTF-8), value the ProbeEvent JSON. murmur2_random gives keyed messages the
-    same partition as Java's and aiokafka's default partitioner, which faust's table routing
-    relies on. acks=all plus idempotence: no loss or duplicates across librdkafka's retries.
+    With `batch_size` 1, one record per probe: key the MAC (UTF-8), value the ProbeEvent JSON;
+    murmur2_random gives it the same partition as Java's and aiokafka's default partitioner,
+    which faust's table routing relies on. With a larger `batch_size` (once `ensure_topic` told
+    the partition count), the probes of one partition are packed into one record, a JSON array,
+    sent to that partition with no key: the worker's per-record cost is then shared by them all.
+    acks=all plus idempotence: no loss or duplicates across librdkafka's retries. Counts are of
+    probes either way.
     """
 
     def __init__(
@@ -78,8 +88,20 @@ class ProbeProducer:
         delivery_timeout_s: float = 300.0,
         extra_config: dict[str, Any] | None = None,
         on_error: Callable[[str], None] | None = None,
+        batch_size: int = 1,
+        batch_linger_s: float = DEFAULT_BATCH_LINGER_S,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.batch_size = batch_size
+        self.batch_linger_s = batch_linger_s
+        #: The topic's partition count, once known: packing needs it.
+        self.partitions: int | None = None
+        self._pending: dict[int, list[bytes]] = {}
+        self._pending_since: dict[int, float] = {}
+        self._partition_of: dict[bytes, int] = {}
+        self._lock = threading.Lock()
+        self._linger: threading.Thread | None = None
+        self._closed = threading.Event()
         self.topic = topic
         self.queued = 0
         self.delivered = 0
@@ -124,7 +146,7 @@ class ProbeProducer:
             ) from None
         existing = metadata.topics.get(self.topic)
         if existing is not None and existing.error is None:
-            return len(existing.partitions)
+            return self._know_partitions(len(existing.partitions))
         futures = admin.create_topics(
             [NewTopic(self.topic, num_partitions=partitions, replication_factor=-1)],
             operation_timeout=timeout,
@@ -134,8 +156,19 @@ class ProbeProducer:
             futures[self.topic].result(timeout=timeout)
         except KafkaException as exc:
             if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                return self._partition_count(admin, timeout, partitions)
+                return self._know_partitions(self._partition_count(admin, timeout, partitions))
             raise KafkaUnavailable(f"cannot create topic {self.topic!r}: {_reason(exc)}") from None
+        return self._know_partitions(partitions)
+
+    def _know_partitions(self, partitions: int) -> int:
+        """Remember the partition count; packing starts, with a thread that sends a packed
+        record once it has waited `batch_linger_s` (a live capture may pause for minutes)."""
+        self.partitions = partitions
+        if self.batch_size > 1 and self._linger is None:
+            self._linger = threading.Thread(
+                target=self._send_lingering, name="probewatch-linger", daemon=True
+            )
+            self._linger.start()
         return partitions
 
     def _partition_count(self, admin: AdminClient, timeout: float, default: int) -> int:
@@ -151,21 +184,65 @@ class ProbeProducer:
             raise KafkaUnavailable(f"Kafka producer failed: {self.fatal_error}")
         value = event.to_json()
         key = event.mac.encode()
-        while True:
-            try:
-                self._producer.produce(self.topic, value, key, on_delivery=self._on_delivery)
-                break
-            except BufferError:
-                self._producer.poll(_BUFFER_FULL_WAIT)
-            except KafkaException as exc:
-                self.queued += 1
-                self._record_failure(_reason(exc))
-                return
-        self.queued += 1
+        if self.batch_size > 1 and self.partitions is not None:
+            self._pack(key, value)
+        else:
+            self._produce(value, key, None, 1)
         self._since_poll += 1
         if self._since_poll >= _POLL_EVERY:
             self._since_poll = 0
             self._producer.poll(0)
+
+    def _pack(self, key: bytes, value: bytes) -> None:
+        partition = self._partition_of.get(key)
+        if partition is None:
+            if len(self._partition_of) >= _PARTITION_CACHE_SIZE:
+                self._partition_of.clear()
+            assert self.partitions is not None
+            partition = self._partition_of[key] = partition_for(key, self.partitions)
+        with self._lock:
+            pending = self._pending.get(partition)
+            if pending is None:
+                pending = self._pending[partition] = []
+                self._pending_since[partition] = time.monotonic()
+            pending.append(value)
+            if len(pending) >= self.batch_size:
+                self._send_pending(partition)
+
+    def _send_pending(self, partition: int) -> None:
+        """Produce the packed record of `partition` (the lock is held)."""
+        values = self._pending.pop(partition)
+        del self._pending_since[partition]
+        self._produce(b"[" + b",".join(values) + b"]", None, partition, len(values))
+
+    def _send_lingering(self) -> None:
+        while not self._closed.wait(self.batch_linger_s / 2):
+            self._send_due(time.monotonic() - self.batch_linger_s)
+
+    def _send_due(self, started_before: float) -> None:
+        with self._lock:
+            for partition, since in list(self._pending_since.items()):
+                if since <= started_before:
+                    self._send_pending(partition)
+
+    def _produce(self, value: bytes, key: bytes | None, partition: int | None, probes: int) -> None:
+        """Queue one record carrying `probes` probes; waits while librdkafka's queue is full."""
+        # -1: librdkafka's "unassigned", its partitioner then places the record by key.
+        to = -1 if partition is None else partition
+        on_delivery = partial(self._on_delivery, probes)
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic, value, key, partition=to, on_delivery=on_delivery
+                )
+                break
+            except BufferError:
+                self._producer.poll(_BUFFER_FULL_WAIT)
+            except KafkaException as exc:
+                self.queued += probes
+                self._record_failure(_reason(exc), probes)
+                return
+        self.queued += probes
 
     def poll(self) -> None:
         """Serve delivery and error callbacks without blocking."""
@@ -178,6 +255,7 @@ class ProbeProducer:
         Without a timeout this ends when librdkafka gives up (message.timeout.ms); it waits in
         one-second steps so Ctrl-C still interrupts it.
         """
+        self._send_due(float("inf"))
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
@@ -188,18 +266,23 @@ class ProbeProducer:
             queued=self.queued,
             delivered=self.delivered,
             failed=self.failed,
-            pending=pending,
+            # In probes (a packed record holds many), as the other counts are.
+            pending=max(0, self.queued - self.delivered - self.failed) if pending else 0,
             first_error=self.first_error,
         )
 
-    def _on_delivery(self, err: KafkaError | None, _msg: Any) -> None:
-        if err is None:
-            self.delivered += 1
-        else:
-            self._record_failure(err.str())
+    def close(self) -> None:
+        """Stop the linger thread (what is still packed is sent by `flush`)."""
+        self._closed.set()
 
-    def _record_failure(self, reason: str) -> None:
-        self.failed += 1
+    def _on_delivery(self, probes: int, err: KafkaError | None, _msg: Any) -> None:
+        if err is None:
+            self.delivered += probes
+        else:
+            self._record_failure(err.str(), probes)
+
+    def _record_failure(self, reason: str, probes: int = 1) -> None:
+        self.failed += probes
         if self.first_error is None:
             self.first_error = reason
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 PREFIX = "PROBEWATCH_"
 PARTITIONS_RANGE = (1, 10_000)
+#: Probes per packed record; the worker accepts up to 10,000 in one.
+BATCH_RANGE = (1, 10_000)
 # librdkafka's message.timeout.ms is a positive 32-bit number of milliseconds (0 means forever).
 DELIVERY_TIMEOUT_RANGE = (0.001, 2_147_483.0)
 
@@ -27,6 +29,8 @@ class SnifferSettings:
     partitions: int = 8
     sensor: str = field(default_factory=socket.gethostname)
     delivery_timeout_s: float = 300.0
+    #: Probes of one partition packed into one record (1: a record per probe, keyed by MAC).
+    batch: int = 500
 
     @property
     def probes_topic(self) -> str:
@@ -61,6 +65,7 @@ class SnifferSettings:
                 get("SNIFFER_DELIVERY_TIMEOUT_S", "300"),
                 *DELIVERY_TIMEOUT_RANGE,
             ),
+            batch=_bounded_int("SNIFFER_BATCH", get("SNIFFER_BATCH", "500"), *BATCH_RANGE),
         )
 
 

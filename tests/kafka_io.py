@@ -132,6 +132,54 @@ def read_records(
     return found
 
 
+def read_probes(
+    topic: str, expect_records: int, partitions: int, timeout: float = 30.0
+) -> tuple[list[dict[str, Any]], int]:
+    """Every probe on a `probes` topic, unpacked from records of either shape, and the number
+    of records. Asserts what the worker relies on: a record of one probe is keyed by its MAC,
+    and every probe sits in the partition its MAC hashes to (aiokafka's murmur2, not ours)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.subscribe([topic])
+    probes: list[dict[str, Any]] = []
+    records = 0
+    at_end: set[int] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    at_end.add(message.partition())
+                if records >= expect_records and _all_at_end(consumer, at_end):
+                    break
+                continue
+            at_end.discard(message.partition())
+            records += 1
+            value = orjson.loads(message.value())
+            if isinstance(value, dict):
+                assert message.key() == value["mac"].encode(), "a single probe keyed by its MAC"
+                value = [value]
+            for item in value:
+                where = partition_for(item["mac"].encode(), partitions)
+                assert message.partition() == where, (
+                    f"{item['mac']} packed into the wrong partition"
+                )
+                probes.append(item)
+    finally:
+        consumer.close()
+    return probes, records
+
+
 def _all_at_end(consumer: Consumer, at_end: set[int]) -> bool:
     assigned = {tp.partition for tp in consumer.assignment()}
     return bool(assigned) and assigned <= at_end

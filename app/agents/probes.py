@@ -1,24 +1,27 @@
-"""Where a probe is counted: fold every message of `probes` into the `devices` table.
+"""Where a probe is counted: fold every record of `probes` into the `devices` table.
 
-Probes arrive in batches; each batch is grouped by partition and by MAC so that a device's row is
-read, folded and written (one store write, one changelog message) once per batch, however many
-probes it sent. A table write must happen in the context of an event of its own partition, which
-is why the batch is grouped by partition first. Events are acknowledged only after the batch is
-written, so a committed offset never runs ahead of the table.
+A record carries one probe (a JSON object) or several (an array: the sniffer packs the probes of
+one partition together). Each device's row is folded in memory and written behind
+(`app.worker.write_behind`): once per flush, however many probes the device sent, with the
+changelog written before the local store and the record acknowledged only after both. The
+`ssids` index is sent each changed device's per-SSID totals with the same flush.
+
+Processing is at-least-once, so after a crash faust hands us again records whose effect is
+already in the table. Each row remembers the offset of the last record applied to it (a MAC
+always lands in the same partition), which makes re-delivery a no-op and the counts exact. All
+probes of a record are folded together, before any flush can begin, so one offset covers them.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from faust.streams import _current_event
-from faust.types import EventT, StreamT
+from faust.types import TP, AppT, EventT, StreamT
 
 from app.logic.alerts import make_alert, should_alert
 from app.logic.forwarding import (
@@ -29,205 +32,243 @@ from app.logic.forwarding import (
     forwarded_headers,
     record_source,
 )
-from app.logic.probe import InvalidProbe, decode_probe
-from app.logic.ssids import SsidTally, ssid_probes_message, tally_probe
+from app.logic.probe import InvalidProbe, RecordProbes, decode_record
+from app.logic.ssids import SsidTally, ssid_totals_message
 from app.logic.stats import fold_probe
 from app.main import app, settings
 from app.models import DeviceState, ProbeEvent
 from app.tables.devices import devices_table
 from app.tables.names import device_names_table
+from app.tables.staged import write_behind
 from app.topics import alerts_topic, probes_topic, ssid_probes_topic
+from app.web.routing import partition_of
 from app.worker import dead_letters
 from app.worker.counters import counters
 from app.worker.lists import watchlist
+from app.worker.write_behind import Message, StagedRows
 
 logger = logging.getLogger(__name__)
 
 STREAM = "probes"
-BATCH_SIZE = 2000
-BATCH_WITHIN_S = 0.25
 WATCHLIST_WAIT_S = 30.0
+#: MAC → partition of `probes`, remembered (murmur2 in Python costs a few µs a call).
+PARTITION_CACHE_SIZE = 200_000
 
 
 @app.agent(probes_topic, name="fold-probes")
 async def fold_probes(stream: StreamT[bytes]) -> None:
-    """Apply each probe exactly once to its device's row.
-
-    Processing is at-least-once, so after a crash faust hands us again events whose effect is
-    already in the table. Each row remembers the offset of the last message applied to it (a MAC
-    always lands in the same partition), which makes re-delivery a no-op and the counts exact.
-    """
+    """Fold each record into its devices' rows; acknowledge it once the flush made that durable."""
     if not await watchlist.wait_ready(timeout=WATCHLIST_WAIT_S):
         logger.warning("watch list not read within %s s; alerts start once it is", WATCHLIST_WAIT_S)
-    batches = stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S)  # type: ignore[attr-defined]
-    async for batch in batches:
-        by_partition: dict[int, list[EventT[bytes]]] = defaultdict(list)
-        for event in batch:
-            by_partition[event.message.partition].append(event)
-        for events in by_partition.values():
-            with _in_partition_of(events[-1]):
-                await _fold_partition(events)
-
-
-@contextmanager
-def _in_partition_of(event: EventT[bytes]) -> Iterator[None]:
-    """Make `event` the current event of this task, so table writes go to its partition.
-
-    faust finds a table write's partition through `faust.streams.current_event()`, a context
-    variable. Setting it in this task only leaves the stream's own bookkeeping (its background
-    take-buffer task has its own context) untouched.
-    """
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
-async def _fold_partition(events: Sequence[EventT[bytes]]) -> None:
-    """Fold one partition's share of a batch: one table read and write per device.
-
-    Whatever goes wrong with one record costs that record: it is dead-lettered and the rest of
-    the batch is folded (see `_fold_isolated`).
-    """
-    arrivals: dict[str, list[Arrival]] = defaultdict(list)
-    for event in events:
+    write_behind.start()
+    async for event in stream.noack().events():  # type: ignore[attr-defined]
         try:
-            arrival = await _decode(event)
+            await fold_record(event)
         except Exception as err:
             await dead_letters.failed(event, STREAM, err)
-            continue
-        if arrival is not None:
-            arrivals[arrival.probe.mac].append(arrival)
+        write_behind.hold(event)
+        if write_behind.due:
+            await write_behind.flush()
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
+async def _forget_revoked(app: AppT, revoked: set[TP], **_: Any) -> None:
+    """Staged rows of partitions given away are dropped: their records are read again there."""
+    write_behind.discard(tp for tp in revoked if tp.topic == probes_topic.get_topic_name())
+
+
+@dataclass(frozen=True, slots=True)
+class Probes:
+    """A device's probes in one record: where the record sits, and where it was forwarded from."""
+
+    mac: str
+    offset: int
+    source: ForwardedFrom | None
+    probes: list[tuple[int, ProbeEvent]]
+    #: Whether the record is an array; a record of one probe is dead-lettered whole.
+    batch: bool
+
+
+async def fold_record(event: EventT[bytes]) -> None:
+    """Fold one record; a bad probe in it is dead-lettered on its own, the others are counted."""
+    message = event.message
+    try:
+        record = decode_record(message.value)
+        source = forwarded_from(event.headers)
+    except InvalidProbe as bad:
+        await dead_letters.reject(event, STREAM, bad.reason, str(bad))
+        return
+    except InvalidForward as bad:
+        await dead_letters.reject(event, STREAM, "bad_header", str(bad))
+        return
+    for index, why, item in record.rejected:
+        part = dead_letters.Part(index, orjson.dumps(item))
+        await dead_letters.reject(event, STREAM, why.reason, f"probe {index}: {why}", part=part)
+    here, elsewhere = _by_device(event, record)
+    for mac, probes in elsewhere.items():
+        await _forward(event, mac, probes, record.batch)
     accepted = duplicates = 0
-    ssid_tallies: dict[str, SsidTally] = defaultdict(dict)
-    for mac, device_arrivals in arrivals.items():
-        fold = await _fold_isolated(mac, device_arrivals)
-        accepted += fold.applied
-        duplicates += fold.duplicates
-        for ssid, (count, last_ts, offset) in fold.ssids.items():
-            ssid_tallies[ssid][mac] = [count, last_ts, offset]
-    for ssid, tally in ssid_tallies.items():
-        await ssid_probes_topic.send(
-            key=ssid.encode(), value=orjson.dumps(ssid_probes_message(tally))
-        )
-    counters.incr(f"{STREAM}.accepted", accepted)
+    for mac, probes in here.items():
+        device = Probes(mac, message.offset, source, probes, record.batch)
+        applied = await _fold_device(event, device)
+        accepted += applied
+        duplicates += len(probes) - applied
+    if accepted:
+        counters.incr(f"{STREAM}.accepted", accepted)
     if duplicates:
         counters.incr(f"{STREAM}.duplicates_skipped", duplicates)
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """A valid probe, where it sits in `probes`, and where it was forwarded from, if it was."""
-
-    event: EventT[bytes]
-    probe: ProbeEvent
-    source: ForwardedFrom | None
-
-    @property
-    def offset(self) -> int:
-        return int(self.event.message.offset)
-
-
-@dataclass(slots=True)
-class DeviceFold:
-    """What folding one device's arrivals did: counts, and per SSID [probes, last ts, offset]."""
-
-    applied: int = 0
-    duplicates: int = 0
-    ssids: SsidTally = field(default_factory=dict)
-
-    def add(self, later: DeviceFold) -> None:
-        """Take in the fold of the device's next arrivals."""
-        self.applied += later.applied
-        self.duplicates += later.duplicates
-        for ssid, (count, last_ts, offset) in later.ssids.items():
-            seen = self.ssids.setdefault(ssid, [0, last_ts, offset])
-            seen[0] += count
-            seen[1] = max(seen[1], last_ts)
-            seen[2] = offset
-
-
-async def _decode(event: EventT[bytes]) -> Arrival | None:
-    """The valid probe of a record; None when it was rejected or sent on to its right key."""
+def _by_device(
+    event: EventT[bytes], record: RecordProbes
+) -> tuple[dict[str, list[tuple[int, ProbeEvent]]], dict[str, list[tuple[int, ProbeEvent]]]]:
+    """The record's probes by MAC: those whose rows live in this record's partition, and those
+    keyed or placed wrong, which are sent on to their own partition."""
     message = event.message
-    try:
-        probe = decode_probe(message.value)
-    except InvalidProbe as bad:
-        await dead_letters.reject(event, STREAM, bad.reason, str(bad))
-        return None
-    key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else None
-    if key != probe.mac:
-        # Keyed otherwise, it sits in the wrong partition for routing: send it on, keyed right,
-        # saying where it came from so that sending it again after a crash counts it once.
-        here = ForwardedFrom(STREAM, message.partition, message.offset)
-        await probes_topic.send(
-            key=probe.mac.encode(), value=message.value, headers=forwarded_headers(here)
+    here: dict[str, list[tuple[int, ProbeEvent]]] = defaultdict(list)
+    elsewhere: dict[str, list[tuple[int, ProbeEvent]]] = defaultdict(list)
+    if not record.batch:
+        index, probe = record.probes[0]
+        key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else None
+        (here if key == probe.mac else elsewhere)[probe.mac].append((index, probe))
+        return here, elsewhere
+    for index, probe in record.probes:
+        home = _partition(probe.mac) == message.partition
+        (here if home else elsewhere)[probe.mac].append((index, probe))
+    return here, elsewhere
+
+
+_partitions: dict[str, int] = {}
+
+
+def _partition(mac: str) -> int:
+    partition = _partitions.get(mac)
+    if partition is None:
+        if len(_partitions) >= PARTITION_CACHE_SIZE:
+            _partitions.clear()
+        partition = _partitions[mac] = partition_of(
+            app, probes_topic.get_topic_name(), mac.encode()
         )
-        counters.incr(f"{STREAM}.rekeyed")
-        return None
-    try:
-        source = forwarded_from(event.headers)
-    except InvalidForward as bad:
-        await dead_letters.reject(event, STREAM, "bad_header", str(bad))
-        return None
-    return Arrival(event, probe, source)
+    return partition
 
 
-async def _fold_isolated(mac: str, arrivals: list[Arrival]) -> DeviceFold:
-    """Fold a device's arrivals together; should that raise, fold them one by one, so only the
-    record that fails is dead-lettered.
-
-    The row is written only after a fold succeeds, and RocksDB hands out a fresh row on every
-    read, so a failed fold leaves the stored row as it was.
-    """
-    try:
-        return await _fold_device(mac, arrivals)
-    except Exception:
-        logger.warning(
-            "folding %d probes of %s failed; folding them one by one", len(arrivals), mac
-        )
-    total = DeviceFold()
-    for arrival in arrivals:
-        try:
-            fold = await _fold_device(mac, [arrival])
-        except Exception as err:
-            await dead_letters.failed(arrival.event, STREAM, err)
-            continue
-        total.add(fold)
-    return total
+async def _forward(
+    event: EventT[bytes], mac: str, probes: list[tuple[int, ProbeEvent]], batch: bool
+) -> None:
+    """Send a device's probes on, keyed by its MAC, saying where they came from, so that sending
+    them again after a crash counts them once. A record of one probe is sent on unchanged."""
+    message = event.message
+    here = ForwardedFrom(STREAM, message.partition, message.offset)
+    packed = [probe.as_json_dict() for _, probe in probes] if batch else None
+    value = message.value if packed is None else orjson.dumps(packed)
+    await probes_topic.send(key=mac.encode(), value=value, headers=forwarded_headers(here))
+    counters.incr(f"{STREAM}.rekeyed", len(probes))
 
 
-async def _fold_device(mac: str, arrivals: list[Arrival]) -> DeviceFold:
-    """Fold one device's new probes into its row and count its SSIDs."""
-    state: DeviceState | None = devices_table.get(mac)
-    last_applied = -1 if state is None else state.get("offset", -1)
-    fold = DeviceFold()
+async def _fold_device(event: EventT[bytes], device: Probes) -> int:
+    """Fold a device's probes of one record into its row; how many were applied."""
+    partition = event.message.partition
+    key = device.mac.encode()
+    row: DeviceState | None = write_behind.get(devices_table, partition, key)
+    if row is not None and _applied_before(row, device):
+        return 0
     alerts: list[tuple[ProbeEvent, str]] = []
-    for arrival in arrivals:
-        probe = arrival.probe
-        if arrival.offset <= last_applied or (
-            state is not None and already_applied(state, arrival.source)
-        ):
-            fold.duplicates += 1
-            continue
-        state = fold_probe(state, probe, max_ssids=settings.max_ssids_per_device)
-        if arrival.source is not None:
-            record_source(state, arrival.source)
-        last_applied = arrival.offset
-        fold.applied += 1
-        if probe.ssid:
-            tally_probe(fold.ssids, probe.ssid, probe.ts, arrival.offset)
-            reason = watchlist.get(probe.ssid)
-            if reason is not None and should_alert(state, probe, settings.alert_window_s):
-                alerts.append((probe, reason))
-            elif reason is not None:
-                counters.incr("alerts.folded")
-    if state is not None and fold.applied:
-        state["offset"] = last_applied
-        devices_table[mac] = state
+    try:
+        row = _fold(row, device, alerts)
+    except Exception:
+        logger.warning("folding the probes of %s failed; folding them one by one", device.mac)
+        row, alerts = await _refold(event, device)
+        if row is None:
+            return 0
+    write_behind.stage(devices_table, partition, key, row)
+    folded = write_behind.scratch().setdefault("folded", {})
+    folded.setdefault((partition, key), []).append(device)
     for probe, reason in alerts:
         alert = make_alert(probe, reason, device_names_table.get(probe.mac))
-        await alerts_topic.send(key=probe.mac.encode(), value=orjson.dumps(alert))
+        await alerts_topic.send(key=key, value=orjson.dumps(alert))
         counters.incr("alerts.emitted")
-    return fold
+    return len(device.probes)
+
+
+def _applied_before(row: DeviceState, device: Probes) -> bool:
+    return row.get("offset", -1) >= device.offset or already_applied(row, device.source)
+
+
+def _fold(
+    row: DeviceState | None, device: Probes, alerts: list[tuple[ProbeEvent, str]] | None
+) -> DeviceState:
+    """`row` with the device's probes applied (in place); alerts due are added to `alerts`."""
+    max_ssids = settings.max_ssids_per_device
+    for _, probe in device.probes:
+        row = fold_probe(row, probe, max_ssids=max_ssids)
+        if probe.ssid and alerts is not None:
+            reason = watchlist.get(probe.ssid)
+            if reason is None:
+                continue
+            if should_alert(row, probe, settings.alert_window_s):
+                alerts.append((probe, reason))
+            else:
+                counters.incr("alerts.folded")
+    assert row is not None, "a device's probes are never empty"
+    row["offset"] = device.offset
+    if device.source is not None:
+        record_source(row, device.source)
+    return row
+
+
+async def _refold(
+    event: EventT[bytes], device: Probes
+) -> tuple[DeviceState | None, list[tuple[ProbeEvent, str]]]:
+    """Rebuild the row after a failed fold left it half changed: from the row as flushed, fold
+    again what this generation folded before (it folded then), then this record's probes one at
+    a time, dead-lettering each that fails."""
+    partition = event.message.partition
+    key = device.mac.encode()
+    row: DeviceState | None = write_behind.committed(devices_table, partition, key)
+    folded: dict[tuple[int, bytes], list[Probes]] = write_behind.scratch().get("folded", {})
+    for earlier in folded.get((partition, key), []):
+        row = _fold(row, earlier, None)
+    alerts: list[tuple[ProbeEvent, str]] = []
+    kept: list[tuple[int, ProbeEvent]] = []
+    for index, probe in device.probes:
+        one = Probes(device.mac, device.offset, device.source, [(index, probe)], device.batch)
+        try:
+            row = _fold(orjson.loads(orjson.dumps(row)) if row is not None else None, one, alerts)
+        except Exception as err:
+            part = None
+            if device.batch:
+                part = dead_letters.Part(index, orjson.dumps(probe.as_json_dict()))
+            await dead_letters.failed(event, STREAM, err, part=part)
+            continue
+        kept.append((index, probe))
+    device.probes[:] = kept
+    return row, alerts
+
+
+def _ssid_totals(rows: StagedRows, scratch: dict[str, Any]) -> Iterable[Message]:
+    """Per SSID, the totals of every device whose probes for it this generation folded."""
+    staged = {
+        partition: partition_rows
+        for (name, partition), partition_rows in rows.items()
+        if name == devices_table.name
+    }
+    totals: dict[str, SsidTally] = defaultdict(dict)
+    folded: dict[tuple[int, bytes], list[Probes]] = scratch.get("folded", {})
+    for (partition, key), devices in folded.items():
+        row: DeviceState | None = staged.get(partition, {}).get(key)
+        if row is None:
+            continue
+        ssid_probes = row.get("ssid_probes", {})
+        for device in devices:
+            for _, probe in device.probes:
+                total = ssid_probes.get(probe.ssid) if probe.ssid else None
+                if total is not None:
+                    totals[probe.ssid][device.mac] = [total[0], total[1], row["offset"]]
+    topic = ssid_probes_topic.get_topic_name()
+    return [
+        (topic, ssid.encode(), orjson.dumps(ssid_totals_message(tally)))
+        for ssid, tally in totals.items()
+    ]
+
+
+write_behind.derive(_ssid_totals)

@@ -62,12 +62,22 @@ def is_hidden(char: str) -> bool:
     return unicodedata.category(char) in HIDDEN_CATEGORIES
 
 
+def has_hidden(text: str) -> bool:
+    """Whether any character of `text` is hidden (`is_hidden`); per probe, so ASCII is quick."""
+    if text.isascii():
+        # In ASCII the hidden characters are exactly the controls, the unprintable ones.
+        return not text.isprintable()
+    return any(is_hidden(ch) for ch in text)
+
+
 def ssid_raw_length(text: str) -> int:
     """How many octets an SSID in its text form stands for.
 
     The text form (written by the sniffer) shows each octet that is not a visible UTF-8
     character as `\\xNN`, four characters for one octet; every other character is its UTF-8.
     """
+    if text.isascii() and "\\" not in text:
+        return len(text)
     length = 0
     at = 0
     while at < len(text):
@@ -95,7 +105,7 @@ def check_ssid(value: Any, field: str = "ssid", *, allow_empty: bool = False) ->
         raise OutOfRange(f"{field} must not be empty")
     if len(value) > 4 * MAX_SSID_BYTES or ssid_raw_length(value) > MAX_SSID_BYTES:
         raise OutOfRange(f"{field} has at most {MAX_SSID_BYTES} bytes")
-    if any(is_hidden(ch) for ch in value):
+    if has_hidden(value):
         raise OutOfRange(
             f"{field} must not contain control or format characters (write an octet as \\xNN)"
         )
@@ -106,7 +116,7 @@ def check_text(value: Any, field: str, limit: int) -> str:
     """Free text of at most `limit` characters without hidden characters (sensor names, …)."""
     if not isinstance(value, str) or len(value) > limit:
         raise OutOfRange(f"{field} must be text of at most {limit} characters")
-    if any(is_hidden(ch) for ch in value):
+    if has_hidden(value):
         raise OutOfRange(f"{field} must not contain control or format characters")
     return value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _HEX = re.compile(r"[0-9a-f]{12}")
+_CANONICAL = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 _SEPARATORS = str.maketrans("", "", ":-. ")
 
 
@@ -19,6 +20,8 @@ def normalize_mac(text: str) -> str:
     """
     if not isinstance(text, str):
         raise InvalidMac("a MAC address must be text")
+    if _CANONICAL.fullmatch(text):
+        return text
     digits = text.strip().lower()
     groups = re.split(r"[:\-]", digits)
     if len(groups) == 6 and all(1 <= len(g) <= 2 for g in groups):

@@ -6,6 +6,7 @@ rejected with a reason the worker counts and logs, and the stream moves on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -84,6 +85,47 @@ def _optional_hex(value: Any) -> str | None:
     ):
         raise OutOfRange(f"ssid_hex must be lower-case hex of at most {MAX_SSID_BYTES} octets")
     return value
+
+
+#: Probes one record of `probes` may carry (the sniffer packs a few hundred).
+MAX_PROBES_PER_RECORD = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProbes:
+    """The probes of one `probes` record: one object, or an array of them (`batch`).
+
+    In an array, each probe stands alone: a bad one is `rejected` (its index, why, its JSON)
+    and the others are kept.
+    """
+
+    batch: bool
+    probes: list[tuple[int, ProbeEvent]]
+    rejected: list[tuple[int, InvalidProbe, Any]]
+
+
+def decode_record(raw: bytes | None) -> RecordProbes:
+    """Parse and validate the value of one `probes` record of either shape."""
+    if raw is None:
+        raise InvalidProbe("empty_value")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidProbe("not_json", repr(raw[:40])) from None
+    if not isinstance(data, list):
+        return RecordProbes(False, [(0, probe_from_dict(data))], [])
+    if not data:
+        raise InvalidProbe("empty_batch")
+    if len(data) > MAX_PROBES_PER_RECORD:
+        raise InvalidProbe("batch_too_large", f"{len(data)} > {MAX_PROBES_PER_RECORD} probes")
+    probes: list[tuple[int, ProbeEvent]] = []
+    rejected: list[tuple[int, InvalidProbe, Any]] = []
+    for index, item in enumerate(data):
+        try:
+            probes.append((index, probe_from_dict(item)))
+        except InvalidProbe as bad:
+            rejected.append((index, bad, item))
+    return RecordProbes(True, probes, rejected)
 
 
 def decode_probe(raw: bytes | None) -> ProbeEvent:

@@ -1,7 +1,11 @@
 """SSID → devices: the messages that carry a device's probes for an SSID, and how they fold.
 
-A device's probes all come from one partition of `probes`, in offset order, so remembering per
-(SSID, device) the last source offset applied makes a re-sent message harmless.
+The fold of `probes` sends, per SSID, each changed device's *total* for it (`totals`): the
+device's row holds that total, so a message sent twice, or sent again with other totals after a
+crash made the fold re-read its input, still leaves the right count. A device's probes all come
+from one partition of `probes`, in offset order, so the source offset orders a device's totals
+and an older one arriving late is skipped. Messages of the earlier shape (`devices`: the probes
+of one batch, added) are still applied, skipped when their offset was applied before.
 """
 
 from __future__ import annotations
@@ -18,35 +22,30 @@ class InvalidSsidProbes(ValueError):
     """An `ssid-probes` value of the wrong shape."""
 
 
-#: Per device: [probes, last capture time, last source offset] in one batch.
+#: Per device: [probes, last capture time, last source offset].
 SsidTally = dict[str, list[Any]]
 
 
-def tally_probe(tally: SsidTally, mac: str, ts: float, offset: int) -> None:
-    """Count one probe of `mac` for the SSID this tally belongs to."""
-    seen = tally.get(mac)
-    if seen is None:
-        tally[mac] = [1, ts, offset]
-    else:
-        seen[0] += 1
-        seen[1] = max(seen[1], ts)
-        seen[2] = offset
-
-
-def ssid_probes_message(tally: SsidTally) -> dict[str, Any]:
-    """One `ssid-probes` value per SSID and batch: `{"devices": {mac: [n, last_ts, offset]}}`."""
-    return {"devices": tally}
+def ssid_totals_message(totals: SsidTally) -> dict[str, Any]:
+    """One `ssid-probes` value per SSID and flush: `{"totals": {mac: [total, last_ts, offset]}}`."""
+    return {"totals": totals}
 
 
 def apply_ssid_probes(row: dict[str, Any] | None, update: Any) -> dict[str, Any] | None:
     """The new row, or None when every device's share was applied before (a re-sent message)."""
-    if not isinstance(update, dict) or not isinstance(update.get("devices"), dict):
-        raise InvalidSsidProbes('value must be an object like {"devices": {mac: [n, ts, offset]}}')
-    shares = [_valid_share(mac, share) for mac, share in update["devices"].items()]
+    if not isinstance(update, dict):
+        raise InvalidSsidProbes('value must be an object like {"totals": {mac: [n, ts, offset]}}')
+    if isinstance(update.get("totals"), dict):
+        shares, apply = update["totals"], _apply_total
+    elif isinstance(update.get("devices"), dict):
+        shares, apply = update["devices"], _apply_share
+    else:
+        raise InvalidSsidProbes('value must be an object like {"totals": {mac: [n, ts, offset]}}')
+    valid = [_valid_share(mac, share) for mac, share in shares.items()]
     row = row or {"devices": {}, "probe_count": 0, "devices_truncated": False}
     changed = False
-    for mac, count, last_ts, offset in shares:
-        changed |= _apply_share(row, mac, count, last_ts, offset)
+    for mac, count, last_ts, offset in valid:
+        changed |= apply(row, mac, count, last_ts, offset)
     if row["probe_count"] > INT64[1]:
         raise InvalidSsidProbes("the SSID's probe count would exceed 64 bits")
     return row if changed else None
@@ -81,6 +80,24 @@ def _apply_share(row: dict[str, Any], mac: str, count: int, last_ts: float, offs
         devices[mac] = [count, last_ts, offset]
     else:
         row["devices_truncated"] = True
+    return True
+
+
+def _apply_total(row: dict[str, Any], mac: str, count: int, last_ts: float, offset: int) -> bool:
+    """`count` is the device's total for the SSID: it replaces what was known of the device."""
+    devices: dict[str, list[Any]] = row["devices"]
+    seen = devices.get(mac)
+    if seen is not None and seen[2] >= offset:
+        return False
+    if seen is not None:
+        row["probe_count"] += count - seen[0]
+        devices[mac] = [count, max(seen[1], last_ts), offset]
+    elif len(devices) < MAX_DEVICES_PER_SSID:
+        row["probe_count"] += count
+        devices[mac] = [count, last_ts, offset]
+    else:
+        row["devices_truncated"] = True
+        row["probe_count"] += count
     return True
 
 

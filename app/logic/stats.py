@@ -50,7 +50,7 @@ def fold_probe(state: DeviceState | None, probe: ProbeEvent, *, max_ssids: int) 
     if newest:
         state["last_seen_ts"] = probe.ts
     if probe.ssid:
-        _add_ssid(state, probe.ssid, max_ssids)
+        _add_ssid(state, probe.ssid, probe.ts, max_ssids)
     else:
         state["wildcard_probes"] += 1
     rssi = probe.rssi_dbm
@@ -73,9 +73,18 @@ def fold_probe(state: DeviceState | None, probe: ProbeEvent, *, max_ssids: int) 
     return state
 
 
-def _add_ssid(state: DeviceState, ssid: str, max_ssids: int) -> None:
+def _add_ssid(state: DeviceState, ssid: str, ts: float, max_ssids: int) -> None:
     if not _add_bounded(state["ssids"], ssid, max_ssids):
         state["ssids_truncated"] = True
+        return
+    totals = state.setdefault("ssid_probes", {})
+    total = totals.get(ssid)
+    if total is None:
+        totals[ssid] = [1, ts]
+    else:
+        total[0] += 1
+        if ts > total[1]:
+            total[1] = ts
 
 
 def _add_bounded(items: list[str], item: str, limit: int) -> bool:

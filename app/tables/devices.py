@@ -1,8 +1,14 @@
-"""`devices`: per source MAC, the state folded from its probes (see `app.logic.stats`)."""
+"""`devices`: per source MAC, the state folded from its probes (see `app.logic.stats`).
+
+Rows are staged in memory and written behind (`app.tables.staged`): read them with
+`device_row`, which sees staged rows too.
+"""
 
 from __future__ import annotations
 
 from app.main import app, settings
+from app.models import DeviceState
+from app.tables.staged import write_behind
 
 #: Keys are the MAC as raw UTF-8 bytes, exactly as the sniffer keys `probes`, so faust's router
 #: (murmur2 over the serialized key) finds the partition the table row was written to (faust#514).
@@ -13,3 +19,10 @@ devices_table = app.Table(
     key_type=bytes,
     help="Per-device probe statistics, keyed by MAC.",
 )
+write_behind.track(devices_table)
+
+
+def device_row(mac: str) -> DeviceState | None:
+    """A device's row on the worker that owns it, staged changes included."""
+    row: DeviceState | None = write_behind.get(devices_table, None, mac.encode())
+    return row

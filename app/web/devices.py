@@ -11,7 +11,7 @@ from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, clean_name, encode_name_value, name_key
 from app.logic.stats import device_stats
 from app.main import app
-from app.tables.devices import devices_table
+from app.tables.devices import device_row, devices_table
 from app.tables.names import device_names_table, names_applied
 from app.topics import device_names_topic
 from app.web.gather import (
@@ -33,7 +33,7 @@ EDIT_VISIBLE_WITHIN_S = 10.0
 
 def stats_with_name(mac: str) -> dict[str, Any] | None:
     """DeviceStats plus the device's name, from this worker's tables (it must own the MAC)."""
-    state = devices_table.get(mac)
+    state = device_row(mac)
     if state is None:
         return None
     return {**device_stats(mac, state), "name": device_names_table.get(mac)}
@@ -110,7 +110,7 @@ class DeviceNameView(web.View):
                 {"error": "the edit was stored in Kafka but is not applied yet", "mac": mac},
                 status=202,
             )
-        return self.json({"mac": mac, "name": name, "seen": devices_table.get(mac) is not None})
+        return self.json({"mac": mac, "name": name, "seen": device_row(mac) is not None})
 
 
 @blueprint.route("/devices", name="devices-by-name")

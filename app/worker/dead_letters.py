@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from faust.types import EventT, StreamT
 
@@ -18,6 +19,15 @@ from app.topics import dead_letters_topic
 from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One element of a record that carries many (an array of probes): its index and bytes."""
+
+    index: int
+    value: bytes
+
 
 HEADER_PREFIX = "probewatch.dlq."
 MAX_ERROR = 1000
@@ -42,23 +52,33 @@ def where(event: EventT[bytes]) -> str:
     return f"{message.topic}[{message.partition}]@{message.offset}"
 
 
-async def reject(event: EventT[bytes], stream: str, reason: str, detail: str) -> None:
-    """A record that is not what its topic carries: count it as `<stream>.rejected.<reason>`."""
+async def reject(
+    event: EventT[bytes], stream: str, reason: str, detail: str, *, part: Part | None = None
+) -> None:
+    """A record that is not what its topic carries: count it as `<stream>.rejected.<reason>`.
+
+    With `part`, only that element of a record that carries many is rejected and kept.
+    """
     counters.reject(stream, reason, f"{detail} at {where(event)}")
-    await _keep(event, stream, reason, detail)
+    await _keep(event, stream, reason, detail, part)
 
 
-async def failed(event: EventT[bytes], stream: str, error: BaseException) -> None:
-    """A record whose processing raised: count it as `<stream>.rejected.processing_error`."""
+async def failed(
+    event: EventT[bytes], stream: str, error: BaseException, *, part: Part | None = None
+) -> None:
+    """A record (or `part` of it) whose processing raised: count it as
+    `<stream>.rejected.processing_error`."""
     detail = f"{type(error).__name__}: {error}"[:MAX_ERROR]
     key = f"{stream}.rejected.processing_error"
     if counters.counts[key] < TRACEBACKS_LOGGED:
         logger.error("%s: processing %s failed", stream, where(event), exc_info=error)
     counters.reject(stream, "processing_error", f"{detail} at {where(event)}")
-    await _keep(event, stream, "processing_error", detail)
+    await _keep(event, stream, "processing_error", detail, part)
 
 
-async def _keep(event: EventT[bytes], stream: str, reason: str, detail: str) -> None:
+async def _keep(
+    event: EventT[bytes], stream: str, reason: str, detail: str, part: Part | None = None
+) -> None:
     """Produce the record to the dead-letter topic; a failure there is logged, never raised."""
     message = event.message
     ours = {
@@ -69,10 +89,14 @@ async def _keep(event: EventT[bytes], stream: str, reason: str, detail: str) -> 
         "reason": reason,
         "error": detail[:MAX_ERROR],
     }
+    value = message.value
+    if part is not None:
+        ours["index"] = str(part.index)
+        value = part.value
     headers = [*_original_headers(event.headers)]
-    headers += [(HEADER_PREFIX + name, value.encode()) for name, value in ours.items()]
+    headers += [(HEADER_PREFIX + name, text.encode()) for name, text in ours.items()]
     try:
-        await dead_letters_topic.send(key=message.key, value=message.value, headers=headers)
+        await dead_letters_topic.send(key=message.key, value=value, headers=headers)
     except Exception as err:
         logger.error("could not keep a dead letter from %s: %r", where(event), err)
         return

@@ -107,12 +107,15 @@ class TopicFanout:
             await consumer.position(tp)
 
     def _publish(self, raw: bytes | None) -> None:
+        """Offer each event of a record (an object, or an array of them) to every client."""
         try:
-            event = orjson.loads(raw) if raw is not None else None
+            value = orjson.loads(raw) if raw is not None else None
         except orjson.JSONDecodeError:
-            event = None
-        if not isinstance(event, dict):
-            counters.incr(f"stream.{self.label}.undecodable")
-            return
-        for subscriber in list(self.subscribers):
-            subscriber.offer(event)
+            value = None
+        events = value if isinstance(value, list) else [value]
+        for event in events:
+            if not isinstance(event, dict):
+                counters.incr(f"stream.{self.label}.undecodable")
+                continue
+            for subscriber in list(self.subscribers):
+                subscriber.offer(event)

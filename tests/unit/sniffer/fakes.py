@@ -36,7 +36,11 @@ class FakeProducer(FakeSink):
         self.kwargs = kwargs
         self.ensured: int | None = None
         self.flushed = False
+        self.closed = False
         type(self).instances.append(self)
+
+    def close(self) -> None:
+        self.closed = True
 
     def ensure_topic(self, partitions: int, timeout: float = 30.0) -> int:
         self.ensured = partitions

@@ -1,4 +1,8 @@
-"""The `fold-probes` agent with faust's `test_context`: what reaches the `devices` table."""
+"""The `fold-probes` agent with faust's `test_context`: what reaches the `devices` table.
+
+The write-behind flush produces to Kafka; here its produce step is replaced by a recorder that
+says every record was acknowledged (`flushed`), so what the flush stores and acknowledges is real.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ from faust import App
 from app.agents import probes as probes_agent
 from app.agents.probes import fold_probes
 from app.logic.forwarding import SOURCE_HEADER
-from app.tables.devices import devices_table
-from app.topics import dead_letters_topic, probes_topic
+from app.tables.devices import device_row, devices_table
+from app.tables.staged import write_behind
+from app.topics import dead_letters_topic, probes_topic, ssid_probes_topic
 from app.worker.counters import counters
 from app.worker.lists import watchlist
+from app.worker.write_behind import _Generation
 
 MAC = "f0:18:98:11:22:33"
 
@@ -34,13 +40,48 @@ def dead(monkeypatch: pytest.MonkeyPatch) -> AsyncMock:
     return sent
 
 
+class Flushed:
+    """What the flushes produced: changelog rows and derived messages, in order."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, int, bytes, Any]] = []
+        self.messages: list[tuple[str, bytes, Any]] = []
+        self.fail_next = 0
+
+    async def produce(self, flushing: Any) -> dict[tuple[str, int], int]:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("broker gone")
+        for (name, partition), encoded in flushing.encoded.items():
+            for key, value in encoded.items():
+                self.rows.append((name, partition, key, orjson.loads(value)))
+        for topic, key, value in flushing.messages:
+            self.messages.append((topic, key, orjson.loads(value)))
+        return {slot: len(self.rows) for slot in flushing.encoded}
+
+
 @pytest.fixture()
-async def agent(app: App, dead: AsyncMock) -> AsyncIterator[object]:
+def flushed(monkeypatch: pytest.MonkeyPatch) -> Flushed:
+    recorder = Flushed()
+    monkeypatch.setattr(write_behind, "_produce", recorder.produce)
+    monkeypatch.setattr(write_behind, "interval_s", 0.01)
+    monkeypatch.setattr("app.worker.write_behind.RETRY_AFTER_S", 0.01)
+    write_behind._generation = _Generation()
+    return recorder
+
+
+@pytest.fixture()
+async def agent(app: App, dead: AsyncMock, flushed: Flushed) -> AsyncIterator[object]:
     devices_table.data.clear()
     counters.counts.clear()
     watchlist.load({})
     async with fold_probes.test_context() as agent:
         yield agent
+    await write_behind.stop()
+
+
+def _row(mac: str = MAC) -> Any:
+    return device_row(mac)
 
 
 def _dead_letter_reasons(dead: AsyncMock) -> list[str]:
@@ -54,7 +95,7 @@ async def test_probes_fold_into_one_row(agent: object) -> None:
     for offset, (ts, ssid) in enumerate([(10.0, "home"), (11.0, ""), (12.0, "work")]):
         await _put(agent, _value(ts, ssid), offset)
     await _settle()
-    row = devices_table[MAC]
+    row = _row()
     assert row["probe_count"] == 3 and row["ssids"] == ["home", "work"]
     assert row["wildcard_probes"] == 1 and row["offset"] == 2
 
@@ -63,7 +104,7 @@ async def test_redelivered_offsets_are_not_counted_twice(agent: object) -> None:
     for offset in (0, 1, 1, 0, 2):
         await _put(agent, _value(10.0 + offset), offset)
     await _settle()
-    assert devices_table[MAC]["probe_count"] == 3
+    assert _row()["probe_count"] == 3
     assert counters.counts["probes.duplicates_skipped"] == 2
 
 
@@ -72,7 +113,7 @@ async def test_malformed_message_is_counted_and_the_next_good_one_still_is(agent
     await _put(agent, b'{"mac": 1}', 1)
     await _put(agent, _value(12.0), 2)
     await _settle()
-    assert devices_table[MAC]["probe_count"] == 1
+    assert _row()["probe_count"] == 1
     assert counters.counts["probes.rejected.not_json"] == 1
     assert counters.counts["probes.rejected.bad_mac"] == 1
     assert counters.counts["probes.accepted"] == 1
@@ -101,7 +142,7 @@ async def test_a_value_out_of_range_is_dead_lettered_and_counting_goes_on(
     await _put(agent, bad, 1)
     await _put(agent, _value(12.0), 2)
     await _settle()
-    assert devices_table[MAC]["probe_count"] == 1
+    assert _row()["probe_count"] == 1
     assert counters.counts["probes.rejected.bad_field"] == 2
     assert _dead_letter_reasons(dead) == ["bad_field", "bad_field"]
     first = dead.await_args_list[0].kwargs
@@ -125,8 +166,8 @@ async def test_a_probe_that_fails_to_fold_costs_only_itself(
     for offset, ssid in enumerate(["home", "boom", "work"]):
         await _put(agent, _value(10.0 + offset, ssid), offset)
     await _settle()
-    assert devices_table[MAC]["probe_count"] == 2
-    assert devices_table[MAC]["ssids"] == ["home", "work"]
+    assert _row()["probe_count"] == 2
+    assert _row()["ssids"] == ["home", "work"]
     assert _dead_letter_reasons(dead) == ["processing_error"]
     assert dead.await_args_list[0].kwargs["value"] == _value(11.0, "boom")
     assert counters.counts["probes.rejected.processing_error"] == 1
@@ -137,8 +178,8 @@ async def test_a_probe_forwarded_twice_from_one_source_counts_once(agent: object
     for offset, source in enumerate([b"pcap:3:100", b"pcap:3:101", b"pcap:3:100", b"pcap:5:100"]):
         await _put(agent, _value(10.0 + offset), offset, headers={SOURCE_HEADER: source})
     await _settle()
-    assert devices_table[MAC]["probe_count"] == 3
-    assert devices_table[MAC]["sources"] == {"pcap:3": 101, "pcap:5": 100}
+    assert _row()["probe_count"] == 3
+    assert _row()["sources"] == {"pcap:3": 101, "pcap:5": 100}
     assert counters.counts["probes.duplicates_skipped"] == 1
 
 
@@ -153,7 +194,7 @@ async def test_probe_keyed_by_another_key_is_forwarded_keyed_by_its_mac(
     sent.assert_awaited_once_with(
         key=b"aa:bb:cc:dd:ee:ff", value=value, headers=[(SOURCE_HEADER, b"probes:0:0")]
     )
-    assert devices_table.get("aa:bb:cc:dd:ee:ff") is None
+    assert _row("aa:bb:cc:dd:ee:ff") is None
     assert counters.counts["probes.rekeyed"] == 1
 
 
@@ -180,9 +221,93 @@ def _forget_deliveries() -> None:
 
 
 async def _settle(timeout: float = 10.0) -> None:
-    """Until the agent has acknowledged every event delivered: it acknowledges a batch only
-    once the batch is folded and written (take_events), so its effects are all visible then."""
+    """Until the agent has acknowledged every event delivered: it acknowledges a record only
+    once a flush made its effect durable, so its effects are all visible then."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not all(event.message.acked for event in _delivered):
         assert asyncio.get_running_loop().time() < deadline, "the agent left events unprocessed"
         await asyncio.sleep(0.01)
+
+
+def _probe(ts: float, ssid: str = "", mac: str = MAC) -> dict[str, Any]:
+    return {"ts": ts, "mac": mac, "ssid": ssid, "rssi_dbm": -50}
+
+
+async def test_a_record_of_many_probes_counts_each_once(
+    agent: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probes_agent, "partition_of", lambda *_: 0)
+    other = "f0:18:98:00:00:02"
+    batch = [_probe(10.0, "home"), _probe(11.0, "home", other), _probe(12.0, "work")]
+    await _put(agent, orjson.dumps(batch), 0, key=b"")
+    await _put(agent, orjson.dumps(batch), 0, key=b"")
+    await _settle()
+    assert _row()["probe_count"] == 2 and _row()["ssids"] == ["home", "work"]
+    assert _row(other)["probe_count"] == 1
+    assert _row()["ssid_probes"] == {"home": [1, 10.0], "work": [1, 12.0]}
+    assert counters.counts["probes.accepted"] == 3
+    assert counters.counts["probes.duplicates_skipped"] == 3
+
+
+async def test_a_bad_probe_in_a_record_is_dead_lettered_alone(
+    agent: object, dead: AsyncMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probes_agent, "partition_of", lambda *_: 0)
+    bad = {"ts": 5.0, "mac": MAC, "ssid": "x" * 33}
+    await _put(agent, orjson.dumps([_probe(10.0), bad, _probe(11.0)]), 7, key=b"")
+    await _settle()
+    assert _row()["probe_count"] == 2
+    assert _dead_letter_reasons(dead) == ["bad_field"]
+    kept = dead.await_args_list[0].kwargs
+    assert orjson.loads(kept["value"]) == bad
+    assert dict(kept["headers"])["probewatch.dlq.index"] == b"1"
+    assert dict(kept["headers"])["probewatch.dlq.offset"] == b"7"
+
+
+async def test_probes_of_another_partition_are_forwarded_together(
+    agent: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = "f0:18:98:00:00:09"
+    monkeypatch.setattr(
+        probes_agent, "partition_of", lambda _a, _t, key: int(key == b"f0:18:98:00:00:09")
+    )
+    probes_agent._partitions.clear()
+    sent = AsyncMock()
+    monkeypatch.setattr(probes_topic, "send", sent)
+    batch = [_probe(10.0), _probe(11.0, mac=elsewhere), _probe(12.0, mac=elsewhere)]
+    await _put(agent, orjson.dumps(batch), 4, key=b"")
+    await _settle()
+    probes_agent._partitions.clear()
+    assert _row()["probe_count"] == 1 and _row(elsewhere) is None
+    call = sent.await_args.kwargs
+    assert call["key"] == elsewhere.encode()
+    assert [p["ts"] for p in orjson.loads(call["value"])] == [11.0, 12.0]
+    assert call["headers"] == [(SOURCE_HEADER, b"probes:0:4")]
+
+
+async def test_the_flush_sends_each_device_total_per_ssid(agent: object, flushed: Flushed) -> None:
+    for offset, ssid in enumerate(["home", "home", "", "work"]):
+        await _put(agent, _value(10.0 + offset, ssid), offset)
+    await _settle()
+    totals = {
+        key.decode(): value["totals"]
+        for topic, key, value in flushed.messages
+        if topic == ssid_probes_topic.get_topic_name()
+    }
+    assert totals["home"][MAC][0] == 2 and totals["work"][MAC][0] == 1
+    assert totals["home"][MAC][2] >= 1 and totals["work"][MAC][2] == 3
+    assert [row for name, _, key, row in flushed.rows if key == MAC.encode()][-1]["offset"] == 3
+
+
+async def test_nothing_is_acknowledged_or_stored_before_the_changelog_has_it(
+    agent: object, flushed: Flushed
+) -> None:
+    flushed.fail_next = 10**9
+    await _put(agent, _value(10.0), 0)
+    await asyncio.sleep(0.1)
+    assert not _delivered[0].message.acked
+    assert devices_table.data.get(MAC.encode()) is None, "stored before the changelog had it"
+    assert _row()["probe_count"] == 1, "the worker still serves what it folded"
+    flushed.fail_next = 0
+    await _settle()
+    assert flushed.rows and devices_table.data.get(MAC.encode())["probe_count"] == 1

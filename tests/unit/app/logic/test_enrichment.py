@@ -9,7 +9,7 @@ import pytest
 from app.cli.names_import import InventoryError, NameRow, read_inventory
 from app.logic.alerts import make_alert, should_alert
 from app.logic.names import InvalidName, clean_name, decode_name_value, name_key
-from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes, ssid_view, tally_probe
+from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes, ssid_view
 from app.logic.watchlist import InvalidWatch, clean_ssid, decode_watch_value
 from app.models import ProbeEvent
 
@@ -55,11 +55,8 @@ def test_alerts_fold_repeats_within_the_window_by_capture_time() -> None:
     assert (alert["name"], alert["reason"], alert["rssi_dbm"]) == ("Alice", "phishing", -40)
 
 
-def test_ssid_tallies_fold_once_per_source_offset() -> None:
-    tally: dict[str, list[object]] = {}
-    tally_probe(tally, "aa:aa:aa:aa:aa:01", 10.0, 5)
-    tally_probe(tally, "aa:aa:aa:aa:aa:01", 12.0, 9)
-    tally_probe(tally, "aa:aa:aa:aa:aa:02", 11.0, 7)
+def test_ssid_batch_shares_of_the_earlier_shape_fold_once_per_source_offset() -> None:
+    tally = {"aa:aa:aa:aa:aa:01": [2, 12.0, 9], "aa:aa:aa:aa:aa:02": [1, 11.0, 7]}
     row = apply_ssid_probes(None, {"devices": tally})
     assert row is not None and row["probe_count"] == 3
     assert apply_ssid_probes(row, {"devices": tally}) is None, "a re-sent message changes nothing"
@@ -71,6 +68,21 @@ def test_ssid_tallies_fold_once_per_source_offset() -> None:
     for bad in ([], {"devices": []}, {"devices": {"m": [1, 2]}}, {"devices": {"m": ["1", 2, 3]}}):
         with pytest.raises(InvalidSsidProbes):
             apply_ssid_probes(None, bad)
+
+
+def test_ssid_totals_converge_whatever_the_flushes_a_crash_made() -> None:
+    """Totals replace a device's share: sent twice, late, or re-cut after a crash re-read the
+    input, the SSID ends with the device's true count."""
+    mac = "aa:aa:aa:aa:aa:01"
+    first = apply_ssid_probes(None, {"totals": {mac: [5, 10.0, 190]}})
+    assert first is not None and first["probe_count"] == 5
+    assert apply_ssid_probes(first, {"totals": {mac: [5, 10.0, 190]}}) is None
+    assert apply_ssid_probes(first, {"totals": {mac: [3, 9.0, 140]}}) is None, "older total"
+    later = apply_ssid_probes(first, {"totals": {mac: [7, 12.0, 250]}})
+    assert later is not None and later["probe_count"] == 7
+    assert later["devices"][mac] == [7, 12.0, 250]
+    other = apply_ssid_probes(later, {"totals": {"aa:aa:aa:aa:aa:02": [2, 3.0, 1]}})
+    assert other is not None and other["probe_count"] == 9
 
 
 def test_inventory_csv_and_json(tmp_path: Path) -> None:
