@@ -21,14 +21,22 @@ def main() -> None:
         "--only", choices=["pipeline", "peer", "recovery", "failover"], help="run one benchmark"
     )
     args = parser.parse_args()
+    ours: dict[str, float] = {}
     if args.only in (None, "pipeline"):
-        run_pipeline_bench(args.probes, args.devices, args.rps, args.seconds)
+        ours = run_pipeline_bench(args.probes, args.devices, args.rps, args.seconds)
     if args.only in (None, "pipeline", "peer"):
         # The Quix Streams peer over the same capture, printed under our ingest figures.
         try:
-            run_peer_bench(args.probes, args.devices)
+            peer = run_peer_bench(args.probes, args.devices)
         except PeerError as exc:
             print(f"peer: Quix Streams: failed: {exc}", file=sys.stderr)
+        else:
+            if "ingest_1" in ours:
+                mine, theirs = ours["ingest_1"], peer["end_to_end_probes_per_s"]
+                print(
+                    f"probewatch / Quix Streams, end to end on one worker: "
+                    f"{mine:,.0f} / {theirs:,.0f} = {mine / theirs:.2f} times"
+                )
     if args.only in (None, "failover"):
         failover()
     if args.only in (None, "recovery"):

@@ -56,10 +56,13 @@ def device_macs(capture: Path) -> list[str]:
     return sorted(macs)
 
 
-def replay_rate(deployment: Deployment, capture: Path) -> tuple[float, float, str]:
-    """(frames/s the sniffer reported, wall seconds, its summary)."""
+def replay_rate(
+    deployment: Deployment, capture: Path, batch: int | None = None
+) -> tuple[float, float, str]:
+    """(frames/s the sniffer reported, wall seconds, its summary); `batch` probes per record."""
+    packing = [] if batch is None else ["--batch", str(batch)]
     started = time.perf_counter()
-    result = deployment.sniffer("replay", "--no-progress", str(capture), timeout=900)
+    result = deployment.sniffer("replay", "--no-progress", *packing, str(capture), timeout=900)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"replay failed: {result.stderr}")
@@ -67,7 +70,8 @@ def replay_rate(deployment: Deployment, capture: Path) -> tuple[float, float, st
     return float(match.group(1).replace(",", "")) if match else float("nan"), elapsed, result.stdout
 
 
-def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> None:
+def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> dict[str, float]:
+    """Print the pipeline's figures; returns them by name for the comparison with the peer."""
     if not kafka_reachable():
         raise SystemExit("no Kafka at localhost:9092: run `make kafka` first")
     capture = synth_capture(probes, devices)
@@ -75,21 +79,27 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> N
     print(f"capture: {capture.name}: {probes} probes from {len(macs)} devices")
 
     scratch = Path(tempfile.mkdtemp(prefix="probewatch-bench-"))
+    figures: dict[str, float] = {}
     try:
-        _replay_only(scratch, capture)
-        for count in (1, 2):
-            _ingest_and_latency(scratch, capture, probes, macs, count, rps, seconds)
+        figures["replay"] = _replay_only(scratch, capture)
+        figures["ingest_1"] = _ingest_and_latency(scratch, capture, probes, macs, 1, rps, seconds)
+        figures["ingest_1_single"] = _ingest_and_latency(
+            scratch, capture, probes, macs, 1, 0, seconds, batch=1
+        )
+        figures["ingest_2"] = _ingest_and_latency(scratch, capture, probes, macs, 2, rps, seconds)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return figures
 
 
-def _replay_only(scratch: Path, capture: Path) -> None:
+def _replay_only(scratch: Path, capture: Path) -> float:
     """Parse + produce only: no worker is consuming."""
     deployment = Deployment(data_dir=scratch / "replay")
     rate, elapsed, _ = replay_rate(deployment, capture)
     print(
         f"replay (parse+produce, acks=all, idempotent): {rate:,.0f} frames/s ({elapsed:.1f} s wall)"
     )
+    return rate
 
 
 def _accepted(workers: list[Worker]) -> int:
@@ -104,16 +114,19 @@ def _ingest_and_latency(
     count: int,
     rps: int,
     seconds: float,
-) -> None:
-    """Time a replay until the table reflects the last probe; then query at a fixed rate."""
-    deployment = Deployment(data_dir=scratch / f"ingest-{count}")
+    batch: int | None = None,
+) -> float:
+    """Time a replay until the table reflects the last probe; then query at a fixed rate (unless
+    `rps` is 0). Probes/s end to end."""
+    shape = "" if batch is None else f"-batch{batch}"
+    deployment = Deployment(data_dir=scratch / f"ingest-{count}{shape}")
     workers = [Worker(deployment).start() for _ in range(count)]
     try:
         for worker in workers:
             worker.wait_ready()
         wait_for(lambda: _all_own_probes(workers), 120, "every worker owns probe partitions")
         started = time.perf_counter()
-        replay_rate(deployment, capture)
+        replay_rate(deployment, capture, batch)
         wait_for(
             lambda: _accepted(workers) >= probes,
             900,
@@ -121,16 +134,20 @@ def _ingest_and_latency(
             interval=0.05,
         )
         elapsed = time.perf_counter() - started
+        records = "one record per probe" if batch == 1 else "probes packed per partition"
         print(
-            f"end-to-end ingest, {count} worker{'s' if count > 1 else ''}: "
+            f"end-to-end ingest, {count} worker{'s' if count > 1 else ''}, {records}: "
             f"{probes / elapsed:,.0f} probes/s "
             f"({probes} probes in {elapsed:.1f} s, first produce → last probe in the table)"
         )
+        if not rps:
+            return probes / elapsed
         _wait_idle(workers)
         paths = [f"/devices/{mac}" for mac in macs]
         report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
         routed = " (about half routed to the other worker)" if count > 1 else ""
         print(f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s{routed}: {report}")
+        return probes / elapsed
     finally:
         for worker in workers:
             worker.stop()

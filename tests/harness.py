@@ -186,6 +186,10 @@ class Worker:
             time.sleep(0.3)
         raise TimeoutError(f"worker {self.url} not ready in {timeout} s:\n{self.log_tail()}")
 
+    def wait_flushed(self, timeout: float = 30.0) -> None:
+        """Until no folded row waits in memory: the changelogs and local stores hold them all."""
+        wait_for(lambda: self.get("/health")[1]["unflushed_rows"] == 0, timeout, "rows flushed")
+
     def counters(self) -> dict[str, int]:
         return dict(http_json(f"{self.url}/health")[1]["counters"])
 

@@ -1,4 +1,10 @@
-"""Fold `ssid-probes` (the probe stream re-keyed by SSID) into the `ssids` table."""
+"""Fold `ssid-probes` (the probe stream re-keyed by SSID) into the `ssids` table.
+
+Rows are folded in memory and written behind (`app.worker.write_behind`), with the `devices`
+rows: the changelog first, then the local store, then the records are acknowledged. A row
+written to the store before its changelog would be trusted by a restarted worker, which then
+skips the messages it reads again, while any worker rebuilding the partition never sees it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from app.logic.limits import OutOfRange, check_ssid
 from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes
 from app.main import app
 from app.tables.ssids import ssids_table
+from app.tables.staged import write_behind
 from app.topics import ssid_probes_topic
 from app.worker import dead_letters
 from app.worker.counters import counters
@@ -18,8 +25,16 @@ STREAM = "ssid-probes"
 
 @app.agent(ssid_probes_topic, name="fold-ssids")
 async def fold_ssids(stream: StreamT[bytes]) -> None:
-    """One message says: device M sent N more probes for this SSID, up to source offset O."""
-    await dead_letters.each_record(stream, STREAM, apply)
+    """One message says: device M has sent N probes for this SSID, up to source offset O."""
+    write_behind.start()
+    async for event in stream.noack().events():  # type: ignore[attr-defined]
+        try:
+            await apply(event)
+        except Exception as err:
+            await dead_letters.failed(event, STREAM, err)
+        write_behind.hold(event)
+        if write_behind.due:
+            await write_behind.flush()
 
 
 async def apply(event: EventT[bytes]) -> None:
@@ -28,7 +43,10 @@ async def apply(event: EventT[bytes]) -> None:
     try:
         ssid = check_ssid((message.key or b"").decode("utf-8"), "key")
         update = orjson.loads(message.value) if message.value is not None else None
-        row = apply_ssid_probes(ssids_table.get(ssid), update)
+        key = ssid.encode()
+        current = write_behind.get(ssids_table, message.partition, key)
+        # A fresh copy: a row the update fails half-way through must stay as it was.
+        row = apply_ssid_probes(orjson.loads(orjson.dumps(current)) if current else None, update)
     except UnicodeDecodeError:
         await dead_letters.reject(event, STREAM, "bad_key", "the key is not UTF-8")
         return
@@ -36,7 +54,7 @@ async def apply(event: EventT[bytes]) -> None:
         await dead_letters.reject(event, STREAM, "bad_value", str(bad))
         return
     if row is not None:
-        ssids_table[ssid] = row
+        write_behind.stage(ssids_table, message.partition, key, row)
         counters.incr(f"{STREAM}.applied")
     else:
         counters.incr(f"{STREAM}.duplicates_skipped")

@@ -33,6 +33,11 @@ def normalize_mac(text: str) -> str:
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
+def is_canonical_mac(text: str) -> bool:
+    """Whether `text` is a MAC as probewatch keys it (`aa:bb:cc:dd:ee:ff`)."""
+    return _CANONICAL.fullmatch(text) is not None
+
+
 def is_randomized(mac: str) -> bool:
     """True when the locally-administered bit is set: the address was made up by the device."""
     return bool(int(mac[0:2], 16) & 0x02)

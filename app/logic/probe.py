@@ -14,6 +14,8 @@ import orjson
 from app.logic.limits import (
     FREQ_MHZ,
     MAX_SSID_BYTES,
+    MAX_TS,
+    MIN_TS,
     RSSI_DBM,
     SEQ,
     OutOfRange,
@@ -22,7 +24,7 @@ from app.logic.limits import (
     check_text,
     check_ts,
 )
-from app.logic.mac import InvalidMac, is_randomized, normalize_mac
+from app.logic.mac import InvalidMac, is_canonical_mac, is_randomized, normalize_mac
 from app.models import ProbeEvent
 
 #: Sensor names and IE fingerprints.
@@ -40,6 +42,62 @@ class InvalidProbe(ValueError):
 def probe_from_dict(data: Any) -> ProbeEvent:
     """Validate a decoded JSON value against DESIGN.md's ProbeEvent and the ranges of
     `app.logic.limits`."""
+    if type(data) is dict:
+        usual = _usual_probe(data)
+        if usual is not None:
+            return usual
+    return _checked_probe(data)
+
+
+def _usual_probe(data: dict[str, Any]) -> ProbeEvent | None:
+    """The probe, when every field has its usual form (canonical MAC, ASCII text, no escapes);
+    None sends the record through `_checked_probe`, which accepts the rest or says why not.
+
+    Each test here only narrows the one of `_checked_probe` (a property test holds them to it):
+    this is the per-probe path, so it asks the cheapest questions that settle the usual case.
+    """
+    mac = data.get("mac")
+    if type(mac) is not str or not is_canonical_mac(mac):
+        return None
+    ts = data.get("ts")
+    if (type(ts) is not float and type(ts) is not int) or not MIN_TS <= ts < MAX_TS:
+        return None
+    ssid = data.get("ssid", "")
+    if type(ssid) is not str or len(ssid) > MAX_SSID_BYTES or not _plain(ssid) or "\\" in ssid:
+        return None
+    if data.get("ssid_hex") is not None:
+        return None
+    rssi = data.get("rssi_dbm")
+    freq = data.get("freq_mhz")
+    seq = data.get("seq")
+    if not (_int_in(rssi, RSSI_DBM) and _int_in(freq, FREQ_MHZ) and _int_in(seq, SEQ)):
+        return None
+    sensor = data.get("sensor")
+    fingerprint = data.get("ie_fingerprint")
+    if not (_label(sensor) and _label(fingerprint)):
+        return None
+    randomized = data.get("randomized")
+    if type(randomized) is not bool:
+        randomized = is_randomized(mac)
+    return ProbeEvent(
+        float(ts), mac, ssid, None, rssi, freq, seq, randomized, sensor or "", fingerprint
+    )
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
+def _int_in(value: Any, bounds: tuple[int, int]) -> bool:
+    return value is None or (type(value) is int and bounds[0] <= value <= bounds[1])
+
+
+def _label(value: Any) -> bool:
+    return value is None or (type(value) is str and len(value) <= MAX_LABEL and _plain(value))
+
+
+def _checked_probe(data: Any) -> ProbeEvent:
+    """Every field checked by `app.logic.limits`, any spelling accepted, any fault named."""
     if not isinstance(data, dict):
         raise InvalidProbe("not_an_object", type(data).__name__)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from faust import web
 
 from app.main import app, settings
+from app.tables.staged import write_behind
 from app.worker.counters import counters
 
 blueprint = web.Blueprint("health")
@@ -23,5 +24,8 @@ class HealthView(web.View):
                     f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives()
                 ),
                 "counters": counters.snapshot(),
+                # Rows folded in memory, not yet in the changelog and the local store.
+                "unflushed_rows": write_behind.unflushed_rows,
+                "flushes": write_behind.flushes,
             }
         )

@@ -6,7 +6,7 @@ from faust import web
 
 from app.logic.ssids import ssid_view
 from app.logic.watchlist import InvalidWatch, clean_ssid
-from app.tables.ssids import ssids_table
+from app.tables.ssids import ssid_row, ssids_table
 from app.web.paths import BadPath, path_tail
 from app.web.routing import routed
 
@@ -23,7 +23,7 @@ class SsidView(web.View):
         response = await routed(self, request, ssids_table.name, ssid)
         if response is not None:
             return response
-        row = ssids_table.get(ssid)
+        row = ssid_row(ssid)
         if row is None:
             return self.json({"error": f"no device probed for {ssid!r}"}, status=404)
         return self.json(ssid_view(ssid, row))

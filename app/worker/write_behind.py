@@ -7,8 +7,10 @@ and Quix Streams' checkpoints, an agent stages rows in memory and holds its even
 per interval or when enough is staged, makes them durable in an order that keeps every copy of
 the state exact:
 
-1. the changed rows go to the table's changelog (one produce batch per partition), together with
-   the messages the fold derived from them, and the flush waits for the broker to acknowledge all;
+1. the messages the fold derived from the changed rows are produced and acknowledged, then the
+   rows themselves go to the table's changelog (one produce batch per partition), and the flush
+   waits for the broker to acknowledge all (derived messages first: a row in the changelog makes
+   a restarted worker skip the records behind it, so it would never derive them again);
 2. only then are the rows written to the local RocksDB, in one WriteBatch per partition that
    also records the changelog offset they reach (faust's persisted offset, where recovery starts);
 3. only then are the held events acknowledged, so a committed offset never runs ahead of state.
@@ -26,10 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import rocksdict
@@ -41,6 +45,9 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_S = 1.0
 
 Message = tuple[str, bytes, bytes]
+#: Where a test may have a flush kill its worker: half the changelog written, all of it, or the
+#: local store too (events still not acknowledged).
+CrashPoint = Literal["flush-half-produced", "flush-produced", "flush-stored"]
 #: Rows staged per (table name, partition), and the generation's scratch.
 StagedRows = dict[tuple[str, int], dict[bytes, Any]]
 #: Given a generation about to be flushed, the messages to produce with its changelog records.
@@ -77,8 +84,12 @@ class _Flushing:
 class WriteBehind:
     """The write-behind cache of a worker, for the tables registered with `track`."""
 
-    def __init__(self, app: AppT, *, max_staged: int, interval_s: float) -> None:
+    def __init__(
+        self, app: AppT, *, max_staged: int, interval_s: float, crash_at: CrashPoint | None = None
+    ) -> None:
         self.app = app
+        #: Tests only (PROBEWATCH_TEST_CRASH_AT): die by SIGKILL at this point of a flush.
+        self.crash_at = crash_at
         self.max_staged = max_staged
         self.interval_s = interval_s
         self._tables: dict[str, TableT[Any, Any]] = {}
@@ -159,6 +170,13 @@ class WriteBehind:
         self._generation.held.append(event)
 
     @property
+    def unflushed_rows(self) -> int:
+        """Rows staged or being flushed: what is not yet in the changelog and the store."""
+        flushing = self._flushing
+        in_flight = 0 if flushing is None else sum(map(len, flushing.encoded.values()))
+        return self._generation.staged + in_flight
+
+    @property
     def due(self) -> bool:
         """Whether enough is staged that the agent should flush before it reads on."""
         return self._generation.staged >= self.max_staged
@@ -229,7 +247,9 @@ class WriteBehind:
                             "flush could not produce (%r); again in %ss", err, RETRY_AFTER_S
                         )
                         await asyncio.sleep(RETRY_AFTER_S)
+                self._crash_if("flush-produced")
                 self._store(flushing, offsets)
+                self._crash_if("flush-stored")
                 for event in flushing.held:
                     event.ack()
                 self.flushes += 1
@@ -241,8 +261,17 @@ class WriteBehind:
         (table, partition), once the broker acknowledged everything."""
         producer = self.app.producer
         client = producer._ensure_producer()  # type: ignore[attr-defined]
+        # Derived messages first: once a row is in the changelog, a restarted worker skips the
+        # records behind it and would never derive them again. Sent before, they are at worst
+        # sent again, which their consumers must bear (the SSID totals replace, not add).
+        sent = [await client.send(topic, value, key=key) for topic, key, value in flushing.messages]
+        for future in sent:
+            await future
         pending: list[tuple[tuple[str, int], int, asyncio.Future[Any]]] = []
-        for (name, partition), encoded in flushing.encoded.items():
+        for number, ((name, partition), encoded) in enumerate(flushing.encoded.items()):
+            if number and number == len(flushing.encoded) // 2 and self.crash_at:
+                await asyncio.gather(*(future for _, _, future in pending))
+                self._crash_if("flush-half-produced")
             topic = self._tables[name].changelog_topic.get_topic_name()
             batch = client.create_batch()
             for key, value in encoded.items():
@@ -254,14 +283,16 @@ class WriteBehind:
                     batch.append(key=key, value=value, timestamp=None)
             future = await client.send_batch(batch, topic, partition=partition)
             pending.append(((name, partition), batch.record_count(), future))
-        sent = [await client.send(topic, value, key=key) for topic, key, value in flushing.messages]
         last: dict[tuple[str, int], int] = {}
         for slot, count, future in pending:
             metadata = await future
             last[slot] = max(last.get(slot, -1), metadata.offset + count - 1)
-        for future in sent:
-            await future
         return last
+
+    def _crash_if(self, point: CrashPoint) -> None:
+        if self.crash_at == point:
+            logger.warning("PROBEWATCH_TEST_CRASH_AT=%s: killing this worker", point)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def _store(self, flushing: _Flushing, offsets: dict[tuple[str, int], int]) -> None:
         for (name, partition), encoded in flushing.encoded.items():

@@ -95,8 +95,12 @@ def test_poison_records_are_dead_lettered_and_counting_goes_on(tmp_path: Any) ->
         assert {worker.get(f"/devices/{mac}")[1]["probe_count"] for mac in FRESH} == {5}
         assert worker.get(f"/devices/{FROM_PCAP}")[1]["probe_count"] == 2
         assert worker.get(f"/devices/{POISONED}")[0] == 404
-        ssid = worker.get("/ssids/Home")[1]
-        assert ssid["probe_count"] == 5 * len(FRESH) + 2
+        # The SSID index is fed the devices' totals as their rows are flushed: a moment later.
+        wait_for(
+            lambda: worker.get("/ssids/Home")[1].get("probe_count") == 5 * len(FRESH) + 2,
+            30,
+            "the SSID index",
+        )
 
         letters = read_records(f"{prefix}dead-letters", expect=7)
         by_stream = Counter(h["probewatch.dlq.stream"].decode() for _k, _v, h in letters)

@@ -252,6 +252,7 @@ def test_metrics_say_what_the_worker_did(workers: dict[str, Worker]) -> None:
     for ssid in ("net0", "net1"):
         wait_for(lambda s=ssid: lone.get(f"/ssids/{s}")[0] == 200, 60, f"{ssid} folded")
 
+    lone.wait_flushed()  # table sizes count what the stores hold, written behind the folds
     content_type, samples = scrape(lone)  # the first scrape: table sizes are counted now
     assert content_type.startswith("text/plain")
     assert metric(samples, "probewatch_table_keys", table="devices") == len(macs) + len(markers)

@@ -126,7 +126,8 @@ def test_malformed_kafka_messages_are_counted_and_skipped(
     mac = "f0:18:98:00:00:01"
     for value in (
         b"\x00\x01 not json",
-        b"[1,2,3]",
+        b'"text"',
+        b"[]",
         b'{"mac": "f0:18:98:00:00:01"}',
         b'{"ts": 1, "mac": "nope"}',
     ):
@@ -141,7 +142,7 @@ def test_malformed_kafka_messages_are_counted_and_skipped(
     # Same key, same partition: once the good probe is served, the bad ones before it were read.
     wait_for(lambda: worker.get(f"/devices/{mac}")[0] == 200, 60, "the good probe after the bad")
     counters = worker.counters()
-    for reason in ("not_json", "not_an_object", "missing_field", "bad_mac"):
+    for reason in ("not_json", "not_an_object", "empty_batch", "missing_field", "bad_mac"):
         name = f"probes.rejected.{reason}"
         assert counters.get(name, 0) - before.get(name, 0) == 1, name
     status, stats = worker.get(f"/devices/{mac}")

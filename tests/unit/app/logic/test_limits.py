@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.logic.limits import has_hidden, is_hidden, ssid_raw_length
 from app.logic.mac import normalize_mac
+from app.logic.probe import _checked_probe, _usual_probe
 
 #: ASCII, backslash escapes and any Unicode, so both paths are exercised.
 TEXT = st.one_of(
@@ -43,3 +44,38 @@ def test_a_canonical_mac_is_returned_as_it_is(octets: bytes) -> None:
     canonical = ":".join(f"{b:02x}" for b in octets)
     assert normalize_mac(canonical) == canonical
     assert normalize_mac(canonical.upper().replace(":", "-")) == canonical
+
+
+CANONICAL_MAC = st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02x}" for x in b))
+#: Mostly probes of the usual form, so the quick path is taken often; the rest probe its edges.
+PROBE_FIELDS = st.fixed_dictionaries(
+    {
+        "mac": st.one_of(
+            CANONICAL_MAC, CANONICAL_MAC, st.sampled_from(["AA-BB-CC-DD-EE-FF", "nope", 5])
+        ),
+        "ts": st.one_of(
+            st.floats(0, 4.2e9), st.integers(-5, 4_200_000_000), st.floats(), st.booleans()
+        ),
+    },
+    optional={
+        "ssid": st.one_of(TEXT, st.none(), st.integers()),
+        "ssid_hex": st.one_of(st.none(), st.sampled_from(["", "41", "zz"])),
+        "rssi_dbm": st.one_of(st.none(), st.integers(-300, 300), st.booleans(), st.floats()),
+        "freq_mhz": st.one_of(st.none(), st.integers(-1, 70_000)),
+        "seq": st.one_of(st.none(), st.integers(-1, 5000)),
+        "randomized": st.one_of(st.none(), st.booleans(), st.integers()),
+        "sensor": st.one_of(st.none(), TEXT, st.text(min_size=120, max_size=140)),
+        "ie_fingerprint": st.one_of(st.none(), TEXT),
+    },
+)
+
+
+@settings(max_examples=600)
+@given(PROBE_FIELDS)
+def test_the_usual_probe_path_accepts_only_what_the_checked_path_accepts(
+    data: dict[str, object],
+) -> None:
+    usual = _usual_probe(data)
+    if usual is None:
+        return
+    assert usual == _checked_probe(data)
