@@ -91,9 +91,19 @@ def recovery(devices: int) -> None:
             f"recovery: a fresh worker rebuilt {devices:,} devices from the changelog in "
             f"{elapsed:.1f} s ({devices / elapsed:,.0f} keys/s, start → serving)"
         )
+        assert worker.process is not None
+        print(f"memory: worker RSS with {devices:,} devices: {_rss_mb(worker.process.pid):,.0f} MB")
     finally:
         worker.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def failover() -> None:

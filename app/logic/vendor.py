@@ -6,10 +6,26 @@ from functools import lru_cache
 
 from netaddr import EUI, NotRegisteredError
 
+from app.logic.mac import is_canonical_mac
+
+
+def vendor_for(mac: str) -> str | None:
+    """The organisation registered for the MAC's OUI, or None (randomized MACs have none).
+
+    Looked up once per OUI: netaddr reads the registry file on every look-up, which is most of
+    the cost of serving a device.
+    """
+    if is_canonical_mac(mac):
+        return _vendor_of_oui(mac[:8])
+    return _vendor_of_mac(mac)
+
 
 @lru_cache(maxsize=65536)
-def vendor_for(mac: str) -> str | None:
-    """The organisation registered for the MAC's OUI, or None (randomized MACs have none)."""
+def _vendor_of_oui(oui: str) -> str | None:
+    return _vendor_of_mac(f"{oui}:00:00:00")
+
+
+def _vendor_of_mac(mac: str) -> str | None:
     try:
         return str(EUI(mac).oui.registration().org)
     except (NotRegisteredError, ValueError, IndexError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from app.main import app, settings
 from app.models import DeviceState
 from app.tables.staged import write_behind
+from app.tables.store_options import ROCKSDB_OPTIONS
 
 #: Keys are the MAC as raw UTF-8 bytes, exactly as the sniffer keys `probes`, so faust's router
 #: (murmur2 over the serialized key) finds the partition the table row was written to (faust#514).
@@ -18,11 +19,18 @@ devices_table = app.Table(
     partitions=settings.partitions,
     key_type=bytes,
     help="Per-device probe statistics, keyed by MAC.",
+    options=ROCKSDB_OPTIONS,
 )
 write_behind.track(devices_table)
 
 
 def device_row(mac: str) -> DeviceState | None:
     """A device's row on the worker that owns it, staged changes included."""
-    row: DeviceState | None = write_behind.get(devices_table, None, mac.encode())
+    key = mac.encode()
+    try:
+        topic = devices_table.changelog_topic.get_topic_name()
+        partition: int | None = int(app.producer.key_partition(topic, key).partition)
+    except Exception:  # the producer does not know the topic yet: look in every partition
+        partition = None
+    row: DeviceState | None = write_behind.get(devices_table, partition, key)
     return row

@@ -9,6 +9,7 @@ after any restart or rebalance.
 from __future__ import annotations
 
 from app.main import app, settings
+from app.tables.store_options import ROCKSDB_OPTIONS
 
 processed_offsets_table = app.Table(
     "processed-offsets",
@@ -17,4 +18,5 @@ processed_offsets_table = app.Table(
     key_type=str,
     value_type=int,
     help="Last processed offset by input partition, for effects that cannot be repeated.",
+    options=ROCKSDB_OPTIONS,
 )

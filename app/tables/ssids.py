@@ -10,6 +10,7 @@ from typing import Any
 
 from app.main import app, settings
 from app.tables.staged import write_behind
+from app.tables.store_options import ROCKSDB_OPTIONS
 
 ssids_table = app.Table(
     "ssids",
@@ -17,6 +18,7 @@ ssids_table = app.Table(
     partitions=settings.partitions,
     key_type=bytes,
     help="Devices per probed SSID: {mac: [probes, last_seen_ts, last source offset]}.",
+    options=ROCKSDB_OPTIONS,
 )
 write_behind.track(ssids_table)
 

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 #: Fewer records than this are left to faust (its path costs nothing noticeable then).
 MIN_RECORDS = 5_000
 #: Records asked of librdkafka per call.
-FETCH_RECORDS = 20_000
+FETCH_RECORDS = 10_000
 #: A partition that yields nothing for this long is left to faust.
 STALL_S = 30.0
 
@@ -116,9 +116,11 @@ def _read(bootstrap_servers: str, todo: list[_Partition]) -> int:
             "group.id": f"probewatch-bulk-restore-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
-            "fetch.max.bytes": 64 * 1024 * 1024,
-            "max.partition.fetch.bytes": 16 * 1024 * 1024,
-            "queued.max.messages.kbytes": 256 * 1024,
+            # Large enough fetches to keep the thread busy, small enough that the worker's memory
+            # after a restore is its tables', not librdkafka's read-ahead.
+            "fetch.max.bytes": 16 * 1024 * 1024,
+            "max.partition.fetch.bytes": 4 * 1024 * 1024,
+            "queued.max.messages.kbytes": 32 * 1024,
         }
     )
     by_key = {(part.tp.topic, part.tp.partition): part for part in todo}

