@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from faust.types import AppT
+
 from app.main import app, settings
 from app.worker.write_behind import WriteBehind
 
@@ -11,3 +15,10 @@ write_behind = WriteBehind(
     interval_s=settings.flush_interval_s,
     crash_at=settings.test_crash_at,
 )
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def _stop_flushing(app: AppT, **_: Any) -> None:
+    """faust has waited for every held record to be acknowledged (each flush did that) and closed
+    the stores: end the interval task."""
+    await write_behind.stop(flush=False)

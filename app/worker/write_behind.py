@@ -99,7 +99,6 @@ class WriteBehind:
         self._loop_task: asyncio.Task[None] | None = None
         self._derivers: list[Deriver] = []
         self.flushes = 0
-        self.rows_written = 0
 
     def track(self, table: TableT[Any, Any]) -> None:
         """Stage rows of `table` (a faust Table with bytes keys, JSON values, RocksDB store)."""
@@ -202,13 +201,16 @@ class WriteBehind:
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.ensure_future(self._flush_every_interval())
 
-    async def stop(self) -> None:
-        """Flush what is staged, then stop the interval task."""
+    async def stop(self, *, flush: bool = True) -> None:
+        """Stop the interval task, and flush what is staged unless told not to (a stopping
+        worker whose stores are closed: what is staged then was not acknowledged, and is read
+        again at the next start)."""
         task, self._loop_task = self._loop_task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await self.flush()
+        if flush:
+            await self.flush()
 
     async def _flush_every_interval(self) -> None:
         while True:
@@ -297,7 +299,6 @@ class WriteBehind:
     def _store(self, flushing: _Flushing, offsets: dict[tuple[str, int], int]) -> None:
         for (name, partition), encoded in flushing.encoded.items():
             _stored(self._tables[name]).write(partition, encoded, offsets[(name, partition)])
-            self.rows_written += len(encoded)
 
 
 class _RocksDBRows:
