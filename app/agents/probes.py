@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from faust.types import TP, AppT, EventT, StreamT
+from faust.types import EventT, StreamT
 
 from app.logic.alerts import make_alert, should_alert
 from app.logic.forwarding import (
@@ -39,7 +39,7 @@ from app.main import app, settings
 from app.models import DeviceState, ProbeEvent
 from app.tables.devices import devices_table
 from app.tables.names import device_names_table
-from app.tables.staged import write_behind
+from app.tables.staged import ownership, write_behind
 from app.topics import alerts_topic, probes_topic, ssid_probes_topic
 from app.web.routing import partition_of
 from app.worker import dead_letters
@@ -62,6 +62,8 @@ async def fold_probes(stream: StreamT[bytes]) -> None:
         logger.warning("watch list not read within %s s; alerts start once it is", WATCHLIST_WAIT_S)
     write_behind.start()
     async for event in stream.noack().events():  # type: ignore[attr-defined]
+        if not ownership.holds(event):
+            continue
         try:
             await fold_record(event)
         except Exception as err:
@@ -69,12 +71,6 @@ async def fold_probes(stream: StreamT[bytes]) -> None:
         write_behind.hold(event)
         if write_behind.due:
             await write_behind.flush()
-
-
-@app.on_partitions_revoked.connect  # type: ignore[arg-type]
-async def _forget_revoked(app: AppT, revoked: set[TP], **_: Any) -> None:
-    """Staged rows of partitions given away are dropped: their records are read again there."""
-    write_behind.discard(tp for tp in revoked if tp.topic == probes_topic.get_topic_name())
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from app.logic.limits import OutOfRange, check_ssid
 from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes
 from app.main import app
 from app.tables.ssids import ssids_table
-from app.tables.staged import write_behind
+from app.tables.staged import ownership, write_behind
 from app.topics import ssid_probes_topic
 from app.worker import dead_letters
 from app.worker.counters import counters
@@ -28,6 +28,8 @@ async def fold_ssids(stream: StreamT[bytes]) -> None:
     """One message says: device M has sent N probes for this SSID, up to source offset O."""
     write_behind.start()
     async for event in stream.noack().events():  # type: ignore[attr-defined]
+        if not ownership.holds(event):
+            continue
         try:
             await apply(event)
         except Exception as err:

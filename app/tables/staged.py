@@ -1,10 +1,19 @@
-"""The worker's write-behind cache (`app.worker.write_behind`) for the tables folded per probe."""
+"""The worker's write-behind cache (`app.worker.write_behind`) for the tables folded per probe,
+and the partitions whose records the folds may apply.
+
+At a rebalance faust waits for the records its agents hold to be acknowledged, but a fold can
+still be handed a record of a partition being given away, and what is staged must reach the
+changelog before the partition's next owner reads it. So: when partitions are revoked, they stop
+being folded here and everything staged is flushed, inside faust's revocation, which the group
+waits for; a record of a partition this worker does not own is left unacknowledged, for its
+owner to read.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from faust.types import AppT
+from faust.types import TP, AppT, EventT
 
 from app.main import app, settings
 from app.worker.write_behind import WriteBehind
@@ -15,6 +24,41 @@ write_behind = WriteBehind(
     interval_s=settings.flush_interval_s,
     crash_at=settings.test_crash_at,
 )
+
+
+class Ownership:
+    """The partitions, per topic, whose records this worker folds; None until faust first
+    assigned any (a fold run on its own, as in unit tests, folds everything)."""
+
+    def __init__(self) -> None:
+        self.partitions: set[tuple[str, int]] | None = None
+
+    def assign(self, actives: set[TP]) -> None:
+        self.partitions = {(tp.topic, tp.partition) for tp in actives}
+
+    def revoke(self, revoked: set[TP]) -> None:
+        if self.partitions is not None:
+            self.partitions -= {(tp.topic, tp.partition) for tp in revoked}
+
+    def holds(self, event: EventT[Any]) -> bool:
+        message = event.message
+        return self.partitions is None or (message.topic, message.partition) in self.partitions
+
+
+ownership = Ownership()
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]
+async def _fold_assigned(app: AppT, assigned: set[TP], **_: Any) -> None:
+    ownership.assign(set(app.assignor.assigned_actives()))
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
+async def _flush_before_giving_away(app: AppT, revoked: set[TP], **_: Any) -> None:
+    """Stop folding the revoked partitions and make what was folded durable before the group
+    moves on (their next owner starts from the changelog and skips what it holds)."""
+    ownership.revoke(revoked)
+    await write_behind.flush()
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 import orjson
 import rocksdict
-from faust.types import TP, AppT, EventT, TableT
+from faust.types import AppT, EventT, TableT
 
 logger = logging.getLogger(__name__)
 
@@ -179,19 +179,6 @@ class WriteBehind:
     def due(self) -> bool:
         """Whether enough is staged that the agent should flush before it reads on."""
         return self._generation.staged >= self.max_staged
-
-    def discard(self, revoked: Iterable[TP]) -> None:
-        """Forget what was staged for partitions this worker no longer owns.
-
-        Their events were not acknowledged, so their new owner reads them again.
-        """
-        gone = {tp.partition for tp in revoked}
-        if not gone:
-            return
-        generation = self._generation
-        for slot in [slot for slot in generation.rows if slot[1] in gone]:
-            generation.staged -= len(generation.rows.pop(slot))
-        generation.held = [e for e in generation.held if e.message.partition not in gone]
 
     # Flushing ---------------------------------------------------------------------------------
 
