@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from tests.harness import BOOTSTRAP
@@ -100,6 +100,39 @@ def read_records(
 ) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
     """(key, value, headers) of every message of a topic, as stored; waits for `expect` of them,
     then reads on until the topic's end so that any extra message is seen too."""
+    return [
+        (
+            message.key(),
+            message.value(),
+            {name: value or b"" for name, value in message.headers() or []},
+        )
+        for message in _to_the_end(topic, expect, timeout)
+    ]
+
+
+def read_probes(
+    topic: str, expect_records: int, partitions: int, timeout: float = 30.0
+) -> tuple[list[dict[str, Any]], int]:
+    """Every probe on a `probes` topic, unpacked from records of either shape, and the number
+    of records. Asserts what the worker relies on: a record of one probe is keyed by its MAC,
+    and every probe sits in the partition its MAC hashes to (aiokafka's murmur2, not ours)."""
+    probes: list[dict[str, Any]] = []
+    records = _to_the_end(topic, expect_records, timeout)
+    for message in records:
+        value = orjson.loads(message.value())
+        if isinstance(value, dict):
+            assert message.key() == value["mac"].encode(), "a single probe keyed by its MAC"
+            value = [value]
+        for item in value:
+            where = partition_for(item["mac"].encode(), partitions)
+            assert message.partition() == where, f"{item['mac']} packed into the wrong partition"
+            probes.append(item)
+    return probes, len(records)
+
+
+def _to_the_end(topic: str, expect: int, timeout: float) -> list[Message]:
+    """The messages of a topic from the beginning: at least `expect` of them (within `timeout`),
+    then on until every partition's end."""
     consumer = Consumer(
         {
             "bootstrap.servers": BOOTSTRAP,
@@ -110,7 +143,7 @@ def read_records(
         }
     )
     consumer.subscribe([topic])
-    found: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = []
+    found: list[Message] = []
     at_end: set[int] = set()
     deadline = time.monotonic() + timeout
     try:
@@ -125,59 +158,10 @@ def read_records(
                     break
                 continue
             at_end.discard(message.partition())
-            headers = {name: value or b"" for name, value in message.headers() or []}
-            found.append((message.key(), message.value(), headers))
+            found.append(message)
     finally:
         consumer.close()
     return found
-
-
-def read_probes(
-    topic: str, expect_records: int, partitions: int, timeout: float = 30.0
-) -> tuple[list[dict[str, Any]], int]:
-    """Every probe on a `probes` topic, unpacked from records of either shape, and the number
-    of records. Asserts what the worker relies on: a record of one probe is keyed by its MAC,
-    and every probe sits in the partition its MAC hashes to (aiokafka's murmur2, not ours)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": BOOTSTRAP,
-            "group.id": f"test-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    consumer.subscribe([topic])
-    probes: list[dict[str, Any]] = []
-    records = 0
-    at_end: set[int] = set()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition())
-                if records >= expect_records and _all_at_end(consumer, at_end):
-                    break
-                continue
-            at_end.discard(message.partition())
-            records += 1
-            value = orjson.loads(message.value())
-            if isinstance(value, dict):
-                assert message.key() == value["mac"].encode(), "a single probe keyed by its MAC"
-                value = [value]
-            for item in value:
-                where = partition_for(item["mac"].encode(), partitions)
-                assert message.partition() == where, (
-                    f"{item['mac']} packed into the wrong partition"
-                )
-                probes.append(item)
-    finally:
-        consumer.close()
-    return probes, records
 
 
 def _all_at_end(consumer: Consumer, at_end: set[int]) -> bool:

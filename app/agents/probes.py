@@ -39,7 +39,7 @@ from app.main import app, settings
 from app.models import DeviceState, ProbeEvent
 from app.tables.devices import devices_table
 from app.tables.names import device_names_table
-from app.tables.staged import ownership, write_behind
+from app.tables.staged import fold_each, write_behind
 from app.topics import alerts_topic, probes_topic, ssid_probes_topic
 from app.web.routing import partition_of
 from app.worker import dead_letters
@@ -60,17 +60,7 @@ async def fold_probes(stream: StreamT[bytes]) -> None:
     """Fold each record into its devices' rows; acknowledge it once the flush made that durable."""
     if not await watchlist.wait_ready(timeout=WATCHLIST_WAIT_S):
         logger.warning("watch list not read within %s s; alerts start once it is", WATCHLIST_WAIT_S)
-    write_behind.start()
-    async for event in stream.noack().events():  # type: ignore[attr-defined]
-        if not ownership.holds(event):
-            continue
-        try:
-            await fold_record(event)
-        except Exception as err:
-            await dead_letters.failed(event, STREAM, err)
-        write_behind.hold(event)
-        if write_behind.due:
-            await write_behind.flush()
+    await fold_each(stream, STREAM, fold_record)
 
 
 @dataclass(frozen=True, slots=True)

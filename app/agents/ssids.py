@@ -15,7 +15,7 @@ from app.logic.limits import OutOfRange, check_ssid
 from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes
 from app.main import app
 from app.tables.ssids import ssids_table
-from app.tables.staged import ownership, write_behind
+from app.tables.staged import fold_each, write_behind
 from app.topics import ssid_probes_topic
 from app.worker import dead_letters
 from app.worker.counters import counters
@@ -26,17 +26,7 @@ STREAM = "ssid-probes"
 @app.agent(ssid_probes_topic, name="fold-ssids")
 async def fold_ssids(stream: StreamT[bytes]) -> None:
     """One message says: device M has sent N probes for this SSID, up to source offset O."""
-    write_behind.start()
-    async for event in stream.noack().events():  # type: ignore[attr-defined]
-        if not ownership.holds(event):
-            continue
-        try:
-            await apply(event)
-        except Exception as err:
-            await dead_letters.failed(event, STREAM, err)
-        write_behind.hold(event)
-        if write_behind.due:
-            await write_behind.flush()
+    await fold_each(stream, STREAM, apply)
 
 
 async def apply(event: EventT[bytes]) -> None:

@@ -164,12 +164,7 @@ class RecordProbes:
 
 def decode_record(raw: bytes | None) -> RecordProbes:
     """Parse and validate the value of one `probes` record of either shape."""
-    if raw is None:
-        raise InvalidProbe("empty_value")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidProbe("not_json", repr(raw[:40])) from None
+    data = _json_value(raw)
     if not isinstance(data, list):
         return RecordProbes(False, [(0, probe_from_dict(data))], [])
     if not data:
@@ -187,11 +182,14 @@ def decode_record(raw: bytes | None) -> RecordProbes:
 
 
 def decode_probe(raw: bytes | None) -> ProbeEvent:
-    """Parse and validate the value of one `probes` message."""
+    """Parse and validate a `probes` value of one probe (the record of `--batch 1`)."""
+    return probe_from_dict(_json_value(raw))
+
+
+def _json_value(raw: bytes | None) -> Any:
     if raw is None:
         raise InvalidProbe("empty_value")
     try:
-        data = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidProbe("not_json", repr(raw[:40])) from None
-    return probe_from_dict(data)

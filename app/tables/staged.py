@@ -11,11 +11,13 @@ owner to read.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faust.types import TP, AppT, EventT
+from faust.types import TP, AppT, EventT, StreamT
 
 from app.main import app, settings
+from app.worker import dead_letters
 from app.worker.write_behind import WriteBehind
 
 write_behind = WriteBehind(
@@ -46,6 +48,26 @@ class Ownership:
 
 
 ownership = Ownership()
+
+
+async def fold_each(
+    stream: StreamT[bytes], name: str, fold: Callable[[EventT[bytes]], Awaitable[None]]
+) -> None:
+    """Hand every record of `stream` this worker owns to `fold`, in order, as
+    `dead_letters.each_record` does; but a record is acknowledged only by the flush that makes
+    what `fold` staged for it durable, and `fold` is made to wait for a flush when enough is
+    staged."""
+    write_behind.start()
+    async for event in stream.noack().events():  # type: ignore[attr-defined]
+        if not ownership.holds(event):
+            continue
+        try:
+            await fold(event)
+        except Exception as err:
+            await dead_letters.failed(event, name, err)
+        write_behind.hold(event)
+        if write_behind.due:
+            await write_behind.flush()
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]

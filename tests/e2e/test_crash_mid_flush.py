@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,19 +37,12 @@ def _expected() -> tuple[dict[str, int], Counter[str]]:
     return {mac: PER_DEVICE for mac in DEVICES}, ssids
 
 
-def _counts(worker: Worker) -> dict[str, int | None]:
+def _counts(worker: Worker, kind: str, keys: Iterable[str]) -> dict[str, int | None]:
+    """The probe count the worker serves at `/{kind}/{key}` for each key (None: not served)."""
     found: dict[str, int | None] = {}
-    for mac in DEVICES:
-        status, body = http_json(f"{worker.url}/devices/{mac}")
-        found[mac] = body["probe_count"] if status == 200 else None
-    return found
-
-
-def _ssid_counts(worker: Worker) -> dict[str, int | None]:
-    found: dict[str, int | None] = {}
-    for ssid in SSIDS:
-        status, body = http_json(f"{worker.url}/ssids/{quote(ssid)}")
-        found[ssid] = body["probe_count"] if status == 200 else None
+    for key in keys:
+        status, body = http_json(f"{worker.url}/{kind}/{quote(key)}")
+        found[key] = body["probe_count"] if status == 200 else None
     return found
 
 
@@ -57,8 +51,8 @@ def _wait_exact(worker: Worker, when: str, timeout: float = 90.0) -> None:
     devices, ssids = _expected()
     deadline = time.monotonic() + timeout
     while True:
-        wrong = {m: n for m, n in _counts(worker).items() if n != devices[m]}
-        wrong_ssids = {s: n for s, n in _ssid_counts(worker).items() if n != ssids[s]}
+        wrong = {m: n for m, n in _counts(worker, "devices", DEVICES).items() if n != devices[m]}
+        wrong_ssids = {s: n for s, n in _counts(worker, "ssids", SSIDS).items() if n != ssids[s]}
         if not wrong and not wrong_ssids:
             return
         if time.monotonic() > deadline:
