@@ -211,6 +211,10 @@ def _unacked(app: Any) -> list[str]:
     return [f"{len(messages)} unacknowledged event(s) of {', '.join(topics[:3])}"]
 
 
+#: The record loop the write-behind folds wait for their next event in (`fold_each`).
+_FOLD_LOOP = "app.tables.staged:fold_each"
+
+
 def _agents(app: Any) -> list[str]:
     """Agents whose actors are busy in this app's code (not waiting for an event), and where.
 
@@ -221,7 +225,7 @@ def _agents(app: Any) -> list[str]:
         for actor in list(getattr(agent, "_actors", ())):
             where = _innermost_app_code(getattr(actor, "it", None))
             idle = f":{getattr(agent.fun, '__name__', '?')}"  # waiting for its next event
-            if where is not None and not where.endswith(idle):
+            if where is not None and not where.endswith(idle) and where != _FOLD_LOOP:
                 found.append(f"agent {agent.name} in {where}")
     return found[:5]
 
