@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 _HEX = re.compile(r"[0-9a-f]{12}")
-_CANONICAL = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+#: A MAC as probewatch keys it (`aa:bb:cc:dd:ee:ff`), anchored for msgspec's pattern check.
+CANONICAL_MAC_PATTERN = r"\A[0-9a-f]{2}(?::[0-9a-f]{2}){5}\Z"
+_CANONICAL = re.compile(CANONICAL_MAC_PATTERN)
 _SEPARATORS = str.maketrans("", "", ":-. ")
 
 

@@ -7,8 +7,9 @@ rejected with a reason the worker counts and logs, and the stream moves on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 from app.logic.limits import (
@@ -23,8 +24,9 @@ from app.logic.limits import (
     check_ssid,
     check_text,
     check_ts,
+    has_hidden,
 )
-from app.logic.mac import InvalidMac, is_canonical_mac, is_randomized, normalize_mac
+from app.logic.mac import CANONICAL_MAC_PATTERN, InvalidMac, is_randomized, normalize_mac
 from app.models import ProbeEvent
 
 #: Sensor names and IE fingerprints.
@@ -39,48 +41,62 @@ class InvalidProbe(ValueError):
         self.reason = reason
 
 
-def probe_from_dict(data: Any) -> ProbeEvent:
-    """Validate a decoded JSON value against DESIGN.md's ProbeEvent and the ranges of
-    `app.logic.limits`."""
-    if type(data) is dict:
-        usual = _usual_probe(data)
-        if usual is not None:
-            return usual
-    return _checked_probe(data)
+class _UsualProbe(msgspec.Struct, frozen=True, gc=False):
+    """A ProbeEvent in the form our sniffer writes it, decoded and range-checked by msgspec in C.
 
-
-def _usual_probe(data: dict[str, Any]) -> ProbeEvent | None:
-    """The probe, when every field has its usual form (canonical MAC, ASCII text, no escapes);
-    None sends the record through `_checked_probe`, which accepts the rest or says why not.
-
-    Each test here only narrows the one of `_checked_probe` (a property test holds them to it):
-    this is the per-probe path, so it asks the cheapest questions that settle the usual case.
+    This is the per-probe path, so it holds only the rules msgspec checks cheaply (types, ranges,
+    lengths, the canonical MAC); `_usual_probe` adds the text rules. Any other form (a MAC spelled
+    otherwise, `randomized` missing, a wrong type or range) fails here and goes through
+    `_checked_probe`, which accepts it or names the fault. A property test holds the two equal.
     """
-    mac = data.get("mac")
-    if type(mac) is not str or not is_canonical_mac(mac):
+
+    ts: Annotated[float, msgspec.Meta(ge=MIN_TS, lt=MAX_TS)]
+    mac: Annotated[str, msgspec.Meta(pattern=CANONICAL_MAC_PATTERN)]
+    randomized: bool
+    ssid: Annotated[str, msgspec.Meta(max_length=4 * MAX_SSID_BYTES)] = ""
+    ssid_hex: str | None = None
+    rssi_dbm: Annotated[int, msgspec.Meta(ge=RSSI_DBM[0], le=RSSI_DBM[1])] | None = None
+    freq_mhz: Annotated[int, msgspec.Meta(ge=FREQ_MHZ[0], le=FREQ_MHZ[1])] | None = None
+    seq: Annotated[int, msgspec.Meta(ge=SEQ[0], le=SEQ[1])] | None = None
+    sensor: Annotated[str, msgspec.Meta(max_length=MAX_LABEL)] | None = None
+    ie_fingerprint: Annotated[str, msgspec.Meta(max_length=MAX_LABEL)] | None = None
+
+
+#: One probe, or an array of them: the two shapes of a `probes` record.
+_USUAL_RECORD = msgspec.json.Decoder(list[_UsualProbe] | _UsualProbe)
+_USUAL_PROBE = msgspec.json.Decoder(_UsualProbe)
+
+
+def _usual_probe(usual: _UsualProbe) -> ProbeEvent | None:
+    """The probe, when its text fields pass the rules msgspec left out; None sends it through
+    `_checked_probe`. Plain ASCII, the usual case, settles each with two string tests."""
+    ssid = usual.ssid
+    if ssid and not (len(ssid) <= MAX_SSID_BYTES and _plain(ssid) and "\\" not in ssid):
+        try:
+            check_ssid(ssid, allow_empty=True)
+        except OutOfRange:
+            return None
+    ssid_hex = usual.ssid_hex
+    if ssid_hex is not None:
+        try:
+            _optional_hex(ssid_hex)
+        except OutOfRange:
+            return None
+    sensor = usual.sensor
+    fingerprint = usual.ie_fingerprint
+    if not (_visible(sensor) and _visible(fingerprint)):
         return None
-    ts = data.get("ts")
-    if (type(ts) is not float and type(ts) is not int) or not MIN_TS <= ts < MAX_TS:
-        return None
-    ssid = data.get("ssid", "")
-    if type(ssid) is not str or len(ssid) > MAX_SSID_BYTES or not _plain(ssid) or "\\" in ssid:
-        return None
-    if data.get("ssid_hex") is not None:
-        return None
-    rssi = data.get("rssi_dbm")
-    freq = data.get("freq_mhz")
-    seq = data.get("seq")
-    if not (_int_in(rssi, RSSI_DBM) and _int_in(freq, FREQ_MHZ) and _int_in(seq, SEQ)):
-        return None
-    sensor = data.get("sensor")
-    fingerprint = data.get("ie_fingerprint")
-    if not (_label(sensor) and _label(fingerprint)):
-        return None
-    randomized = data.get("randomized")
-    if type(randomized) is not bool:
-        randomized = is_randomized(mac)
     return ProbeEvent(
-        float(ts), mac, ssid, None, rssi, freq, seq, randomized, sensor or "", fingerprint
+        usual.ts,
+        usual.mac,
+        ssid,
+        ssid_hex,
+        usual.rssi_dbm,
+        usual.freq_mhz,
+        usual.seq,
+        usual.randomized,
+        sensor or "",
+        fingerprint,
     )
 
 
@@ -88,12 +104,8 @@ def _plain(text: str) -> bool:
     return text.isascii() and text.isprintable()
 
 
-def _int_in(value: Any, bounds: tuple[int, int]) -> bool:
-    return value is None or (type(value) is int and bounds[0] <= value <= bounds[1])
-
-
-def _label(value: Any) -> bool:
-    return value is None or (type(value) is str and len(value) <= MAX_LABEL and _plain(value))
+def _visible(text: str | None) -> bool:
+    return text is None or _plain(text) or not has_hidden(text)
 
 
 def _checked_probe(data: Any) -> ProbeEvent:
@@ -164,26 +176,69 @@ class RecordProbes:
 
 def decode_record(raw: bytes | None) -> RecordProbes:
     """Parse and validate the value of one `probes` record of either shape."""
+    if raw is None:
+        raise InvalidProbe("empty_value")
+    try:
+        usual = _USUAL_RECORD.decode(raw)
+    except msgspec.MsgspecError:
+        return _checked_record(raw)
+    if isinstance(usual, _UsualProbe):
+        return RecordProbes(False, [(0, _usual_or_checked(usual, raw))], [])
+    _check_batch_size(len(usual))
+    probes: list[tuple[int, ProbeEvent]] = []
+    rejected: list[tuple[int, InvalidProbe, Any]] = []
+    items: list[Any] | None = None
+    for index, one in enumerate(usual):
+        probe = _usual_probe(one)
+        if probe is None:
+            if items is None:
+                items = _json_value(raw)
+            try:
+                probe = _checked_probe(items[index])
+            except InvalidProbe as bad:
+                rejected.append((index, bad, items[index]))
+                continue
+        probes.append((index, probe))
+    return RecordProbes(True, probes, rejected)
+
+
+def _checked_record(raw: bytes) -> RecordProbes:
+    """A record that is not all in the usual form: every probe through `_checked_probe`."""
     data = _json_value(raw)
     if not isinstance(data, list):
-        return RecordProbes(False, [(0, probe_from_dict(data))], [])
-    if not data:
-        raise InvalidProbe("empty_batch")
-    if len(data) > MAX_PROBES_PER_RECORD:
-        raise InvalidProbe("batch_too_large", f"{len(data)} > {MAX_PROBES_PER_RECORD} probes")
+        return RecordProbes(False, [(0, _checked_probe(data))], [])
+    _check_batch_size(len(data))
     probes: list[tuple[int, ProbeEvent]] = []
     rejected: list[tuple[int, InvalidProbe, Any]] = []
     for index, item in enumerate(data):
         try:
-            probes.append((index, probe_from_dict(item)))
+            probes.append((index, _checked_probe(item)))
         except InvalidProbe as bad:
             rejected.append((index, bad, item))
     return RecordProbes(True, probes, rejected)
 
 
+def _check_batch_size(size: int) -> None:
+    if not size:
+        raise InvalidProbe("empty_batch")
+    if size > MAX_PROBES_PER_RECORD:
+        raise InvalidProbe("batch_too_large", f"{size} > {MAX_PROBES_PER_RECORD} probes")
+
+
 def decode_probe(raw: bytes | None) -> ProbeEvent:
     """Parse and validate a `probes` value of one probe (the record of `--batch 1`)."""
-    return probe_from_dict(_json_value(raw))
+    if raw is None:
+        raise InvalidProbe("empty_value")
+    try:
+        usual = _USUAL_PROBE.decode(raw)
+    except msgspec.MsgspecError:
+        return _checked_probe(_json_value(raw))
+    return _usual_or_checked(usual, raw)
+
+
+def _usual_or_checked(usual: _UsualProbe, raw: bytes) -> ProbeEvent:
+    probe = _usual_probe(usual)
+    return probe if probe is not None else _checked_probe(_json_value(raw))
 
 
 def _json_value(raw: bytes | None) -> Any:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import msgspec
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.logic.limits import has_hidden, is_hidden, ssid_raw_length
 from app.logic.mac import normalize_mac
-from app.logic.probe import _checked_probe, _usual_probe
+from app.logic.probe import _USUAL_PROBE, _checked_probe, _usual_probe
 
 #: ASCII, backslash escapes and any Unicode, so both paths are exercised.
 TEXT = st.one_of(
@@ -70,12 +74,41 @@ PROBE_FIELDS = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=600)
+@settings(max_examples=1000)
 @given(PROBE_FIELDS)
 def test_the_usual_probe_path_accepts_only_what_the_checked_path_accepts(
     data: dict[str, object],
 ) -> None:
-    usual = _usual_probe(data)
+    try:
+        usual = _usual_probe(_USUAL_PROBE.decode(json.dumps(data)))
+    except msgspec.MsgspecError:  # not the usual form (or NaN, which is not JSON at all)
+        return
     if usual is None:
         return
     assert usual == _checked_probe(data)
+
+
+def test_what_the_sniffer_writes_takes_the_usual_path() -> None:
+    """Plain, escaped and Unicode SSIDs, hex octets and a Unicode sensor all stay on it."""
+    base = {
+        "ts": 1_700_000_000.25,
+        "mac": "da:a1:19:00:00:01",
+        "ssid_hex": None,
+        "rssi_dbm": -60,
+        "freq_mhz": 2412,
+        "seq": 4095,
+        "randomized": True,
+        "sensor": "roof",
+        "ie_fingerprint": "0db43bd8855aa0f8",
+    }
+    for ssid, ssid_hex, sensor in [
+        ("", None, "roof"),
+        ("HomeNet", None, "roof"),
+        ("Café Müller", None, "Küche"),
+        ("\\xb2\\xe2\\xca\\xd4", "b2e2cad4", "roof"),
+        ("a" * 32, None, "roof"),
+    ]:
+        data = {**base, "ssid": ssid, "ssid_hex": ssid_hex, "sensor": sensor}
+        usual = _usual_probe(_USUAL_PROBE.decode(orjson.dumps(data)))
+        assert usual is not None, data
+        assert usual == _checked_probe(data)
