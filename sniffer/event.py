@@ -6,10 +6,10 @@ rely on them, so this module changes only together with that table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 import orjson
 
 FIELDS: tuple[str, ...] = (
@@ -26,9 +26,12 @@ FIELDS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ProbeEvent:
-    """One observed probe request, as DESIGN.md's ProbeEvent table defines it."""
+class ProbeEvent(msgspec.Struct, frozen=True, gc=False):
+    """One observed probe request, as DESIGN.md's ProbeEvent table defines it.
+
+    A msgspec Struct: made once per frame, it costs a tenth of a frozen dataclass, and a packed
+    record of hundreds is encoded in one call (`encode_many`).
+    """
 
     ts: float
     mac: str
@@ -42,8 +45,8 @@ class ProbeEvent:
     ie_fingerprint: str | None
 
     def to_json(self) -> bytes:
-        """Serialise with exactly the DESIGN.md field names (orjson handles slotted dataclasses)."""
-        return orjson.dumps(self)
+        """Serialise with exactly the DESIGN.md field names, in their order."""
+        return _encode(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProbeEvent:
@@ -80,6 +83,14 @@ class ProbeEvent:
         if not isinstance(obj, dict):
             raise ValueError("ProbeEvent JSON must be an object")
         return cls.from_dict(obj)
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def encode_many(events: Sequence[ProbeEvent]) -> bytes:
+    """A JSON array of the events: the value of a packed `probes` record."""
+    return _encode(events)
 
 
 def _str(data: Mapping[str, Any], name: str) -> str:

@@ -209,23 +209,56 @@ def _parse_radiotap(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeE
 def _radiotap_fields(data: bytes, it_len: int) -> tuple[int | None, int | None, int | None]:
     """(last dBm antenna signal, channel frequency, Flags) from a radiotap header.
 
+    Where each field sits depends only on the header's length and presence words (unless a
+    vendor namespace is present), so the walk of `_radiotap_layout` is done once per layout and
+    kept; a sensor's frames nearly all share one.
+    """
+    words_end = 8
+    while _u32(data, words_end - 4)[0] & _RT_EXT:
+        if words_end + 4 > it_len:
+            return None, None, None
+        words_end += 4
+    shape = data[2:words_end]
+    layout = _RADIOTAP_LAYOUTS.get(shape)
+    if layout is None:
+        layout, vendor = _radiotap_layout(data, it_len, words_end)
+        if not vendor:
+            if len(_RADIOTAP_LAYOUTS) >= _RADIOTAP_LAYOUTS_SIZE:
+                _RADIOTAP_LAYOUTS.clear()
+            _RADIOTAP_LAYOUTS[shape] = layout
+    signal_at, freq_at, flags_at = layout
+    signal = None
+    if signal_at >= 0:
+        value = data[signal_at]
+        signal = value - 256 if value > 127 else value
+    freq = None
+    for at in freq_at:
+        freq = _u16(data, at)[0] or freq
+    return signal, freq, data[flags_at] if flags_at >= 0 else None
+
+
+#: Where the fields sit: offset of the last antenna signal, offsets of the frequencies in
+#: order (tshark keeps the last non-zero one), offset of the Flags; -1 when absent.
+_Layout = tuple[int, tuple[int, ...], int]
+_RADIOTAP_LAYOUTS: dict[bytes, _Layout] = {}
+_RADIOTAP_LAYOUTS_SIZE = 256
+
+
+def _radiotap_layout(data: bytes, it_len: int, words_end: int) -> tuple[_Layout, bool]:
+    """Where the fields of `_radiotap_fields` sit, and whether a vendor namespace was skipped
+    (its length is read from the frame, so such a layout is not kept).
+
     Follows the radiotap iterator: extended bitmaps, natural alignment from the header start,
     namespace switches (bit 29 back to radiotap, bit 30 to a vendor namespace skipped by its
     skip_length). The walk stops at the first unknown field or at data past the header, keeping
     what it found before, as tshark does. tshark reports the last antenna signal and the last
     non-zero frequency (Channel, then XChannel).
     """
-    words = [_u32(data, 4)[0]]
-    off = 8
-    while words[-1] & _RT_EXT:
-        if off + 4 > it_len:
-            return None, None, None
-        words.append(_u32(data, off)[0])
-        off += 4
-
-    flags: int | None = None
-    signal: int | None = None
-    freq: int | None = None
+    words = [_u32(data, at)[0] for at in range(4, words_end, 4)]
+    off = words_end
+    flags_at = signal_at = -1
+    freq_at: list[int] = []
+    vendor = False
     in_radiotap_ns = True
     bit_base = 0
     for word in words:
@@ -237,25 +270,25 @@ def _radiotap_fields(data: bytes, it_len: int) -> tuple[int | None, int | None, 
                 index = bit_base + low.bit_length() - 1
                 spec = _RT_FIELDS[index] if index < len(_RT_FIELDS) else None
                 if spec is None:
-                    return signal, freq, flags
+                    return (signal_at, tuple(freq_at), flags_at), vendor
                 align, length = spec
                 off = (off + align - 1) & -align
                 if off + length > it_len:
-                    return signal, freq, flags
+                    return (signal_at, tuple(freq_at), flags_at), vendor
                 if index == _RT_DBM_ANTSIGNAL:
-                    value = data[off]
-                    signal = value - 256 if value > 127 else value
+                    signal_at = off
                 elif index == _RT_CHANNEL:
-                    freq = _u16(data, off)[0] or freq
+                    freq_at.append(off)
                 elif index == _RT_FLAGS:
-                    flags = data[off]
+                    flags_at = off
                 elif index == _RT_XCHANNEL:
-                    freq = _u16(data, off + 4)[0] or freq
+                    freq_at.append(off + 4)
                 off += length
         if word & _RT_VENDOR_NS_NEXT:
+            vendor = True
             off = (off + 1) & -2
             if off + 6 > it_len:
-                return signal, freq, flags
+                return (signal_at, tuple(freq_at), flags_at), vendor
             off += 6 + _u16(data, off + 4)[0]
             in_radiotap_ns = False
             bit_base = 0
@@ -264,7 +297,7 @@ def _radiotap_fields(data: bytes, it_len: int) -> tuple[int | None, int | None, 
             bit_base = 0
         else:
             bit_base += 32
-    return signal, freq, flags
+    return (signal_at, tuple(freq_at), flags_at), vendor
 
 
 def _parse_prism(data: bytes, ts: float, sensor: str, fcs_len: int) -> ProbeEvent | None:
@@ -339,36 +372,14 @@ def _parse_dot11(
     first_octet = data[start + 10]
     mac = data[start + 10 : start + 16].hex(":")
     seq = _u16(data, start + 22)[0] >> 4
-
-    ssid_raw: bytes | None = None
-    fingerprint = bytearray()
-    kinds = _FP_KIND
-    while pos < end:
-        if pos + 1 >= end:
-            raise MalformedFrame("information element header truncated")
-        eid = data[pos]
-        nxt = pos + 2 + data[pos + 1]
-        if nxt > end:
-            raise MalformedFrame(f"information element {eid} runs past the end of the frame")
-        kind = kinds[eid]
-        if kind == _FP_ID:
-            fingerprint.append(eid)
-        elif kind == _FP_WHOLE:
-            fingerprint += data[pos:nxt]
-        elif kind == _FP_SSID:
-            fingerprint.append(0)
-            if ssid_raw is None:  # like tshark, only the first SSID element is the SSID
-                if nxt - pos - 2 > MAX_SSID_BYTES:  # tshark: "greater than maximum (32)"
-                    raise MalformedFrame(f"SSID element of {nxt - pos - 2} bytes (at most 32)")
-                ssid_raw = data[pos + 2 : nxt]
-        else:
-            body = data[pos + 2 : min(nxt, pos + kind)]
-            fingerprint.append(eid)
-            fingerprint.append(len(body))
-            fingerprint += body
-        pos = nxt
-
-    ssid, ssid_hex = ssid_text(ssid_raw) if ssid_raw else ("", None)
+    elements = data[pos:end]
+    read = _ELEMENTS_READ.get(elements)
+    if read is None:
+        read = _read_elements(elements)
+        if len(_ELEMENTS_READ) >= _ELEMENTS_READ_SIZE:
+            _ELEMENTS_READ.clear()
+        _ELEMENTS_READ[elements] = read
+    ssid, ssid_hex, fingerprint = read
     return ProbeEvent(
         ts=ts,
         mac=mac,
@@ -379,5 +390,47 @@ def _parse_dot11(
         seq=seq,
         randomized=bool(first_octet & 0x02),
         sensor=sensor,
-        ie_fingerprint=(blake2b(fingerprint, digest_size=8).hexdigest() if fingerprint else None),
+        ie_fingerprint=fingerprint,
     )
+
+
+#: What `_read_elements` made of an element list, by its bytes: a device repeats the same
+#: probe body (same SSID, same capabilities) over and over, so most frames skip the walk.
+_ELEMENTS_READ: dict[bytes, tuple[str, str | None, str | None]] = {}
+_ELEMENTS_READ_SIZE = 32_768
+
+
+def _read_elements(elements: bytes) -> tuple[str, str | None, str | None]:
+    """(SSID text, its hex when not plain text, ie_fingerprint) of a probe's element list."""
+    end = len(elements)
+    pos = 0
+    ssid_raw: bytes | None = None
+    fingerprint = bytearray()
+    kinds = _FP_KIND
+    while pos < end:
+        if pos + 1 >= end:
+            raise MalformedFrame("information element header truncated")
+        eid = elements[pos]
+        nxt = pos + 2 + elements[pos + 1]
+        if nxt > end:
+            raise MalformedFrame(f"information element {eid} runs past the end of the frame")
+        kind = kinds[eid]
+        if kind == _FP_ID:
+            fingerprint.append(eid)
+        elif kind == _FP_WHOLE:
+            fingerprint += elements[pos:nxt]
+        elif kind == _FP_SSID:
+            fingerprint.append(0)
+            if ssid_raw is None:  # like tshark, only the first SSID element is the SSID
+                if nxt - pos - 2 > MAX_SSID_BYTES:  # tshark: "greater than maximum (32)"
+                    raise MalformedFrame(f"SSID element of {nxt - pos - 2} bytes (at most 32)")
+                ssid_raw = elements[pos + 2 : nxt]
+        else:
+            body = elements[pos + 2 : min(nxt, pos + kind)]
+            fingerprint.append(eid)
+            fingerprint.append(len(body))
+            fingerprint += body
+        pos = nxt
+    ssid, ssid_hex = ssid_text(ssid_raw) if ssid_raw else ("", None)
+    digest = blake2b(fingerprint, digest_size=8).hexdigest() if fingerprint else None
+    return ssid, ssid_hex, digest

@@ -20,7 +20,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from sniffer.event import ProbeEvent
+from sniffer.event import ProbeEvent, encode_many
 from sniffer.partitioner import partition_for
 
 DEFAULT_LINGER_MS = 10
@@ -96,9 +96,9 @@ class ProbeProducer:
         self.batch_linger_s = batch_linger_s
         #: The topic's partition count, once known: packing needs it.
         self.partitions: int | None = None
-        self._pending: dict[int, list[bytes]] = {}
+        self._pending: dict[int, list[ProbeEvent]] = {}
         self._pending_since: dict[int, float] = {}
-        self._partition_of: dict[bytes, int] = {}
+        self._partition_of: dict[str, int] = {}
         self._lock = threading.Lock()
         self._linger: threading.Thread | None = None
         self._closed = threading.Event()
@@ -182,38 +182,37 @@ class ProbeProducer:
         """
         if self.fatal_error is not None:
             raise KafkaUnavailable(f"Kafka producer failed: {self.fatal_error}")
-        value = event.to_json()
-        key = event.mac.encode()
         if self.batch_size > 1 and self.partitions is not None:
-            self._pack(key, value)
+            self._pack(event)
         else:
-            self._produce(value, key, None, 1)
+            self._produce(event.to_json(), event.mac.encode(), None, 1)
         self._since_poll += 1
         if self._since_poll >= _POLL_EVERY:
             self._since_poll = 0
             self._producer.poll(0)
 
-    def _pack(self, key: bytes, value: bytes) -> None:
-        partition = self._partition_of.get(key)
+    def _pack(self, event: ProbeEvent) -> None:
+        mac = event.mac
+        partition = self._partition_of.get(mac)
         if partition is None:
             if len(self._partition_of) >= _PARTITION_CACHE_SIZE:
                 self._partition_of.clear()
             assert self.partitions is not None
-            partition = self._partition_of[key] = partition_for(key, self.partitions)
+            partition = self._partition_of[mac] = partition_for(mac.encode(), self.partitions)
         with self._lock:
             pending = self._pending.get(partition)
             if pending is None:
                 pending = self._pending[partition] = []
                 self._pending_since[partition] = time.monotonic()
-            pending.append(value)
+            pending.append(event)
             if len(pending) >= self.batch_size:
                 self._send_pending(partition)
 
     def _send_pending(self, partition: int) -> None:
         """Produce the packed record of `partition` (the lock is held)."""
-        values = self._pending.pop(partition)
+        events = self._pending.pop(partition)
         del self._pending_since[partition]
-        self._produce(b"[" + b",".join(values) + b"]", None, partition, len(values))
+        self._produce(encode_many(events), None, partition, len(events))
 
     def _send_lingering(self) -> None:
         while not self._closed.wait(self.batch_linger_s / 2):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 import orjson
 import pytest
 
-from sniffer.event import FIELDS, ProbeEvent
+from sniffer.event import FIELDS, ProbeEvent, encode_many
 
 EVENT = ProbeEvent(
     ts=1_700_000_000.123456,
@@ -37,14 +36,21 @@ DESIGN_FIELDS = [
 
 
 def test_fields_are_exactly_the_design_table() -> None:
-    assert [f.name for f in dataclasses.fields(ProbeEvent)] == DESIGN_FIELDS
+    assert [f.name for f in msgspec.structs.fields(ProbeEvent)] == DESIGN_FIELDS
     assert list(FIELDS) == DESIGN_FIELDS
 
 
 def test_frozen_and_slotted() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         EVENT.mac = "x"  # type: ignore[misc]
     assert not hasattr(EVENT, "__dict__")
+
+
+def test_a_packed_record_is_the_array_of_the_events_json() -> None:
+    other = msgspec.structs.replace(EVENT, mac="02:00:00:00:00:01", ssid="", rssi_dbm=None)
+    packed = encode_many([EVENT, other])
+    assert packed == b"[" + EVENT.to_json() + b"," + other.to_json() + b"]"
+    assert orjson.loads(packed) == [orjson.loads(EVENT.to_json()), orjson.loads(other.to_json())]
 
 
 def test_to_json_keys_and_values() -> None:
@@ -67,7 +73,9 @@ def test_to_json_keys_and_values() -> None:
 def test_round_trip() -> None:
     assert ProbeEvent.from_dict(orjson.loads(EVENT.to_json())) == EVENT
     assert ProbeEvent.from_json(EVENT.to_json()) == EVENT
-    odd = dataclasses.replace(EVENT, ssid="\\xb2\\xe2", ssid_hex="b2e2", rssi_dbm=None, seq=None)
+    odd = msgspec.structs.replace(
+        EVENT, ssid="\\xb2\\xe2", ssid_hex="b2e2", rssi_dbm=None, seq=None
+    )
     assert ProbeEvent.from_json(odd.to_json()) == odd
 
 

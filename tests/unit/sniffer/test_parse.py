@@ -300,3 +300,46 @@ def test_channel_to_mhz(channel: int, mhz: int) -> None:
 def test_channel_to_mhz_unknown() -> None:
     assert channel_to_mhz(0) is None
     assert channel_to_mhz(300) is None
+
+
+def test_frames_sharing_a_body_and_a_radiotap_layout_keep_their_own_fields() -> None:
+    """What is read once per element list and per radiotap layout is kept between frames; the
+    MAC, sequence number, signal and frequency must still come from each frame."""
+    elements = b"\x01\x04\x02\x04\x0b\x16\x2d\x02\xaa\xbb"
+    seen = []
+    for mac, seq, dbm, freq in [
+        (b"\xda\xa1\x19\x00\x00\x01", 10, -40, 2412),
+        (b"\x02\x00\x00\x00\x00\x02", 4095, -77, 2437),
+        (b"\xda\xa1\x19\x00\x00\x01", 11, -41, 5180),
+    ]:
+        frame = probe_request(mac, seq, b"HomeNet", elements)
+        seen.append(event(127, radiotap_frame(frame, freq=freq, signal=dbm)))
+    assert [(e.mac, e.seq, e.rssi_dbm, e.freq_mhz) for e in seen] == [
+        ("da:a1:19:00:00:01", 10, -40, 2412),
+        ("02:00:00:00:00:02", 4095, -77, 2437),
+        ("da:a1:19:00:00:01", 11, -41, 5180),
+    ]
+    assert [e.randomized for e in seen] == [True, True, True]
+    assert {(e.ssid, e.ie_fingerprint) for e in seen} == {(seen[0].ssid, seen[0].ie_fingerprint)}
+    assert seen[0].ssid == "HomeNet"
+
+
+def test_a_vendor_namespace_is_walked_for_each_frame() -> None:
+    """Its skip length is read from the frame, so two headers with the same length and presence
+    words can put the signal after it at different offsets."""
+    words = [
+        frames.bits(frames.ANT_SIGNAL, frames.VENDOR_NS_NEXT, frames.EXT),
+        frames.bits(0, 1, frames.RADIOTAP_NS_NEXT, frames.EXT),
+        frames.bits(frames.ANT_SIGNAL),
+    ]
+    vendor = frames.vendor_namespace(b"\x00\x11\x22", 0, b"\xaa\xbb\xcc\xdd")
+    first = frames.radiotap(words, [frames.signal(-10), vendor, frames.signal(-61)])
+    # Header 16 bytes, signal at 16, vendor field at 18 (skip length at 22, data 24..27), then
+    # the signal at 28. The second frame says skip 2 and has its signal at 26 instead.
+    assert first[28] == (-61) & 0xFF and first[22:24] == b"\x04\x00"
+    second = bytearray(first)
+    second[22:24] = b"\x02\x00"
+    second[26] = (-62) & 0xFF
+    assert event(127, first).rssi_dbm == -61
+    assert event(127, bytes(second)).rssi_dbm == -62
+    assert event(127, first).rssi_dbm == -61
