@@ -75,6 +75,12 @@ class Probes:
     batch: bool
 
 
+#: Alerts due from a record's probes: (device key, probe, the watch list's reason).
+Alerts = list[tuple[bytes, ProbeEvent, str]]
+#: Scratch of the current generation: per (partition, device key), the SSIDs it probed for.
+PROBED_SSIDS = "probed_ssids"
+
+
 async def fold_record(event: EventT[bytes]) -> None:
     """Fold one record; a bad probe in it is dead-lettered on its own, the others are counted."""
     message = event.message
@@ -93,12 +99,15 @@ async def fold_record(event: EventT[bytes]) -> None:
     here, elsewhere = _by_device(event, record)
     for mac, probes in elsewhere.items():
         await _forward(event, mac, probes, record.batch)
-    accepted = duplicates = 0
-    for mac, probes in here.items():
-        device = Probes(mac, message.offset, source, probes, record.batch)
-        applied = await _fold_device(event, device)
-        accepted += applied
-        duplicates += len(probes) - applied
+    alerts: Alerts = []
+    failed: list[Probes] = []
+    accepted, duplicates = _fold_devices(event, source, record.batch, here, alerts, failed)
+    for device in failed:
+        accepted += await _refold(event, device, alerts)
+    for key, probe, reason in alerts:
+        alert = make_alert(probe, reason, device_names_table.get(probe.mac))
+        await alerts_topic.send(key=key, value=orjson.dumps(alert))
+        counters.incr("alerts.emitted")
     if accepted:
         counters.incr(f"{STREAM}.accepted", accepted)
     if duplicates:
@@ -111,16 +120,26 @@ def _by_device(
     """The record's probes by MAC: those whose rows live in this record's partition, and those
     keyed or placed wrong, which are sent on to their own partition."""
     message = event.message
-    here: dict[str, list[tuple[int, ProbeEvent]]] = defaultdict(list)
-    elsewhere: dict[str, list[tuple[int, ProbeEvent]]] = defaultdict(list)
+    here: dict[str, list[tuple[int, ProbeEvent]]] = {}
+    elsewhere: dict[str, list[tuple[int, ProbeEvent]]] = {}
     if not record.batch:
         index, probe = record.probes[0]
         key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else None
-        (here if key == probe.mac else elsewhere)[probe.mac].append((index, probe))
+        (here if key == probe.mac else elsewhere)[probe.mac] = [(index, probe)]
         return here, elsewhere
-    for index, probe in record.probes:
-        home = _partition(probe.mac) == message.partition
-        (here if home else elsewhere)[probe.mac].append((index, probe))
+    partition = message.partition
+    partitions = _partitions
+    for item in record.probes:
+        mac = item[1].mac
+        home = partitions.get(mac)
+        if home is None:
+            home = _partition(mac)
+        mine = here if home == partition else elsewhere
+        probes = mine.get(mac)
+        if probes is None:
+            mine[mac] = [item]
+        else:
+            probes.append(item)
     return here, elsewhere
 
 
@@ -151,84 +170,151 @@ async def _forward(
     counters.incr(f"{STREAM}.rekeyed", len(probes))
 
 
-async def _fold_device(event: EventT[bytes], device: Probes) -> int:
-    """Fold a device's probes of one record into its row; how many were applied."""
+def _fold_devices(
+    event: EventT[bytes],
+    source: ForwardedFrom | None,
+    batch: bool,
+    here: dict[str, list[tuple[int, ProbeEvent]]],
+    alerts: Alerts,
+    failed: list[Probes],
+) -> tuple[int, int]:
+    """Fold each device's probes of one record into its row, with no await between them: (probes
+    applied, probes skipped as applied before). A device whose fold raised is left in `failed`,
+    its row as it was, for `_refold`."""
     partition = event.message.partition
-    key = device.mac.encode()
-    row: DeviceState | None = write_behind.get(devices_table, partition, key)
-    if row is not None and _applied_before(row, device):
-        return 0
-    alerts: list[tuple[ProbeEvent, str]] = []
-    try:
-        row = _fold(row, device, alerts)
-    except Exception:
-        logger.warning("folding the probes of %s failed; folding them one by one", device.mac)
-        row, alerts = await _refold(event, device)
-        if row is None:
-            return 0
-    write_behind.stage(devices_table, partition, key, row)
-    folded = write_behind.scratch().setdefault("folded", {})
-    folded.setdefault((partition, key), []).append(device)
-    for probe, reason in alerts:
-        alert = make_alert(probe, reason, device_names_table.get(probe.mac))
-        await alerts_topic.send(key=key, value=orjson.dumps(alert))
-        counters.incr("alerts.emitted")
-    return len(device.probes)
+    offset = event.message.offset
+    get = write_behind.get
+    stage = write_behind.stage
+    probed: dict[tuple[int, bytes], set[str]] = write_behind.scratch().setdefault(PROBED_SSIDS, {})
+    accepted = duplicates = 0
+    for mac, probes in here.items():
+        key = mac.encode()
+        row: DeviceState | None = get(devices_table, partition, key)
+        if row is not None and _applied_before(row, offset, source):
+            duplicates += len(probes)
+            continue
+        due = len(alerts)
+        try:
+            row = _fold(row, probes, offset, source, alerts)
+        except Exception:
+            logger.warning("folding the probes of %s failed; folding them one by one", mac)
+            del alerts[due:]
+            failed.append(Probes(mac, offset, source, probes, batch))
+            continue
+        stage(devices_table, partition, key, row)
+        _note_ssids(probed, partition, key, probes)
+        accepted += len(probes)
+    return accepted, duplicates
 
 
-def _applied_before(row: DeviceState, device: Probes) -> bool:
-    return row.get("offset", -1) >= device.offset or already_applied(row, device.source)
+def _note_ssids(
+    probed: dict[tuple[int, bytes], set[str]],
+    partition: int,
+    key: bytes,
+    probes: list[tuple[int, ProbeEvent]],
+) -> None:
+    for _, probe in probes:
+        if probe.ssid:
+            ssids = probed.get((partition, key))
+            if ssids is None:
+                probed[(partition, key)] = {probe.ssid}
+            else:
+                ssids.add(probe.ssid)
+
+
+def _applied_before(row: DeviceState, offset: int, source: ForwardedFrom | None) -> bool:
+    return row.get("offset", -1) >= offset or already_applied(row, source)
 
 
 def _fold(
-    row: DeviceState | None, device: Probes, alerts: list[tuple[ProbeEvent, str]] | None
+    row: DeviceState | None,
+    probes: list[tuple[int, ProbeEvent]],
+    offset: int,
+    source: ForwardedFrom | None,
+    alerts: Alerts | None,
 ) -> DeviceState:
-    """`row` with the device's probes applied (in place); alerts due are added to `alerts`."""
+    """`row` with the probes applied (in place); alerts due are added to `alerts`."""
     max_ssids = settings.max_ssids_per_device
-    for _, probe in device.probes:
+    for _, probe in probes:
         row = fold_probe(row, probe, max_ssids=max_ssids)
         if probe.ssid and alerts is not None:
             reason = watchlist.get(probe.ssid)
             if reason is None:
                 continue
             if should_alert(row, probe, settings.alert_window_s):
-                alerts.append((probe, reason))
+                alerts.append((probe.mac.encode(), probe, reason))
             else:
                 counters.incr("alerts.folded")
     assert row is not None, "a device's probes are never empty"
-    row["offset"] = device.offset
-    if device.source is not None:
-        record_source(row, device.source)
+    row["offset"] = offset
+    if source is not None:
+        record_source(row, source)
     return row
 
 
-async def _refold(
-    event: EventT[bytes], device: Probes
-) -> tuple[DeviceState | None, list[tuple[ProbeEvent, str]]]:
-    """Rebuild the row after a failed fold left it half changed: from the row as flushed, fold
-    again what this generation folded before (it folded then), then this record's probes one at
-    a time, dead-lettering each that fails."""
+async def _refold(event: EventT[bytes], device: Probes, alerts: Alerts) -> int:
+    """Rebuild a row whose fold raised and left it half changed: from the row as flushed, fold
+    again what this generation's earlier records brought it (skipping what failed then, and was
+    dead-lettered then), then this record's probes one at a time, dead-lettering each that fails.
+    How many of this record's probes were applied."""
     partition = event.message.partition
     key = device.mac.encode()
     row: DeviceState | None = write_behind.committed(devices_table, partition, key)
-    folded: dict[tuple[int, bytes], list[Probes]] = write_behind.scratch().get("folded", {})
-    for earlier in folded.get((partition, key), []):
-        row = _fold(row, earlier, None)
-    alerts: list[tuple[ProbeEvent, str]] = []
-    kept: list[tuple[int, ProbeEvent]] = []
-    for index, probe in device.probes:
-        one = Probes(device.mac, device.offset, device.source, [(index, probe)], device.batch)
+    for earlier in _earlier_in_generation(event, device.mac):
+        if row is None or not _applied_before(row, earlier.offset, earlier.source):
+            row = _fold_each_alone(row, earlier, None, [])
+    failures: list[tuple[int, ProbeEvent, Exception]] = []
+    row = _fold_each_alone(row, device, alerts, failures)
+    for index, probe, err in failures:
+        part = None
+        if device.batch:
+            part = dead_letters.Part(index, orjson.dumps(probe.as_json_dict()))
+        await dead_letters.failed(event, STREAM, err, part=part)
+    if row is None:
+        return 0
+    dropped = {index for index, _, _ in failures}
+    kept = [item for item in device.probes if item[0] not in dropped]
+    write_behind.stage(devices_table, partition, key, row)
+    _note_ssids(write_behind.scratch().setdefault(PROBED_SSIDS, {}), partition, key, kept)
+    return len(kept)
+
+
+def _fold_each_alone(
+    row: DeviceState | None,
+    device: Probes,
+    alerts: Alerts | None,
+    failures: list[tuple[int, ProbeEvent, Exception]],
+) -> DeviceState | None:
+    """Fold the device's probes one at a time, each onto a copy, so one that raises changes
+    nothing; it is added to `failures`."""
+    for item in device.probes:
+        due = len(alerts) if alerts is not None else 0
         try:
-            row = _fold(orjson.loads(orjson.dumps(row)) if row is not None else None, one, alerts)
+            copy = orjson.loads(orjson.dumps(row)) if row is not None else None
+            row = _fold(copy, [item], device.offset, device.source, alerts)
         except Exception as err:
-            part = None
-            if device.batch:
-                part = dead_letters.Part(index, orjson.dumps(probe.as_json_dict()))
-            await dead_letters.failed(event, STREAM, err, part=part)
+            if alerts is not None:
+                del alerts[due:]
+            failures.append((item[0], item[1], err))
+    return row
+
+
+def _earlier_in_generation(event: EventT[bytes], mac: str) -> Iterable[Probes]:
+    """The device's probes in the records of `event`'s partition folded since the last flush
+    began, in order, read again from the records."""
+    message = event.message
+    for earlier in write_behind.held():
+        held = earlier.message
+        if held.topic != message.topic or held.partition != message.partition:
             continue
-        kept.append((index, probe))
-    device.probes[:] = kept
-    return row, alerts
+        try:
+            record = decode_record(held.value)
+            source = forwarded_from(earlier.headers)
+        except (InvalidProbe, InvalidForward):
+            continue
+        probes = _by_device(earlier, record)[0].get(mac)
+        if probes:
+            yield Probes(mac, held.offset, source, probes, record.batch)
 
 
 def _ssid_totals(rows: StagedRows, scratch: dict[str, Any]) -> Iterable[Message]:
@@ -239,17 +325,17 @@ def _ssid_totals(rows: StagedRows, scratch: dict[str, Any]) -> Iterable[Message]
         if name == devices_table.name
     }
     totals: dict[str, SsidTally] = defaultdict(dict)
-    folded: dict[tuple[int, bytes], list[Probes]] = scratch.get("folded", {})
-    for (partition, key), devices in folded.items():
+    probed: dict[tuple[int, bytes], set[str]] = scratch.get(PROBED_SSIDS, {})
+    for (partition, key), ssids in probed.items():
         row: DeviceState | None = staged.get(partition, {}).get(key)
         if row is None:
             continue
         ssid_probes = row.get("ssid_probes", {})
-        for device in devices:
-            for _, probe in device.probes:
-                total = ssid_probes.get(probe.ssid) if probe.ssid else None
-                if total is not None:
-                    totals[probe.ssid][device.mac] = [total[0], total[1], row["offset"]]
+        mac = key.decode()
+        for ssid in ssids:
+            total = ssid_probes.get(ssid)
+            if total is not None:
+                totals[ssid][mac] = [total[0], total[1], row["offset"]]
     topic = ssid_probes_topic.get_topic_name()
     return [
         (topic, ssid.encode(), orjson.dumps(ssid_totals_message(tally)))

@@ -34,6 +34,9 @@ from app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
+#: Allocations (less deallocations) between young garbage collections (CPython's default: 700).
+YOUNG_COLLECTION_EVERY = 10_000
+
 _APP_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 #: The worker of this process, once made (`probewatch worker` makes one).
 _current: ProbewatchWorker | None = None
@@ -150,12 +153,18 @@ class ProbewatchWorker(faust.Worker):
 
         faust, aiokafka, aiohttp and aiogram leave many long-lived objects that every full
         collection walks again, holding the event loop meanwhile: with them frozen, the p99 of
-        `GET /devices/{mac}` at 500 req/s went from 100-135 ms to 40-60 ms here. Objects made
-        later are collected as usual (`gc.freeze`).
+        `GET /devices/{mac}` at 500 req/s went from 100-135 ms to 40-60 ms here.
+
+        Objects made later are collected as usual, but less often: a young collection every
+        `YOUNG_COLLECTION_EVERY` allocations instead of 700. The rows a flush has not written
+        yet live long enough to reach the oldest generation, and with the default each 200,000
+        probes drained here paid 8 full collections of ~80 ms (3 µs a probe); with this none.
         """
         await super().on_startup_finished()
         gc.collect()
         gc.freeze()
+        _, middle, oldest = gc.get_threshold()
+        gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, oldest)
 
     def exit_with(self, code: int, line: str) -> None:
         """Stop as on SIGTERM; exit with `code` (the first one asked for) and `line` last."""

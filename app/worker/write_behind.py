@@ -168,6 +168,10 @@ class WriteBehind:
         """Acknowledge `event` once everything staged so far is durable."""
         self._generation.held.append(event)
 
+    def held(self) -> list[EventT[Any]]:
+        """The events held since the last flush began (what the rows staged since then hold)."""
+        return self._generation.held
+
     @property
     def unflushed_rows(self) -> int:
         """Rows staged or being flushed: what is not yet in the changelog and the store."""

@@ -7,7 +7,6 @@ would see: only probe requests arrive, parsed exactly like the same frames from 
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from sniffer import cli
@@ -48,7 +48,7 @@ def _file_probes(path: Path) -> list[ProbeEvent]:
 
 
 def _without_time(events: list[ProbeEvent]) -> list[ProbeEvent]:
-    return [dataclasses.replace(event, ts=0.0) for event in events]
+    return [msgspec.structs.replace(event, ts=0.0) for event in events]
 
 
 def test_only_probe_requests_arrive_parsed_as_from_the_file(radiotap_tap: TapInterface) -> None:
@@ -102,8 +102,9 @@ def test_cli_live_count_and_summary(
     assert code == 0
     [producer] = FakeProducer.instances
     assert len(producer.events) == 100
+    from_file = _without_time(_file_probes_of(records))[:100]
     assert _without_time(producer.events) == [
-        dataclasses.replace(e, sensor="tap") for e in _without_time(_file_probes_of(records))[:100]
+        msgspec.structs.replace(e, sensor="tap") for e in from_file
     ]
     assert "frames read:        100" in out
     assert "100 produced" in out
