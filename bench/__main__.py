@@ -14,7 +14,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--probes", type=int, default=200_000, help="synthetic probes (200k)")
     parser.add_argument("--devices", type=int, default=20_000, help="distinct MACs (20k)")
-    parser.add_argument("--rps", type=int, default=500, help="fixed request rate for latency")
+    parser.add_argument("--rps", type=int, default=1000, help="fixed request rate for latency")
     parser.add_argument("--seconds", type=float, default=10.0, help="latency run length")
     parser.add_argument("--recovery-devices", type=int, default=1_000_000, help="table to rebuild")
     parser.add_argument(

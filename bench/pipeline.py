@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from tests.harness import REPO_ROOT, VENV_BIN, Deployment, Worker, kafka_reachab
 BENCH_DIR = REPO_ROOT / "var" / "bench"
 
 
-def synth_capture(probes: int, devices: int) -> Path:
+def synth_capture(probes: int, devices: int, seed: int = 42) -> Path:
     """The synthetic capture, made once per size and kept under var/bench."""
-    path = BENCH_DIR / f"synth-{probes}-{devices}.pcap"
+    suffix = "" if seed == 42 else f"-seed{seed}"
+    path = BENCH_DIR / f"synth-{probes}-{devices}{suffix}.pcap"
     if not path.exists():
         BENCH_DIR.mkdir(parents=True, exist_ok=True)
         subprocess.run(
@@ -31,7 +33,7 @@ def synth_capture(probes: int, devices: int) -> Path:
                 "--devices",
                 str(devices),
                 "--seed",
-                "42",
+                str(seed),
             ],
             check=True,
             capture_output=True,
@@ -86,7 +88,16 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
         figures["ingest_1_single"] = _ingest_and_latency(
             scratch, capture, probes, macs, 1, 0, seconds, batch=1
         )
-        figures["ingest_2"] = _ingest_and_latency(scratch, capture, probes, macs, 2, rps, seconds)
+        figures["ingest_2"] = _ingest_and_latency(
+            scratch,
+            capture,
+            probes,
+            macs,
+            2,
+            rps,
+            seconds,
+            busy=synth_capture(3 * probes, devices, 43),
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return figures
@@ -95,7 +106,10 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
 def _replay_only(scratch: Path, capture: Path) -> float:
     """Parse + produce only: no worker is consuming."""
     deployment = Deployment(data_dir=scratch / "replay")
-    rate, elapsed, _ = replay_rate(deployment, capture)
+    try:
+        rate, elapsed, _ = replay_rate(deployment, capture)
+    finally:
+        deployment.delete_topics()
     print(
         f"replay (parse+produce, acks=all, idempotent): {rate:,.0f} frames/s ({elapsed:.1f} s wall)"
     )
@@ -115,9 +129,10 @@ def _ingest_and_latency(
     rps: int,
     seconds: float,
     batch: int | None = None,
+    busy: Path | None = None,
 ) -> float:
     """Time a replay until the table reflects the last probe; then query at a fixed rate (unless
-    `rps` is 0). Probes/s end to end."""
+    `rps` is 0), and again while the `busy` capture is being ingested. Probes/s end to end."""
     shape = "" if batch is None else f"-batch{batch}"
     deployment = Deployment(data_dir=scratch / f"ingest-{count}{shape}")
     workers = [Worker(deployment).start() for _ in range(count)]
@@ -147,10 +162,35 @@ def _ingest_and_latency(
         report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
         routed = " (about half routed to the other worker)" if count > 1 else ""
         print(f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s{routed}: {report}")
+        if busy is not None:
+            _latency_while_ingesting(deployment, workers, busy, paths, rps, seconds / 2)
         return probes / elapsed
     finally:
         for worker in workers:
             worker.stop()
+        deployment.delete_topics()
+
+
+def _latency_while_ingesting(
+    deployment: Deployment,
+    workers: list[Worker],
+    capture: Path,
+    paths: list[str],
+    rps: int,
+    seconds: float,
+) -> None:
+    """The same GETs while another capture is replayed and folded at full speed."""
+    before = _accepted(workers)
+    replay = threading.Thread(target=replay_rate, args=(deployment, capture), daemon=True)
+    replay.start()
+    wait_for(lambda: _accepted(workers) > before, 60, "ingest to begin", interval=0.02)
+    report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
+    during = _accepted(workers) - before
+    print(
+        f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s while {len(workers)} workers "
+        f"ingest at full speed ({during:,} probes folded meanwhile): {report}"
+    )
+    replay.join()
 
 
 def _wait_idle(workers: list[Worker]) -> None:

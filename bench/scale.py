@@ -95,6 +95,7 @@ def recovery(devices: int) -> None:
         print(f"memory: worker RSS with {devices:,} devices: {_rss_mb(worker.process.pid):,.0f} MB")
     finally:
         worker.stop()
+        deployment.delete_topics()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -136,4 +137,5 @@ def failover() -> None:
     finally:
         first.stop()
         second.stop(signal.SIGKILL)
+        deployment.delete_topics()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -110,6 +110,19 @@ class Deployment:
         )
         return env
 
+    def delete_topics(self) -> None:
+        """Delete every topic of this deployment (a benchmark's hundreds of thousands of records
+        and changelogs would otherwise slow the shared broker down for whatever runs next)."""
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+        mine = [
+            name for name in admin.list_topics(timeout=30).topics if name.startswith(self.prefix)
+        ]
+        for future in admin.delete_topics(mine, operation_timeout=30).values() if mine else []:
+            with contextlib.suppress(Exception):
+                future.result()
+
     def sniffer(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
         """Run `probewatch-sniffer ARGS` to completion."""
         return subprocess.run(

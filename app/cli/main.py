@@ -57,9 +57,10 @@ def _prepare_worker(settings: Settings) -> None:
         raise SystemExit(EXIT_FAILURE) from None
     if created:
         print(f"probewatch: created topics {', '.join(created)}", file=sys.stderr)
-    from app.worker import bulk_restore
+    from app.worker import bulk_restore, uncommitted_start
 
     bulk_restore.install(settings.kafka_bootstrap_servers)
+    uncommitted_start.install()
 
 
 def checked_settings(args: list[str]) -> Settings:

@@ -30,3 +30,9 @@ def _vendor_of_mac(mac: str) -> str | None:
         return str(EUI(mac).oui.registration().org)
     except (NotRegisteredError, ValueError, IndexError):
         return None
+
+
+def load_registry() -> None:
+    """Load netaddr's OUI index now: it is read on the first look-up (~60 ms here), which would
+    otherwise stall the first request that shows a vendor, and every request queued behind it."""
+    _vendor_of_mac("00:00:00:00:00:00")
