@@ -43,9 +43,7 @@ async def rewind_uncommitted(consumer: Consumer) -> None:
     acks_enabled_for = consumer.app.topics.acks_enabled_for
     read_offset = consumer._read_offset
     never = sorted(
-        tp
-        for tp in consumer.assignment()
-        if acks_enabled_for(tp.topic) and not read_offset.get(tp)
+        tp for tp in consumer.assignment() if acks_enabled_for(tp.topic) and not read_offset.get(tp)
     )
     if never:
         logger.info("no committed offset: reading %d partition(s) from the start", len(never))
