@@ -10,14 +10,25 @@
 | streams | `GET /stream/probes`, `GET /stream/alerts` (Server-Sent Events) |
 | cluster | `GET /cluster`, `GET /metrics` |
 | telegram | `POST /telegram/{secret path}`, only while the bot is on |
+| docs | `GET /openapi.json` (the description, `app.web.openapi`), `GET /docs` (the same, a page) |
 """
 
 from __future__ import annotations
 
 from app.main import app, settings
-from app.web import cluster, devices, health, ssids, streams, subscriptions, telegram, watchlist
+from app.web import (
+    cluster,
+    devices,
+    docs,
+    health,
+    ssids,
+    streams,
+    subscriptions,
+    telegram,
+    watchlist,
+)
 
-for module in (health, devices, ssids, watchlist, subscriptions, streams, cluster):
+for module in (health, devices, ssids, watchlist, subscriptions, streams, cluster, docs):
     module.blueprint.register(app)
 if settings.telegram_token is not None:
     telegram.blueprint.register(app)

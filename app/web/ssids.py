@@ -13,7 +13,7 @@ from app.web.routing import routed
 blueprint = web.Blueprint("ssids")
 
 
-@blueprint.route("/ssids/{ssid:.+}", name="ssid")
+@blueprint.route(r"/ssids/{ssid:[\s\S]+}", name="ssid")
 class SsidView(web.View):
     async def get(self, request: web.Request, ssid: str) -> web.Response:
         try:

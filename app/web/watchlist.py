@@ -34,7 +34,7 @@ class WatchlistView(web.View):
         return self.json(watchlist_json())
 
 
-@blueprint.route("/watchlist/{ssid:.+}", name="watch")
+@blueprint.route(r"/watchlist/{ssid:[\s\S]+}", name="watch")
 class WatchView(web.View):
     """One watched SSID (URL-encode it: `/watchlist/Caf%C3%A9%20M%C3%BCller`)."""
 

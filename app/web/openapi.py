@@ -1,0 +1,897 @@
+"""The HTTP API's description: every route the worker serves, in one table (`OPERATIONS`).
+
+`GET /openapi.json` serves `openapi_document()`; the docs page (`GET /docs`) renders it; a test
+compares the table with the routes the server registers, both ways, and schemathesis fuzzes a
+running worker from it. To describe a new route, add an `Operation` to `OPERATIONS` (and any
+shared body shape to `SCHEMAS`): its method and path exactly as the view's blueprint registers
+them (`{name}` for a path parameter, `/ssids/{ssid:[\s\S]+}` is `/ssids/{ssid}`), every parameter,
+the request body, and every status the view (or the server around it) answers with.
+
+The answers are closed objects (`obj`): a field added to a view without adding it here fails the
+schema test, so the description cannot fall behind the code unnoticed.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+from app.bot.config import WEBHOOK_PREFIX
+from app.logic.limits import MAX_SSID_BYTES
+from app.logic.names import MAX_NAME
+from app.logic.watchlist import MAX_REASON
+from app.web.openapi_terms import (
+    Answer,
+    Body,
+    Header,
+    Operation,
+    Param,
+    Schema,
+    Tag,
+    document,
+    json_body,
+    nullable,
+    obj,
+    ref,
+    text_body,
+)
+from app.web.server import BODY_TIMEOUT_S, MAX_BODY_BYTES, RETRY_AFTER_S
+
+EXAMPLE_MAC = "f0:18:98:3a:1b:07"
+EXAMPLE_SSID = "eduroam"
+EXAMPLE_NAME = "Alice phone"
+EXAMPLE_CHAT = "987654321"
+#: How long an edit waits to see itself applied before answering 202 (the views'
+#: EDIT_VISIBLE_WITHIN_S, which a unit test holds equal to this).
+EDIT_WAIT_S = 10.0
+
+STRING: Schema = {"type": "string"}
+INTEGER: Schema = {"type": "integer"}
+NUMBER: Schema = {"type": "number"}
+BOOLEAN: Schema = {"type": "boolean"}
+PARTITIONS: Schema = {"type": "object", "additionalProperties": {"type": "array", "items": INTEGER}}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": {
+        "type": "object",
+        "description": "Every JSON error: what went wrong, in words; some add the key concerned.",
+        "properties": {"error": STRING},
+        "required": ["error"],
+    },
+    "Device": obj(
+        {
+            "mac": {"type": "string", "description": "canonical: lower case, colons"},
+            "probe_count": INTEGER,
+            "first_seen": nullable({"type": "string", "format": "date-time"}),
+            "last_seen": nullable({"type": "string", "format": "date-time"}),
+            "first_seen_ts": {"type": "number", "description": "capture time, Unix seconds"},
+            "last_seen_ts": NUMBER,
+            "ssids": {"type": "array", "items": STRING},
+            "unique_ssids": INTEGER,
+            "ssids_truncated": {
+                "type": "boolean",
+                "description": "more SSIDs were probed than PROBEWATCH_MAX_SSIDS_PER_DEVICE keeps",
+            },
+            "wildcard_probes": {"type": "integer", "description": "probes for any network"},
+            "rssi_last_dbm": nullable(INTEGER),
+            "rssi_min_dbm": nullable(INTEGER),
+            "rssi_max_dbm": nullable(INTEGER),
+            "rssi_avg_dbm": nullable(NUMBER),
+            "freq_mhz_last": nullable(INTEGER),
+            "vendor": nullable({"type": "string", "description": "from the OUI registry"}),
+            "randomized": {"type": "boolean", "description": "locally administered MAC"},
+            "ie_fingerprint": nullable(STRING),
+            "sensors": {"type": "array", "items": STRING},
+            "name": nullable(STRING),
+        }
+    ),
+    "NamedUnseen": obj(
+        {"mac": STRING, "name": STRING, "probe_count": {"type": "integer", "const": 0}},
+    ),
+    "DevicesNamed": obj(
+        {"devices": {"type": "array", "items": {"anyOf": [ref("Device"), ref("NamedUnseen")]}}},
+        {"name": {"type": "string", "description": "the name asked for (absent with scope=local)"}},
+    ),
+    "NameEdit": obj({"mac": STRING, "name": nullable(STRING), "seen": BOOLEAN}),
+    "SsidDevices": obj(
+        {
+            "ssid": STRING,
+            "probe_count": INTEGER,
+            "device_count": INTEGER,
+            "devices_truncated": {"type": "boolean", "description": "more than 5000 devices"},
+            "devices": {
+                "type": "array",
+                "items": obj({"mac": STRING, "probe_count": INTEGER, "last_seen_ts": NUMBER}),
+            },
+        }
+    ),
+    "Watchlist": obj(
+        {"watchlist": {"type": "array", "items": obj({"ssid": STRING, "reason": STRING})}}
+    ),
+    "Watched": obj({"ssid": STRING, "reason": STRING, "watched": {"const": True}}),
+    "Unwatched": obj({"ssid": STRING, "watched": {"const": False}}),
+    "Subscriptions": obj(
+        {
+            "subscriptions": {
+                "type": "array",
+                "items": obj({"chat_id": INTEGER, "bot": nullable(INTEGER)}),
+            }
+        }
+    ),
+    "Subscribed": obj(
+        {
+            "chat_id": INTEGER,
+            "subscribed": {"const": True},
+            "bot": nullable(INTEGER),
+            "changed": BOOLEAN,
+        }
+    ),
+    "Unsubscribed": obj({"chat_id": INTEGER, "subscribed": {"const": False}, "changed": BOOLEAN}),
+    "Health": obj(
+        {
+            "status": {"const": "ok"},
+            "worker": STRING,
+            "assigned": {"type": "array", "items": {"type": "string"}},
+            "counters": {"type": "object", "additionalProperties": INTEGER},
+            "unflushed_rows": INTEGER,
+            "flushes": INTEGER,
+        }
+    ),
+    "WorkerStatus": obj(
+        {
+            "worker": STRING,
+            "leader": BOOLEAN,
+            "active": PARTITIONS,
+            "standby": PARTITIONS,
+            "probes_lag": {"type": "object", "additionalProperties": INTEGER},
+            "recovering": BOOLEAN,
+            "rebalancing": BOOLEAN,
+        }
+    ),
+    "Cluster": obj(
+        {"workers": {"type": "array", "items": ref("WorkerStatus")}, "partitions": INTEGER}
+    ),
+    "WorkerPartitions": {
+        "type": "object",
+        "description": "Per worker URL, per topic, the partitions it owns.",
+        "additionalProperties": PARTITIONS,
+    },
+}
+
+# ---- answers many routes share -------------------------------------------------------------
+
+ERROR = ref("Error")
+RETRY_AFTER = Header(
+    "Retry-After", "seconds to wait before retrying", {"type": "string", "pattern": "^[0-9]+$"}
+)
+
+
+def error(status: int, description: str, example: str) -> Answer:
+    return Answer(status, description, (json_body(ERROR, {"error": example}),))
+
+
+UNAVAILABLE = Answer(
+    503,
+    "Not ready: the worker is starting or recovering its tables, the cluster is rebalancing, or "
+    f"Kafka is unavailable. Retry after `Retry-After` ({RETRY_AFTER_S} s).",
+    (json_body(ERROR, {"error": "the table is being rebalanced; retry shortly"}),),
+    (RETRY_AFTER,),
+)
+OWNER_SILENT = error(
+    502,
+    "The worker owning the key did not answer the forwarded request.",
+    "the worker owning this key (http://worker-b:6066) did not answer: …",
+)
+BODY_LATE = error(
+    408,
+    f"The body did not arrive within {BODY_TIMEOUT_S:g} s.",
+    f"the body did not arrive within {BODY_TIMEOUT_S:g} s",
+)
+BODY_TOO_LARGE = error(
+    413, f"The body is over {MAX_BODY_BYTES} bytes.", f"the body is over {MAX_BODY_BYTES} bytes"
+)
+BODY_ANSWERS = (BODY_LATE, BODY_TOO_LARGE)
+
+# ---- parameters ----------------------------------------------------------------------------
+
+MAC = Param(
+    "mac",
+    "path",
+    "A MAC address in any common spelling: `F0-18-98-3A-1B-07`, `f0:18:98:3a:1b:07`, "
+    "`f018.983a.1b07`, upper or lower case.",
+    {"type": "string", "minLength": 1, "examples": ["F0-18-98-3A-1B-07", "f018.983a.1b07"]},
+    example="F0-18-98-3A-1B-07",
+)
+SSID = Param(
+    "ssid",
+    "path",
+    f"An SSID as probes carry it: 1 to {MAX_SSID_BYTES} octets as UTF-8 text, an octet that is not "
+    "visible text written `\\xNN`; percent-encode it in the path (`Caf%C3%A9%20M%C3%BCller`).",
+    {"type": "string", "minLength": 1},
+    example=EXAMPLE_SSID,
+)
+CHAT_ID = Param(
+    "chat_id",
+    "path",
+    "A Telegram chat id: positive for users, negative for groups and channels.",
+    {"type": "string", "pattern": "^-?[1-9][0-9]{0,15}$"},
+    example=EXAMPLE_CHAT,
+)
+SCOPE = Param(
+    "scope",
+    "query",
+    "`local`: this worker's share alone (what workers ask each other when gathering); "
+    "otherwise the answer is gathered from every worker.",
+    {"type": "string", "enum": ["local"]},
+)
+EVENT_FILTERS = (
+    Param("mac", "query", "Only events of this device (any MAC spelling).", STRING),
+    Param("ssid", "query", "Only events of this SSID (exact text).", STRING),
+)
+
+# ---- the routes ----------------------------------------------------------------------------
+
+DEVICE_EXAMPLE: dict[str, Any] = {
+    "mac": EXAMPLE_MAC,
+    "probe_count": 41,
+    "first_seen": "2024-01-01T00:00:03.512Z",
+    "last_seen": "2024-01-01T00:09:51.207Z",
+    "first_seen_ts": 1704067203.512,
+    "last_seen_ts": 1704067791.207,
+    "ssids": ["Café Müller", EXAMPLE_SSID],
+    "unique_ssids": 2,
+    "ssids_truncated": False,
+    "wildcard_probes": 30,
+    "rssi_last_dbm": -63,
+    "rssi_min_dbm": -79,
+    "rssi_max_dbm": -55,
+    "rssi_avg_dbm": -66.4,
+    "freq_mhz_last": 2437,
+    "vendor": "Apple, Inc.",
+    "randomized": False,
+    "ie_fingerprint": "5c0e7f2d9a41b3c6",
+    "sensors": ["sensor-1"],
+    "name": EXAMPLE_NAME,
+}
+NOT_A_MAC = "not a MAC address: 'nope'"
+EDIT_PENDING = (
+    f"The edit is stored in Kafka but this worker did not see it applied within {EDIT_WAIT_S:g} s; "
+    "it will be."
+)
+
+DEVICES = [
+    Operation(
+        "GET",
+        "/devices/{mac}",
+        "devices",
+        "One device's statistics",
+        "Served by the worker owning the device's partition; any worker forwards to it.",
+        params=(MAC,),
+        answers=(
+            Answer(200, "The device.", (json_body(ref("Device"), DEVICE_EXAMPLE),)),
+            error(400, "Not a MAC address.", NOT_A_MAC),
+            error(404, "No probe seen from this device.", f"no probes seen from {EXAMPLE_MAC}"),
+            OWNER_SILENT,
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "GET",
+        "/devices",
+        "devices",
+        "Devices by name",
+        "Every device with this name (case-insensitive, whitespace folded), gathered from all "
+        "workers. A device named before it was seen is listed with `probe_count` 0.",
+        params=(
+            Param(
+                "name",
+                "query",
+                "The name to look for.",
+                {"type": "string", "minLength": 1, "pattern": "\\S"},
+                required=True,
+                example="alice PHONE",
+            ),
+            SCOPE,
+        ),
+        answers=(
+            Answer(
+                200,
+                "The devices with that name (none is an empty list).",
+                (
+                    json_body(
+                        ref("DevicesNamed"), {"name": "alice PHONE", "devices": [DEVICE_EXAMPLE]}
+                    ),
+                ),
+            ),
+            error(400, "No name given.", "give a name: /devices?name=…"),
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "PUT",
+        "/devices/{mac}/name",
+        "devices",
+        "Name a device",
+        "Produces the name to `device-names` and answers once the owning worker's table shows "
+        "it, so a GET right after sees it. A device may be named before it is seen "
+        "(`seen: false`).",
+        params=(
+            MAC,
+            Param(
+                "source",
+                "query",
+                "Who sets the name, stored with it (`http` unless given; the bot says `bot`); "
+                "the first 16 characters are kept.",
+                STRING,
+            ),
+        ),
+        body=Body(
+            "The name.",
+            json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_NAME,
+                            "description": f"1 to {MAX_NAME} characters once whitespace is folded, "
+                            "no control characters",
+                        }
+                    },
+                    "required": ["name"],
+                },
+                {"name": EXAMPLE_NAME},
+            ),
+        ),
+        answers=(
+            Answer(
+                200,
+                "The name is set.",
+                (
+                    json_body(
+                        ref("NameEdit"), {"mac": EXAMPLE_MAC, "name": EXAMPLE_NAME, "seen": True}
+                    ),
+                ),
+            ),
+            error(202, EDIT_PENDING, "the edit was stored in Kafka but is not applied yet"),
+            error(
+                400,
+                'Not a MAC address, a body that is not `{"name": …}` or cannot be decoded, or '
+                "a name that is empty, too long or holds control characters.",
+                "a name has at most 64 characters",
+            ),
+            *BODY_ANSWERS,
+            OWNER_SILENT,
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "DELETE",
+        "/devices/{mac}/name",
+        "devices",
+        "Forget a device's name",
+        "Produces a tombstone to `device-names` and answers once the owning worker's table "
+        "shows it.",
+        params=(MAC,),
+        answers=(
+            Answer(
+                200,
+                "The name is forgotten.",
+                (json_body(ref("NameEdit"), {"mac": EXAMPLE_MAC, "name": None, "seen": True}),),
+            ),
+            error(202, EDIT_PENDING, "the edit was stored in Kafka but is not applied yet"),
+            error(400, "Not a MAC address.", NOT_A_MAC),
+            error(404, "The device has no name.", f"{EXAMPLE_MAC} has no name"),
+            OWNER_SILENT,
+            UNAVAILABLE,
+        ),
+    ),
+]
+
+SSIDS = [
+    Operation(
+        "GET",
+        "/ssids/{ssid}",
+        "ssids",
+        "The devices that probed for an SSID",
+        "Busiest first, at most 5000; served by the worker owning the SSID's partition.",
+        params=(SSID,),
+        answers=(
+            Answer(
+                200,
+                "The SSID's devices.",
+                (
+                    json_body(
+                        ref("SsidDevices"),
+                        {
+                            "ssid": EXAMPLE_SSID,
+                            "probe_count": 812,
+                            "device_count": 57,
+                            "devices_truncated": False,
+                            "devices": [
+                                {
+                                    "mac": EXAMPLE_MAC,
+                                    "probe_count": 40,
+                                    "last_seen_ts": 1704067791.2,
+                                }
+                            ],
+                        },
+                    ),
+                ),
+            ),
+            error(
+                400,
+                "Not an SSID: empty, over 32 octets, hidden characters, or %-escapes that are "
+                "not UTF-8.",
+                "the path's %-escapes are not UTF-8 text",
+            ),
+            error(404, "No device probed for it.", "no device probed for 'eduroam'"),
+            OWNER_SILENT,
+            UNAVAILABLE,
+        ),
+    ),
+]
+
+BAD_WATCH = "Not an SSID (see the path parameter), or %-escapes that are not UTF-8."
+WATCHLIST = [
+    Operation(
+        "GET",
+        "/watchlist",
+        "watchlist",
+        "The SSID watch list",
+        "Every worker holds the whole list.",
+        answers=(
+            Answer(
+                200,
+                "The watched SSIDs.",
+                (
+                    json_body(
+                        ref("Watchlist"),
+                        {"watchlist": [{"ssid": "Free WiFi", "reason": "phishing bait"}]},
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Operation(
+        "PUT",
+        "/watchlist/{ssid}",
+        "watchlist",
+        "Watch an SSID",
+        "A probe for a watched SSID becomes an alert. The edit is produced to `ssid-watchlist` "
+        "and answered once this worker's copy of the list shows it.",
+        params=(SSID,),
+        body=Body(
+            "Why it is watched; an empty body means no reason.",
+            json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "reason": nullable(
+                            {
+                                "type": "string",
+                                "maxLength": MAX_REASON,
+                                "description": "whitespace folded, no control characters",
+                            }
+                        )
+                    },
+                },
+                {"reason": "phishing bait"},
+            ),
+            required=False,
+        ),
+        answers=(
+            Answer(
+                200,
+                "The SSID is watched.",
+                (
+                    json_body(
+                        ref("Watched"),
+                        {"ssid": "Free WiFi", "reason": "phishing bait", "watched": True},
+                    ),
+                ),
+            ),
+            error(202, EDIT_PENDING, "stored in Kafka, not applied yet"),
+            error(
+                400,
+                f'{BAD_WATCH} Or a body that is not `{{"reason": …}}`, cannot be decoded, or '
+                f"a reason over {MAX_REASON} characters or with control characters.",
+                'body must be JSON like {"reason": "…"}',
+            ),
+            *BODY_ANSWERS,
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "DELETE",
+        "/watchlist/{ssid}",
+        "watchlist",
+        "Stop watching an SSID",
+        "Answered once this worker's copy of the list shows the edit.",
+        params=(SSID,),
+        answers=(
+            Answer(
+                200,
+                "The SSID is no longer watched.",
+                (json_body(ref("Unwatched"), {"ssid": "Free WiFi", "watched": False}),),
+            ),
+            error(202, EDIT_PENDING, "stored in Kafka, not applied yet"),
+            error(400, "%-escapes that are not UTF-8.", "the path's %-escapes are not UTF-8 text"),
+            error(404, "The SSID is not watched.", "'Free WiFi' is not on the watch list"),
+            UNAVAILABLE,
+        ),
+    ),
+]
+
+LIST_NOT_READ = " A 503 also while this worker is still reading the list at start."
+SUBSCRIPTIONS = [
+    Operation(
+        "GET",
+        "/subscriptions",
+        "subscriptions",
+        "The chats alerts are sent to",
+        "Each chat with the bot it subscribed through (null: the first bot)." + LIST_NOT_READ,
+        answers=(
+            Answer(
+                200,
+                "The subscribed chats.",
+                (
+                    json_body(
+                        ref("Subscriptions"),
+                        {"subscriptions": [{"chat_id": 987654321, "bot": 123456789}]},
+                    ),
+                ),
+            ),
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "PUT",
+        "/subscriptions/{chat_id}",
+        "subscriptions",
+        "Subscribe a chat to alerts",
+        "What the bot's /subscribe does. A repeat answers `changed: false` and writes nothing."
+        + LIST_NOT_READ,
+        params=(CHAT_ID,),
+        body=Body(
+            "The bot to send alerts through; an empty body (or no `bot`) means the first bot.",
+            json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "bot": nullable({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+                    },
+                },
+                {"bot": 123456789},
+            ),
+            required=False,
+        ),
+        answers=(
+            Answer(
+                200,
+                "The chat is subscribed.",
+                (
+                    json_body(
+                        ref("Subscribed"),
+                        {
+                            "chat_id": 987654321,
+                            "subscribed": True,
+                            "bot": 123456789,
+                            "changed": True,
+                        },
+                    ),
+                ),
+            ),
+            error(202, EDIT_PENDING, "stored in Kafka, not applied yet"),
+            error(
+                400,
+                'Not a chat id, or a body that is not `{"bot": <bot id>}` or cannot be decoded.',
+                "bot must be a bot's numeric id",
+            ),
+            *BODY_ANSWERS,
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "DELETE",
+        "/subscriptions/{chat_id}",
+        "subscriptions",
+        "Unsubscribe a chat",
+        "What the bot's /unsubscribe does. A repeat answers `changed: false`." + LIST_NOT_READ,
+        params=(CHAT_ID,),
+        answers=(
+            Answer(
+                200,
+                "The chat is not subscribed.",
+                (
+                    json_body(
+                        ref("Unsubscribed"),
+                        {"chat_id": 987654321, "subscribed": False, "changed": True},
+                    ),
+                ),
+            ),
+            error(202, EDIT_PENDING, "stored in Kafka, not applied yet"),
+            error(400, "Not a chat id.", "not a Telegram chat id: 'nope'"),
+            UNAVAILABLE,
+        ),
+    ),
+]
+
+EVENT_STREAM = "text/event-stream"
+STREAM_NOTE = (
+    " One JSON object per `data:` line; `event: dropped` says how many events a slow client "
+    "lost; a `: keep-alive` comment every 15 s. The answer never ends while the client listens."
+)
+PROBE_EVENT = (
+    ': listening\n\ndata: {"ts":1704067203.512,"mac":"f0:18:98:3a:1b:07","ssid":"eduroam",'
+    '"ssid_hex":null,"rssi_dbm":-63,"freq_mhz":2437,"seq":1,"randomized":false,'
+    '"sensor":"sensor-1","ie_fingerprint":null}\n\n'
+)
+ALERT_EVENT = (
+    ': listening\n\ndata: {"ts":1704067203.512,"time":"2024-01-01T00:00:03.512Z",'
+    '"mac":"f0:18:98:3a:1b:07","name":null,"vendor":"Apple, Inc.","ssid":"Free WiFi",'
+    '"reason":"phishing bait","rssi_dbm":-63,"sensor":"sensor-1"}\n\n'
+)
+STREAMS = [
+    Operation(
+        "GET",
+        f"/stream/{kind}",
+        "streams",
+        f"Live {kind} (Server-Sent Events)",
+        f"Every {what} from now on, from all partitions, as it is produced." + STREAM_NOTE,
+        params=EVENT_FILTERS,
+        answers=(
+            Answer(200, "The event stream.", (text_body(example, EVENT_STREAM),)),
+            error(400, "The `mac` filter is not a MAC address.", NOT_A_MAC),
+            UNAVAILABLE,
+        ),
+    )
+    for kind, what, example in (
+        ("probes", "probe request", PROBE_EVENT),
+        ("alerts", "alert (a probe for a watched SSID)", ALERT_EVENT),
+    )
+]
+
+HEALTH_EXAMPLE = {
+    "status": "ok",
+    "worker": "http://localhost:6066",
+    "assigned": ["probes:0", "probes:1"],
+    "counters": {"probes.accepted": 50000},
+    "unflushed_rows": 0,
+    "flushes": 12,
+}
+OPERATIONS_STATUS = [
+    Operation(
+        "GET",
+        "/health",
+        "status",
+        "This worker's status and counters",
+        "The partitions it owns, rows folded in memory and not yet flushed, and its counters "
+        "of accepted and rejected messages (per worker: ask each one).",
+        answers=(
+            Answer(200, "This worker's status.", (json_body(ref("Health"), HEALTH_EXAMPLE),)),
+        ),
+    ),
+    Operation(
+        "GET",
+        "/cluster",
+        "status",
+        "Every worker's partitions, standbys and lag",
+        "Gathered from every worker (`scope=local`: this one's share, a `WorkerStatus`).",
+        params=(SCOPE,),
+        answers=(
+            Answer(
+                200,
+                "The cluster, or with scope=local this worker.",
+                (json_body({"anyOf": [ref("Cluster"), ref("WorkerStatus")]}),),
+            ),
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        "status",
+        "Prometheus metrics of this worker",
+        "Prometheus text format; scrape every worker.",
+        answers=(
+            Answer(
+                200,
+                "The metrics.",
+                (
+                    text_body(
+                        "# TYPE probewatch_events counter\n"
+                        'probewatch_events{stream="probes",outcome="accepted"} 50000.0\n'
+                    ),
+                ),
+            ),
+        ),
+    ),
+]
+
+TELEGRAM = [
+    Operation(
+        "POST",
+        WEBHOOK_PREFIX + "{path}",
+        "telegram",
+        "Telegram's webhook",
+        "Served only while the bot is on (PROBEWATCH_TELEGRAM_TOKEN set). The update is "
+        "published unchanged to `telegram-updates`; the 200 comes once Kafka has it. Refusals "
+        "are plain text `<status>: <reason>`.",
+        params=(
+            Param("path", "path", "The bot's secret webhook path.", STRING),
+            Param(
+                "X-Telegram-Bot-Api-Secret-Token",
+                "header",
+                "The webhook secret given to Telegram's setWebhook.",
+                STRING,
+                required=True,
+            ),
+        ),
+        body=Body(
+            "A Telegram Update.",
+            json_body(
+                {
+                    "type": "object",
+                    "properties": {"update_id": INTEGER},
+                    "required": ["update_id"],
+                },
+                {"update_id": 1, "message": {"chat": {"id": 987654321}, "text": EXAMPLE_MAC}},
+            ),
+        ),
+        answers=(
+            Answer(200, "Published.", (json_body(obj({"ok": {"const": True}})),)),
+            Answer(400, "Not a JSON object with an integer `update_id`.", (text_body(),)),
+            Answer(401, "Missing or wrong secret header.", (text_body("401: Unauthorized"),)),
+            Answer(403, "The client's network is not allowed.", (text_body("403: Forbidden"),)),
+            Answer(404, "No bot has this path.", (text_body("404: Not Found"),)),
+            Answer(408, "The body came too slowly.", (text_body(),)),
+            Answer(413, "The body is too large.", (text_body(),)),
+            Answer(
+                503,
+                "Kafka did not take the update (Telegram retries).",
+                (text_body("503: Service Unavailable"), UNAVAILABLE.content[0]),
+                (RETRY_AFTER,),
+            ),
+        ),
+        only_with_bot=True,
+    ),
+]
+
+#: The app's tables (`app/tables/`), the names faust's router knows.
+TABLES = ("devices", "device-names", "ssids", "processed-offsets")
+TABLE_NAME = Param(
+    "name",
+    "path",
+    "A table of this app. faust's router has no answer for another name: `/router/{name}/{key}/`"
+    " says 503 and `/router/{name}/` fails (500).",
+    {"type": "string", "enum": list(TABLES)},
+    example="devices",
+)
+FAUST = [
+    Operation(
+        "GET",
+        "/",
+        "faust",
+        "faust's index",
+        "faust's own status page.",
+        answers=(Answer(200, "Always OK.", (json_body(obj({"status": {"const": "OK"}})),)),),
+    ),
+    Operation(
+        "GET",
+        "/router/",
+        "faust",
+        "Who owns which table partitions",
+        "faust's router: per worker, the changelog partitions it owns.",
+        answers=(Answer(200, "The owners.", (json_body(ref("WorkerPartitions")),)),),
+    ),
+    Operation(
+        "GET",
+        "/router/topics",
+        "faust",
+        "Who reads which input partitions",
+        "faust's router: per worker, the partitions of the topics it reads.",
+        answers=(Answer(200, "The readers.", (json_body(ref("WorkerPartitions")),)),),
+    ),
+    Operation(
+        "GET",
+        "/router/{name}/",
+        "faust",
+        "Who owns a table's partitions",
+        "faust's router, for one table.",
+        params=(TABLE_NAME,),
+        answers=(Answer(200, "The owners.", (json_body(ref("WorkerPartitions")),)),),
+    ),
+    Operation(
+        "GET",
+        "/router/{name}/{key}/",
+        "faust",
+        "Which worker owns a key of a table",
+        "faust's router: the URL of the owning worker.",
+        params=(TABLE_NAME, Param("key", "path", "The key, as text.", STRING, example=EXAMPLE_MAC)),
+        answers=(
+            Answer(
+                200,
+                "The owner's URL.",
+                (json_body({"type": "string"}, "http://localhost:6066"),),
+            ),
+            UNAVAILABLE,
+        ),
+    ),
+]
+
+DOCS = [
+    Operation(
+        "GET",
+        "/openapi.json",
+        "docs",
+        "This description",
+        "The OpenAPI 3.1 description of every route this worker serves.",
+        answers=(Answer(200, "The description.", (json_body({"type": "object"}),)),),
+    ),
+    Operation(
+        "GET",
+        "/docs",
+        "docs",
+        "This description, for people",
+        "A page rendering /openapi.json: every route, its parameters, bodies and answers.",
+        answers=(Answer(200, "The page.", (text_body(media_type="text/html"),)),),
+    ),
+]
+
+OPERATIONS: list[Operation] = [
+    *DEVICES,
+    *SSIDS,
+    *WATCHLIST,
+    *SUBSCRIPTIONS,
+    *STREAMS,
+    *OPERATIONS_STATUS,
+    *TELEGRAM,
+    *FAUST,
+    *DOCS,
+]
+
+TAGS = [
+    Tag("devices", "Devices seen, and their names."),
+    Tag("ssids", "Which devices probe for a network."),
+    Tag("watchlist", "SSIDs whose probes raise alerts."),
+    Tag("subscriptions", "Telegram chats alerts are sent to."),
+    Tag("streams", "Live probes and alerts, as Server-Sent Events."),
+    Tag("status", "Health, cluster and metrics."),
+    Tag("telegram", "The bot's webhook."),
+    Tag("faust", "Routes faust itself serves on every worker."),
+    Tag("docs", "This description."),
+]
+
+DESCRIPTION = f"""\
+Wi-Fi probe requests folded into per-device state, served by every worker: a request for a key
+another worker owns is forwarded to it, a list is gathered from all of them.
+
+Errors are JSON `{{"error": "…"}}` with a 4xx or 5xx status, except where a route says
+otherwise. A 503 (starting, recovering, rebalancing, Kafka unavailable) always carries
+`Retry-After` ({RETRY_AFTER_S} s); a 502 means another worker did not answer. A body the server
+cannot decode is a 400, one over {MAX_BODY_BYTES} bytes a 413, one slower than
+{BODY_TIMEOUT_S:g} s a 408, an `Expect` header other than `100-continue` a 417. A path no route
+has is `404: Not Found` and a method a route lacks `405: Method Not Allowed`, both plain text.
+Every path also answers HEAD: as its GET without the body, or 405 where it has no GET.
+"""
+
+
+def openapi_document(*, bot_on: bool = False) -> dict[str, Any]:
+    """The description of the routes this worker serves: the webhook's only while the bot is on."""
+    return document(
+        (op for op in OPERATIONS if bot_on or not op.only_with_bot),
+        title="probewatch",
+        version=_version(),
+        description=DESCRIPTION,
+        tags=TAGS,
+        schemas=SCHEMAS,
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("probewatch")
+    except metadata.PackageNotFoundError:  # run from a tree that was never installed
+        return "0.0.0"
