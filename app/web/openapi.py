@@ -4,7 +4,7 @@
 compares the table with the routes the server registers, both ways, and schemathesis fuzzes a
 running worker from it. To describe a new route, add an `Operation` to `OPERATIONS` (and any
 shared body shape to `SCHEMAS`): its method and path exactly as the view's blueprint registers
-them (`{name}` for a path parameter, `/ssids/{ssid:[\s\S]+}` is `/ssids/{ssid}`), every parameter,
+them (`{name}` for a path parameter, `/ssids/{ssid:<pattern>}` is `/ssids/{ssid}`), every parameter,
 the request body, and every status the view (or the server around it) answers with.
 
 The answers are closed objects (`obj`): a field added to a view without adding it here fails the
