@@ -57,10 +57,9 @@ def _prepare_worker(settings: Settings) -> None:
         raise SystemExit(EXIT_FAILURE) from None
     if created:
         print(f"probewatch: created topics {', '.join(created)}", file=sys.stderr)
-    from app.worker import bulk_restore, uncommitted_start
+    from app.worker import bulk_restore
 
     bulk_restore.install(settings.kafka_bootstrap_servers)
-    uncommitted_start.install()
 
 
 def checked_settings(args: list[str]) -> Settings:
