@@ -6,18 +6,20 @@ still be handed a record of a partition being given away, and what is staged mus
 changelog before the partition's next owner reads it. So: when partitions are revoked, they stop
 being folded here and everything staged is flushed, inside faust's revocation, which the group
 waits for; a record of a partition this worker does not own is left unacknowledged, for its
-owner to read.
+owner to read. Records reach the fold in offset order with none missing (`OffsetGuard`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from faust.types import TP, AppT, EventT, StreamT
 
 from app.main import app, settings
 from app.worker import dead_letters
+from app.worker.counters import counters
+from app.worker.offset_guard import Consumer, OffsetGuard
 from app.worker.write_behind import WriteBehind
 
 write_behind = WriteBehind(
@@ -50,6 +52,13 @@ class Ownership:
 ownership = Ownership()
 
 
+def _count_reread(tp: TP, expected: int, offset: int) -> None:
+    counters.incr("records.reread_after_gap")
+
+
+offsets = OffsetGuard(lambda: cast(Consumer, app.consumer), on_gap=_count_reread)
+
+
 async def fold_each(
     stream: StreamT[bytes], name: str, fold: Callable[[EventT[bytes]], Awaitable[None]]
 ) -> None:
@@ -60,6 +69,9 @@ async def fold_each(
     write_behind.start()
     async for event in stream.noack().events():  # type: ignore[attr-defined]
         if not ownership.holds(event):
+            continue
+        message = event.message
+        if not await offsets.admit(message.topic, message.partition, message.offset):
             continue
         try:
             await fold(event)
@@ -72,7 +84,9 @@ async def fold_each(
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]
 async def _fold_assigned(app: AppT, assigned: set[TP], **_: Any) -> None:
-    ownership.assign(set(app.assignor.assigned_actives()))
+    actives = set(app.assignor.assigned_actives())
+    ownership.assign(actives)
+    offsets.assigned(actives)
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
@@ -80,6 +94,7 @@ async def _flush_before_giving_away(app: AppT, revoked: set[TP], **_: Any) -> No
     """Stop folding the revoked partitions and make what was folded durable before the group
     moves on (their next owner starts from the changelog and skips what it holds)."""
     ownership.revoke(revoked)
+    offsets.revoked(revoked)
     await write_behind.flush()
 
 
