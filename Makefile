@@ -30,13 +30,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# tshark is the independent dissector the parser tests compare against.
+# tshark is the independent dissector the parser tests compare against; Debian's chromium is the
+# browser the dashboard tests drive (Playwright's own browser download cannot work here).
 install-test-tools:
 	@command -v tshark >/dev/null || { \
 	  echo "installing tshark from Debian's packages"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
 	  apt-get update -qq && apt-get install -y -qq tshark >/dev/null; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium from Debian's packages"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 kafka:
 ifeq ($(LOCAL_KAFKA),)

@@ -772,14 +772,6 @@ TABLE_NAME = Param(
 FAUST = [
     Operation(
         "GET",
-        "/",
-        "faust",
-        "faust's index",
-        "faust's own status page.",
-        answers=(Answer(200, "Always OK.", (json_body(obj({"status": {"const": "OK"}})),)),),
-    ),
-    Operation(
-        "GET",
         "/router/",
         "faust",
         "Who owns which table partitions",
@@ -821,6 +813,39 @@ FAUST = [
     ),
 ]
 
+DASHBOARD = [
+    Operation(
+        "GET",
+        "/",
+        "dashboard",
+        "The dashboard",
+        "The dashboard page: overview, devices, a device's history, SSIDs, live feed, watch list"
+        " and cluster, drawn in the browser from this API.",
+        answers=(Answer(200, "The page.", (text_body(media_type="text/html"),)),),
+    ),
+    Operation(
+        "GET",
+        "/ui/{asset}",
+        "dashboard",
+        "A file of the dashboard",
+        "A script or style sheet the dashboard page loads; answers 304 to a matching"
+        " `If-None-Match`.",
+        params=(
+            Param(
+                "asset",
+                "path",
+                "The file's name.",
+                {"type": "string"},
+                example="app.js",
+            ),
+        ),
+        answers=(
+            Answer(200, "The file.", (text_body(media_type="text/javascript"),)),
+            Answer(404, "No such file.", (json_body(ref("Error")),)),
+        ),
+    ),
+]
+
 DOCS = [
     Operation(
         "GET",
@@ -849,6 +874,7 @@ OPERATIONS: list[Operation] = [
     *OPERATIONS_STATUS,
     *TELEGRAM,
     *FAUST,
+    *DASHBOARD,
     *DOCS,
 ]
 
@@ -861,6 +887,7 @@ TAGS = [
     Tag("status", "Health, cluster and metrics."),
     Tag("telegram", "The bot's webhook."),
     Tag("faust", "Routes faust itself serves on every worker."),
+    Tag("dashboard", "The web page every worker serves at /."),
     Tag("docs", "This description."),
 ]
 

@@ -10,6 +10,7 @@
 | streams | `GET /stream/probes`, `GET /stream/alerts` (Server-Sent Events) |
 | cluster | `GET /cluster`, `GET /metrics` |
 | telegram | `POST /telegram/{secret path}`, only while the bot is on |
+| dashboard | `GET /` (the page), `GET /ui/{asset}` (its scripts and style sheet) |
 | docs | `GET /openapi.json` (the description, `app.web.openapi`), `GET /docs` (the same, a page) |
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from app.main import app, settings
 from app.web import (
     cluster,
+    dashboard,
     devices,
     docs,
     health,
@@ -28,7 +30,7 @@ from app.web import (
     watchlist,
 )
 
-for module in (health, devices, ssids, watchlist, subscriptions, streams, cluster, docs):
+for module in (health, devices, ssids, watchlist, subscriptions, streams, cluster, dashboard, docs):
     module.blueprint.register(app)
 if settings.telegram_token is not None:
     telegram.blueprint.register(app)

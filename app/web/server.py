@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import aiohttp
 from aiohttp import hdrs
@@ -258,7 +258,10 @@ def server_options() -> dict[str, Any]:
 
 
 class Web(AiohttpWeb):
-    """faust's aiohttp web driver with this module's timeouts, guard and server log."""
+    """faust's aiohttp web driver with this module's timeouts, guard and server log, and
+    without faust's index page (`GET /` is the dashboard, `app.web.dashboard`)."""
+
+    production_blueprints: ClassVar[list[tuple[str, Any]]] = []
 
     def __init__(self, app: AppT, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
