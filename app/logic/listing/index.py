@@ -70,6 +70,8 @@ class DeviceIndex:
         self._vendor_id = array("I")
         self._sensors_id = array("I")
         self._randomized = bytearray()
+        #: The partition of `devices` each device's row lives in (what a revocation takes away).
+        self._partition = array("I")
         self._ssids: list[tuple[str, ...]] = []
         self._randomized_count = 0
         self._vendors: list[str | None] = [None]
@@ -80,7 +82,8 @@ class DeviceIndex:
         self._by_vendor = Postings()
         self._by_sensor = Postings()
         #: MAC → (name, its folded form for searching), for every named device held here.
-        self._names: dict[int, tuple[str, str]] = {}
+        #: MAC → (name, its folded form for searching, partition), for every named device here.
+        self._names: dict[int, tuple[str, str, int]] = {}
         mac, last, first, count, rssi = self._mac, self._last, self._first, self._count, self._rssi
         self._orders: dict[SortField, Order] = {
             "last_seen": Order(lambda slot: _ts_position(last[slot], mac[slot])),
@@ -99,7 +102,14 @@ class DeviceIndex:
         """Every MAC the index holds, with statistics or only a name (to remove a partition's)."""
         return (mac_text(mac) for mac in self._slot_of.keys() | self._names.keys())
 
-    def upsert_many(self, rows: Iterable[tuple[str, DeviceState]]) -> None:
+    def partitions(self) -> set[int]:
+        """The partitions whose devices or names are held here."""
+        held = {named[2] for named in self._names.values()}
+        partition = self._partition
+        held.update(partition[slot] for slot in self._slot_of.values())
+        return held
+
+    def upsert_many(self, rows: Iterable[tuple[str, DeviceState]], partition: int = 0) -> None:
         """`upsert` for each (MAC, row): the worker's devices at start-up, say. Every order
         waits until the end and is then sorted once, rather than moving device by device."""
         orders = list(self._orders.values())
@@ -108,14 +118,15 @@ class DeviceIndex:
             order.backlog = sys.maxsize
         try:
             for mac, row in rows:
-                self.upsert(mac, row)
+                self.upsert(mac, row, partition)
         finally:
             for order, backlog in zip(orders, backlogs, strict=True):
                 order.backlog = backlog
                 order.settle()
 
-    def upsert(self, mac: str, row: DeviceState) -> None:
-        """Index a device's current row (new or changed). A key that is no MAC is not indexed.
+    def upsert(self, mac: str, row: DeviceState, partition: int = 0) -> None:
+        """Index a device's current row (new or changed), held in `partition` of `devices`. A
+        key that is no MAC is not indexed.
 
         On the worker's hot path (every changed row at every flush), hence written out flat.
         """
@@ -134,8 +145,9 @@ class DeviceIndex:
         ssids = row["ssids"]
         slot = self._slot_of.get(key)
         if slot is None:
-            self._insert(key, float(last), float(first), count, rssi, sensors, ssids)
+            self._insert(key, float(last), float(first), count, rssi, sensors, ssids, partition)
             return
+        self._partition[slot] = partition
         # Each column is written before its order moves the slot: a leaf split while moving
         # places every slot by the columns.
         orders = self._orders
@@ -184,6 +196,7 @@ class DeviceIndex:
         rssi: int,
         sensors: tuple[str, ...],
         ssids: list[str],
+        partition: int,
     ) -> None:
         mac = mac_text(key)
         vendor = vendor_for(mac)
@@ -199,6 +212,7 @@ class DeviceIndex:
             self._count[slot], self._rssi[slot] = count, rssi
             self._vendor_id[slot], self._sensors_id[slot] = vendor_id, sensors_id
             self._randomized[slot], self._ssids[slot] = randomized, _interned(ssids)
+            self._partition[slot] = partition
         else:
             slot = len(self._mac)
             self._mac.append(key)
@@ -210,6 +224,7 @@ class DeviceIndex:
             self._sensors_id.append(sensors_id)
             self._randomized.append(randomized)
             self._ssids.append(_interned(ssids))
+            self._partition.append(partition)
         self._slot_of[key] = slot
         self._randomized_count += randomized
         for order in self._orders.values():
@@ -232,6 +247,29 @@ class DeviceIndex:
             return
         for order in self._orders.values():
             order.remove(slot, order.position(slot))
+        self._forget_slot(slot)
+
+    def remove_partition(self, partition: int) -> int:
+        """Forget every device and name of a partition (it was revoked): how many devices.
+
+        One pass over each order's leaves rather than a search per device, so a partition of
+        100,000 devices goes in a fraction of a second.
+        """
+        self._names = {mac: held for mac, held in self._names.items() if held[2] != partition}
+        column = self._partition
+        leaving = {slot for slot in self._slot_of.values() if column[slot] == partition}
+        if not leaving:
+            return 0
+        for order in self._orders.values():
+            order.discard_many(leaving)
+        mac = self._mac
+        for slot in leaving:
+            del self._slot_of[mac[slot]]
+            self._forget_slot(slot)
+        return len(leaving)
+
+    def _forget_slot(self, slot: int) -> None:
+        """Empty a slot no order files any more, for reuse."""
         self._randomized_count -= self._randomized[slot]
         # The postings that list the slot are now stale; what their checks look at is emptied,
         # so the slot matches nothing until it is reused.
@@ -242,7 +280,7 @@ class DeviceIndex:
         self._ssids[slot] = ()
         self._free.append(slot)
 
-    def set_name(self, mac: str, name: str | None) -> None:
+    def set_name(self, mac: str, name: str | None, partition: int = 0) -> None:
         """A device's name as `device-names` holds it (None: it has none). A name may come
         before the device's first probe; a name search lists the device from then on."""
         key = _mac_key(mac)
@@ -251,7 +289,7 @@ class DeviceIndex:
         if name is None:
             self._names.pop(key, None)
         else:
-            self._names[key] = (name, name_key(name))
+            self._names[key] = (name, name_key(name), partition)
 
     # querying
 
@@ -426,7 +464,7 @@ class DeviceIndex:
         """A name search: only named devices can match, so they are the candidates."""
         assert query.name is not None
         needle = name_key(query.name)
-        named = [mac for mac, (_, key) in self._names.items() if needle in key]
+        named = [mac for mac, (_, key, _) in self._names.items() if needle in key]
         slot_of = self._slot_of
         position = order.position
         seen = [slot_of[mac] for mac in named if mac in slot_of]

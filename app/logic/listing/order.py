@@ -121,6 +121,21 @@ class Order:
         if len(leaf) > _LEAF_BYTES:
             self._split(at)
 
+    def discard_many(self, slots: set[int]) -> None:
+        """Unfile many slots at once: every leaf filtered in one pass (order and bounds hold,
+        since taking slots out of a leaf never breaks them), then small leaves merged."""
+        self.settle()
+        self._leaves = [
+            _packed([slot for slot in _unpacked(leaf) if slot not in slots])
+            for leaf in self._leaves
+        ]
+        at = 0
+        while at + 1 < len(self._leaves):
+            if len(self._leaves[at]) < _MIN_LEAF_BYTES:
+                self._merge(at)
+            else:
+                at += 1
+
     def discard(self, slot: int, position: int, merge: bool = True) -> None:
         at = bisect_right(self._bounds, position) - 1
         leaf = self._leaves[at]
