@@ -109,6 +109,10 @@ class DeviceIndex:
         held.update(partition[slot] for slot in self._slot_of.values())
         return held
 
+    def names_in(self, partition: int) -> set[str]:
+        """The MACs of the names held for a partition."""
+        return {mac_text(mac) for mac, named in self._names.items() if named[2] == partition}
+
     def upsert_many(self, rows: Iterable[tuple[str, DeviceState]], partition: int = 0) -> None:
         """`upsert` for each (MAC, row): the worker's devices at start-up, say. Every order
         waits until the end and is then sorted once, rather than moving device by device."""
