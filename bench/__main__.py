@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.listing import listing
 from bench.peer import PeerError, run_peer_bench
 from bench.pipeline import run_pipeline_bench
 from bench.scale import failover, recovery
@@ -18,8 +19,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="latency run length")
     parser.add_argument("--recovery-devices", type=int, default=1_000_000, help="table to rebuild")
     parser.add_argument(
-        "--only", choices=["pipeline", "peer", "recovery", "failover"], help="run one benchmark"
+        "--only",
+        choices=["pipeline", "peer", "recovery", "failover", "listing"],
+        help="run one benchmark",
     )
+    parser.add_argument(
+        "--listing-devices", type=int, default=1_000_000, help="devices listed (1M, 2 workers)"
+    )
+    parser.add_argument("--listing-rps", type=int, default=100, help="listing request rate")
     args = parser.parse_args()
     ours: dict[str, float] = {}
     if args.only in (None, "pipeline"):
@@ -41,6 +48,8 @@ def main() -> None:
         failover()
     if args.only in (None, "recovery"):
         recovery(args.recovery_devices)
+    if args.only in (None, "listing"):
+        listing(args.listing_devices, args.listing_rps, args.seconds)
 
 
 main()

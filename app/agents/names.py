@@ -7,6 +7,7 @@ from faust.types import EventT, StreamT
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, decode_name_value
 from app.main import app
+from app.tables.listing import device_index
 from app.tables.names import device_names_table, names_applied
 from app.topics import device_names_topic
 from app.worker import dead_letters
@@ -39,4 +40,5 @@ async def apply(event: EventT[bytes]) -> None:
     else:
         device_names_table[mac] = name
         counters.incr(f"{STREAM}.set")
+    device_index.name_changed(message.key, name, message.partition)
     await names_applied.applied()

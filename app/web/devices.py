@@ -1,4 +1,4 @@
-"""Where a device is served: `GET /devices/{mac}`, look-up by name, and naming a device."""
+"""Where devices are served: the listing (`GET /devices`), one device, and naming a device."""
 
 from __future__ import annotations
 
@@ -7,23 +7,19 @@ from typing import Any
 import orjson
 from faust import web
 
+from app.logic.listing import DeviceQuery, ListingError, Page, merge_pages, parse_query
 from app.logic.mac import InvalidMac, normalize_mac
-from app.logic.names import InvalidName, clean_name, encode_name_value, name_key
+from app.logic.names import InvalidName, clean_name, encode_name_value
 from app.logic.stats import device_stats
 from app.main import app
 from app.tables.devices import device_row, devices_table
+from app.tables.listing import device_index, owned_devices_partitions
 from app.tables.names import device_names_table, names_applied
 from app.topics import device_names_topic
-from app.web.gather import (
-    WorkerUnavailable,
-    gather,
-    is_local_request,
-    key_partition,
-    merge_by,
-    owned_partitions,
-)
-from app.web.routing import routed
-from app.web.server import read_body
+from app.web.gather import WorkerUnavailable, gather, is_local_request
+from app.web.routing import OwnerUnknown, recovering, routed
+from app.web.server import RETRY_AFTER_S, read_body
+from app.worker.device_index import NotReady
 
 blueprint = web.Blueprint("devices")
 
@@ -113,34 +109,36 @@ class DeviceNameView(web.View):
         return self.json({"mac": mac, "name": name, "seen": device_row(mac) is not None})
 
 
-@blueprint.route("/devices", name="devices-by-name")
-class DevicesByNameView(web.View):
-    """`GET /devices?name=…`: every device with that name (case-insensitive), from all workers."""
+@blueprint.route("/devices", name="devices")
+class DevicesView(web.View):
+    """`GET /devices`: a page of the devices of every worker, sorted and filtered
+    (`app.logic.listing`); `?name=` is its name filter (a substring, case-insensitive)."""
 
     async def get(self, request: web.Request) -> web.Response:
-        wanted = request.query.get("name", "")
-        if not wanted.strip():
-            return self.json({"error": "give a name: /devices?name=…"}, status=400)
+        try:
+            query = parse_query(request.query)
+        except ListingError as bad:
+            return self.json(bad.as_json(), status=400)
         if is_local_request(request):
-            return self.json(local_devices_named(wanted))
+            return self.json(local_page(query).as_json(query))
         try:
             shares = await gather(self.app, request)
-        except WorkerUnavailable as err:
-            return self.json({"error": f"cannot list devices by name: {err}"}, status=503)
-        devices = merge_by((item for share in shares for item in share["devices"]), "mac")
-        return self.json({"name": wanted, "devices": devices})
+            pages = [Page.from_json(share) for share in shares]
+        except (WorkerUnavailable, ValueError) as err:
+            return self.json(
+                {"error": f"cannot list devices: {err}"},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        return self.json(merge_pages(pages, query).as_json(query))
 
 
-def local_devices_named(wanted: str) -> dict[str, Any]:
-    """This worker's share: the named devices in the partitions it actively owns."""
-    key = name_key(wanted)
-    topic = device_names_table.changelog_topic.get_topic_name()
-    mine = owned_partitions(app, topic)
-    found = []
-    for raw_mac, name in device_names_table.items():
-        mac = raw_mac.decode() if isinstance(raw_mac, bytes) else str(raw_mac)
-        if name_key(name) != key or key_partition(app, topic, mac.encode()) not in mine:
-            continue
-        stats = stats_with_name(mac)
-        found.append(stats if stats is not None else {"mac": mac, "name": name, "probe_count": 0})
-    return {"devices": found}
+def local_page(query: DeviceQuery) -> Page:
+    """This worker's share: its page of the partitions it actively owns; a 503 (OwnerUnknown)
+    while its tables or its index are being rebuilt."""
+    if recovering(app):
+        raise OwnerUnknown("this worker is reading its tables back from Kafka; retry shortly")
+    try:
+        return device_index.query(query, owned_devices_partitions())
+    except NotReady as why:
+        raise OwnerUnknown(str(why)) from None

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
 from faust.types import AppT
 from faust.web import Request
 
-from app.web.routing import FORWARD_TIMEOUT_S, partition_of
+from app.web.routing import FORWARD_TIMEOUT_S
 
 LOCAL = "local"
 
@@ -31,15 +30,6 @@ def worker_urls(app: AppT) -> list[str]:
     return sorted(urls)
 
 
-def owned_partitions(app: AppT, changelog_topic: str) -> set[int]:
-    """The partitions of a table this worker is the active owner of."""
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog_topic}
-
-
-def key_partition(app: AppT, topic: str, key: bytes) -> int:
-    return partition_of(app, topic, key)
-
-
 async def gather(app: AppT, request: Request) -> list[Any]:
     """The JSON answers of every worker to this path with `scope=local` added."""
     query = {**request.query, "scope": LOCAL}
@@ -57,9 +47,3 @@ async def gather(app: AppT, request: Request) -> list[Any]:
             raise WorkerUnavailable(f"{base} did not answer: {err!r}") from None
 
     return list(await asyncio.gather(*(ask(url) for url in worker_urls(app))))
-
-
-def merge_by(items: Iterable[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """One item per key (a standby's copy may come twice during a rebalance), sorted."""
-    merged = {item[key]: item for item in items}
-    return [merged[k] for k in sorted(merged)]

@@ -17,7 +17,8 @@ from importlib import metadata
 from typing import Any
 
 from app.bot.config import WEBHOOK_PREFIX
-from app.logic.limits import MAX_SSID_BYTES
+from app.logic.limits import MAX_SSID_BYTES, RSSI_DBM
+from app.logic.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS
 from app.logic.names import MAX_NAME
 from app.logic.watchlist import MAX_REASON
 from app.web.openapi_terms import (
@@ -85,13 +86,32 @@ SCHEMAS: dict[str, Schema] = {
             "name": nullable(STRING),
         }
     ),
-    "NamedUnseen": obj(
-        {"mac": STRING, "name": STRING, "probe_count": {"type": "integer", "const": 0}},
+    "ListItem": obj(
+        {"mac": STRING, "name": nullable(STRING), "probe_count": INTEGER},
+        {
+            "vendor": nullable(STRING),
+            "randomized": BOOLEAN,
+            "first_seen": nullable({"type": "string", "format": "date-time"}),
+            "last_seen": nullable({"type": "string", "format": "date-time"}),
+            "first_seen_ts": NUMBER,
+            "last_seen_ts": NUMBER,
+            "rssi_last_dbm": nullable(INTEGER),
+            "unique_ssids": INTEGER,
+            "ssids": {"type": "array", "items": STRING},
+            "sensors": {"type": "array", "items": STRING},
+        },
     ),
-    "DevicesNamed": obj(
-        {"devices": {"type": "array", "items": {"anyOf": [ref("Device"), ref("NamedUnseen")]}}},
-        {"name": {"type": "string", "description": "the name asked for (absent with scope=local)"}},
+    "DevicePage": obj(
+        {
+            "devices": {"type": "array", "items": ref("ListItem")},
+            "count": {"type": "integer", "description": "how many devices match, on all pages"},
+            "next_cursor": nullable(
+                {"type": "string", "description": "pass as `cursor` for the next page"}
+            ),
+        },
+        {"name": {"type": "string", "description": "the name filter, when one was given"}},
     ),
+    "BadParameter": obj({"error": STRING, "param": STRING, "reason": STRING}),
     "NameEdit": obj({"mac": STRING, "name": nullable(STRING), "seen": BOOLEAN}),
     "SsidDevices": obj(
         {
@@ -254,6 +274,11 @@ DEVICE_EXAMPLE: dict[str, Any] = {
     "name": EXAMPLE_NAME,
 }
 NOT_A_MAC = "not a MAC address: 'nope'"
+LIST_ITEM_FIELDS = (
+    "mac", "name", "vendor", "randomized", "probe_count", "first_seen", "last_seen",
+    "first_seen_ts", "last_seen_ts", "rssi_last_dbm", "unique_ssids", "ssids", "sensors",
+)  # fmt: skip
+TIME = "ISO-8601 (`2026-11-21T16:09:03Z`; UTC when no zone is given) or epoch seconds."
 EDIT_PENDING = (
     f"The edit is stored in Kafka but this worker did not see it applied within {EDIT_WAIT_S:g} s; "
     "it will be."
@@ -279,31 +304,89 @@ DEVICES = [
         "GET",
         "/devices",
         "devices",
-        "Devices by name",
-        "Every device with this name (case-insensitive, whitespace folded), gathered from all "
-        "workers. A device named before it was seen is listed with `probe_count` 0.",
+        "List and filter devices",
+        "A page of the devices of every worker, gathered and merged: sorted (`last_seen` newest "
+        "first by default), filtered, `limit` at a time, with the number of matching devices "
+        "and an opaque `next_cursor` for the next page. Paging with the cursor lists every "
+        "device whose sort value does not change meanwhile exactly once. With `name`, a device "
+        "named before it was seen is listed too (`probe_count` 0, last).",
         params=(
+            Param("sort", "query", "The order.", {"type": "string", "enum": list(SORT_FIELDS)}),
+            Param(
+                "order",
+                "query",
+                "`desc` (the default: newest, busiest, strongest first) or `asc`.",
+                {"type": "string", "enum": ["asc", "desc"]},
+            ),
+            Param("since", "query", f"Last seen at or after this time. {TIME}", STRING),
+            Param("until", "query", f"Last seen at or before this time. {TIME}", STRING),
+            Param(
+                "randomized",
+                "query",
+                "`true`: only randomized (locally administered) MACs; `false`: only the others.",
+                {"type": "string", "enum": ["true", "false"]},
+            ),
+            Param("vendor", "query", "Vendor contains this text (case-insensitive).", STRING),
+            Param("ssid", "query", "Probed for this SSID (exact text).", STRING),
             Param(
                 "name",
                 "query",
-                "The name to look for.",
-                {"type": "string", "minLength": 1, "pattern": "\\S"},
-                required=True,
-                example="alice PHONE",
+                "Name contains this text (case-insensitive, whitespace folded).",
+                STRING,
+                example="alice",
+            ),
+            Param("sensor", "query", "Seen by this sensor (exact).", STRING),
+            Param(
+                "min_rssi",
+                "query",
+                "Last signal at least this many dBm.",
+                {"type": "integer", "minimum": RSSI_DBM[0], "maximum": RSSI_DBM[1]},
+            ),
+            Param(
+                "limit",
+                "query",
+                f"Devices per page, 1 to {MAX_LIMIT} ({DEFAULT_LIMIT} unless given).",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+            ),
+            Param(
+                "cursor",
+                "query",
+                "The `next_cursor` of the previous page, with the same sort and filters.",
+                STRING,
             ),
             SCOPE,
         ),
         answers=(
             Answer(
                 200,
-                "The devices with that name (none is an empty list).",
+                "A page (no device matching is an empty list).",
                 (
                     json_body(
-                        ref("DevicesNamed"), {"name": "alice PHONE", "devices": [DEVICE_EXAMPLE]}
+                        ref("DevicePage"),
+                        {
+                            "devices": [
+                                {key: DEVICE_EXAMPLE[key] for key in LIST_ITEM_FIELDS},
+                            ],
+                            "count": 1,
+                            "next_cursor": None,
+                        },
                     ),
                 ),
             ),
-            error(400, "No name given.", "give a name: /devices?name=…"),
+            Answer(
+                400,
+                "A parameter that cannot be used: `param` names it, `reason` says why.",
+                (
+                    json_body(
+                        ref("BadParameter"),
+                        {
+                            "error": "limit: must be a whole number from 1 to 500",
+                            "param": "limit",
+                            "reason": "must be a whole number from 1 to 500",
+                        },
+                    ),
+                ),
+            ),
             UNAVAILABLE,
         ),
     ),

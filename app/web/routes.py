@@ -3,7 +3,7 @@
 | module | routes |
 |---|---|
 | health | `GET /health` |
-| devices | `GET /devices/{mac}`, `GET /devices?name=`, `PUT`/`DELETE /devices/{mac}/name` |
+| devices | `GET /devices` (`?name=`…), `GET /devices/{mac}`, `PUT`/`DELETE /devices/{mac}/name` |
 | ssids | `GET /ssids/{ssid}` |
 | watchlist | `GET /watchlist`, `PUT`/`DELETE /watchlist/{ssid}` |
 | subscriptions | `GET /subscriptions`, `PUT`/`DELETE /subscriptions/{chat_id}` |

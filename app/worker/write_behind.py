@@ -52,6 +52,9 @@ CrashPoint = Literal["flush-half-produced", "flush-produced", "flush-stored"]
 StagedRows = dict[tuple[str, int], dict[bytes, Any]]
 #: Given a generation about to be flushed, the messages to produce with its changelog records.
 Deriver = Callable[[StagedRows, dict[str, Any]], Iterable[Message]]
+#: Told of rows once they are in the changelog and the store: (table name, partition, key → row,
+#: the changelog offset they reach, None if not known).
+StoredObserver = Callable[[str, int, dict[bytes, Any], int | None], None]
 
 
 @dataclass
@@ -98,6 +101,7 @@ class WriteBehind:
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
         self._derivers: list[Deriver] = []
+        self._observers: list[StoredObserver] = []
         self.flushes = 0
 
     def track(self, table: TableT[Any, Any]) -> None:
@@ -107,6 +111,14 @@ class WriteBehind:
     def derive(self, deriver: Deriver) -> None:
         """Call `deriver` on each generation as its flush begins; produce what it returns."""
         self._derivers.append(deriver)
+
+    def on_stored(self, observer: StoredObserver) -> None:
+        """Call `observer` with each (table, partition)'s rows of a generation once they are
+        durable (changelog and store), before its events are acknowledged. The rows are the
+        objects the folds staged, no longer changed by them: read them, do not keep or change
+        them. It runs inside the flush, so it must be quick; an error in it is logged and the
+        flush goes on."""
+        self._observers.append(observer)
 
     def scratch(self) -> dict[str, Any]:
         """A dict that belongs to the current generation: what a fold notes here is handed to
@@ -242,6 +254,7 @@ class WriteBehind:
                         await asyncio.sleep(RETRY_AFTER_S)
                 self._crash_if("flush-produced")
                 self._store(flushing, offsets)
+                self._tell_observers(generation.rows, offsets)
                 self._crash_if("flush-stored")
                 for event in flushing.held:
                     event.ack()
@@ -281,6 +294,14 @@ class WriteBehind:
             metadata = await future
             last[slot] = max(last.get(slot, -1), metadata.offset + count - 1)
         return last
+
+    def _tell_observers(self, rows: StagedRows, offsets: dict[tuple[str, int], int]) -> None:
+        for observer in self._observers:
+            for (name, partition), staged in rows.items():
+                try:
+                    observer(name, partition, staged, offsets.get((name, partition)))
+                except Exception:
+                    logger.exception("an observer of stored rows failed on %s/%s", name, partition)
 
     def _crash_if(self, point: CrashPoint) -> None:
         if self.crash_at == point:

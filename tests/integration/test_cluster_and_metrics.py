@@ -205,7 +205,10 @@ def test_a_worker_that_does_not_answer_makes_gathered_answers_a_503(
     finally:
         stand_in.mode = "forward"
     assert first.get("/cluster")[0] == 200
-    assert first.get("/devices?name=anyone") == (200, {"name": "anyone", "devices": []})
+    assert first.get("/devices?name=anyone") == (
+        200,
+        {"name": "anyone", "devices": [], "count": 0, "next_cursor": None},
+    )
 
 
 def scrape(worker: Worker) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:

@@ -42,6 +42,8 @@ def cluster(
             60,
             "both devices served",
         )
+        for worker in (first, second):  # the listing (`?name=`) shows rows once flushed
+            worker.wait_flushed()
         yield deployment, first, second
     finally:
         first.stop()

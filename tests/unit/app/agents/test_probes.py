@@ -311,3 +311,29 @@ async def test_nothing_is_acknowledged_or_stored_before_the_changelog_has_it(
     flushed.fail_next = 0
     await _settle()
     assert flushed.rows and devices_table.data.get(MAC.encode())["probe_count"] == 1
+
+
+async def test_observers_see_each_flush_once_stored_and_before_any_acknowledgement(
+    agent: object, flushed: Flushed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, int, bytes, int, bool, bool, int | None]] = []
+
+    def observe(table: str, partition: int, rows: dict[bytes, Any], offset: int | None) -> None:
+        for key, row in rows.items():
+            stored = devices_table.data.get(key)
+            # The record that brought the row to its count: acknowledged only after the flush.
+            acked = _delivered[row["probe_count"] - 1].message.acked
+            seen.append((table, partition, key, row["probe_count"], stored == row, acked, offset))
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("an observer's bug must not stop the flush")
+
+    monkeypatch.setattr(write_behind, "_observers", [broken, observe])
+    await _put(agent, _value(10.0), 0)
+    await _put(agent, _value(11.0), 1)
+    await _settle()
+    assert seen, "the flush told the observer"
+    assert all(table == devices_table.name for table, *_ in seen)
+    assert all(stored and not acked for *_, stored, acked, _ in seen), seen
+    assert seen[-1][2:4] == (MAC.encode(), 2)
+    assert seen[-1][-1] == len(flushed.rows), "the changelog offset the rows reached"

@@ -28,6 +28,8 @@ from app.logic.listing import (
     merge_pages,
     parse_query,
 )
+from app.logic.listing import index as listing_index
+from app.logic.listing import order as listing_order
 from app.logic.mac import is_randomized
 from app.logic.names import name_key
 from app.logic.stats import device_stats, fold_probe
@@ -536,15 +538,19 @@ QUERIES = st.fixed_dictionaries(
 @contextmanager
 def small_leaves() -> Iterator[None]:
     """Leaves of 4 devices and a backlog of 3: small examples split, merge and settle."""
-    sizes = {"_LEAF_BYTES": 4 * 4, "_MIN_LEAF_BYTES": 4 * 1, "BACKLOG": 3}
-    before = {name: getattr(listing, name) for name in sizes}
-    for name, size in sizes.items():
-        setattr(listing, name, size)
+    sizes = {
+        (listing_order, "_LEAF_BYTES"): 4 * 4,
+        (listing_order, "_MIN_LEAF_BYTES"): 4 * 1,
+        (listing_index, "BACKLOG"): 3,
+    }
+    before = {(module, name): getattr(module, name) for module, name in sizes}
+    for (module, name), size in sizes.items():
+        setattr(module, name, size)
     try:
         yield
     finally:
-        for name, size in before.items():
-            setattr(listing, name, size)
+        for (module, name), size in before.items():
+            setattr(module, name, size)
 
 
 def expected(
