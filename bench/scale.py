@@ -91,12 +91,26 @@ def recovery(devices: int) -> None:
             f"recovery: a fresh worker rebuilt {devices:,} devices from the changelog in "
             f"{elapsed:.1f} s ({devices / elapsed:,.0f} keys/s, start → serving)"
         )
+        wait_for(
+            lambda: _listed(worker) == devices, 1800, "every device in the listing", interval=0.2
+        )
+        listed_s = time.perf_counter() - started
+        print(f"listing: all {devices:,} devices listed {listed_s:.1f} s after start")
         assert worker.process is not None
-        print(f"memory: worker RSS with {devices:,} devices: {_rss_mb(worker.process.pid):,.0f} MB")
+        print(
+            f"memory: worker RSS with {devices:,} devices, listing index built: "
+            f"{_rss_mb(worker.process.pid):,.0f} MB"
+        )
     finally:
         worker.stop()
         deployment.delete_topics()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _listed(worker: Worker) -> int:
+    """How many devices `GET /devices` counts (-1 while the listing is not ready)."""
+    status, body = worker.get("/devices?limit=1")
+    return int(body["count"]) if status == 200 else -1
 
 
 def _rss_mb(pid: int) -> float:
