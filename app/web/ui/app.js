@@ -49,8 +49,8 @@ const deviceLink = (mac) => h("a", { class: "mac", href: `#/device/${encodeURICo
 const ssidLink = (ssid) => h("a", { href: `#/ssid/${encodeURIComponent(ssid)}` }, ssid);
 const problem = (err) => h("p", { class: "error" }, err.message);
 
-function card(label, value, id) {
-  return h("div", { class: "card", id }, h("div", { class: "value" }, value), h("div", { class: "label" }, label));
+function card(label, value, id, size = "") {
+  return h("div", { class: `card ${size}`, id }, h("div", { class: "value" }, value), h("div", { class: "label" }, label));
 }
 
 function table(headers, rows, attrs = {}) {
@@ -120,7 +120,7 @@ async function overview() {
     card("randomized MACs", `${share} %`, "card-randomized"),
   );
   if (newest !== null) {
-    cards.append(card("newest probe", when(all.devices[0].last_seen), "card-newest"));
+    cards.append(card("newest probe", when(all.devices[0].last_seen), "card-newest", "small"));
   }
   if (activity instanceof Error) {
     charts.append(h("div", { class: "panel" }, problem(activity)));
