@@ -4,6 +4,7 @@
 |---|---|
 | health | `GET /health` |
 | devices | `GET /devices/{mac}`, `GET /devices?name=`, `PUT`/`DELETE /devices/{mac}/name` |
+| activity | `GET /devices/{mac}/activity`, `GET /activity` |
 | ssids | `GET /ssids/{ssid}` |
 | watchlist | `GET /watchlist`, `PUT`/`DELETE /watchlist/{ssid}` |
 | subscriptions | `GET /subscriptions`, `PUT`/`DELETE /subscriptions/{chat_id}` |
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from app.main import app, settings
 from app.web import (
+    activity,
     cluster,
     devices,
     docs,
@@ -28,7 +30,7 @@ from app.web import (
     watchlist,
 )
 
-for module in (health, devices, ssids, watchlist, subscriptions, streams, cluster, docs):
+for module in (health, devices, activity, ssids, watchlist, subscriptions, streams, cluster, docs):
     module.blueprint.register(app)
 if settings.telegram_token is not None:
     telegram.blueprint.register(app)
