@@ -105,7 +105,7 @@ async def fold_record(event: EventT[bytes]) -> None:
     accepted, duplicates = _fold_devices(event, source, record.batch, here, alerts, failed)
     for device in failed:
         accepted += await _refold(event, device, alerts, here)
-    if here:
+    if here and settings.history:
         fold_record_history(message.partition, message.offset, source, here, _earlier_probes(event))
     for key, probe, reason in alerts:
         alert = make_alert(probe, reason, device_names_table.get(probe.mac))

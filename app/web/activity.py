@@ -17,12 +17,8 @@ from app.logic.activity import (
     parse_activity_query,
 )
 from app.main import app, settings
-from app.tables.activity import (
-    activity_counters_table,
-    device_activity_row,
-    device_activity_table,
-    partition_counters,
-)
+from app.tables.activity import activity_counters_table, device_activity_row, partition_counters
+from app.tables.devices import devices_table
 from app.web.devices import owned_here
 from app.web.gather import WorkerUnavailable, gather, is_local_request, owned_partitions
 from app.web.routing import OwnerUnknown, partition_of, recovering
@@ -43,7 +39,8 @@ class DeviceActivityView(web.View):
         canonical = await owned_here(self, request, mac)
         if not isinstance(canonical, str):
             return canonical
-        topic = device_activity_table.changelog_topic.get_topic_name()
+        # Co-partitioned with `devices`, whose layout finding the owner just made known.
+        topic = devices_table.changelog_topic.get_topic_name()
         partition = partition_of(app, topic, canonical.encode())
         row = device_activity_row(partition, canonical)
         if row is None:

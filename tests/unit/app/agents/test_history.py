@@ -200,3 +200,13 @@ async def test_a_history_fold_that_fails_costs_only_its_probe(
     assert _per_minute() == {T0: (2, 2, 2), T0 + 60: (2, 1, 0)}
     assert counters.counts[history.FOLD_FAILED] == 1
     assert device_row(MAC)["probe_count"] == 4  # type: ignore[index]
+
+
+async def test_history_off_folds_devices_alone(agent: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        probes_agent, "settings", probes_agent.settings.model_copy(update={"history": False})
+    )
+    await _send(agent, 0, RECORDS[0])
+    await _settle()
+    assert device_row(MAC)["probe_count"] == 2  # type: ignore[index]
+    assert device_activity_row(None, MAC) is None and partition_counters(0) is None
