@@ -50,7 +50,7 @@ device_activity_table = app.Table(
     help="Per-device probes and signal per minute, hour and day, keyed by MAC.",
     options=ROCKSDB_OPTIONS,
 )
-write_behind.track(device_activity_table)
+write_behind.track(device_activity_table, counted=False)
 
 activity_counters_table = app.Table(
     "activity-counters",

@@ -70,6 +70,8 @@ class _Generation:
     #: What the folds keep about this generation for themselves (see `scratch`).
     scratch: dict[str, Any] = field(default_factory=dict)
     staged: int = 0
+    #: Of those, the rows that count toward `max_staged`.
+    counted: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.rows or self.messages or self.held)
@@ -97,6 +99,7 @@ class WriteBehind:
         self.interval_s = interval_s
         self._tables: dict[str, TableT[Any, Any]] = {}
         self._leading: set[str] = set()
+        self._uncounted: set[str] = set()
         self._generation = _Generation()
         self._flushing: _Flushing | None = None
         self._lock = asyncio.Lock()
@@ -104,14 +107,21 @@ class WriteBehind:
         self._derivers: list[Deriver] = []
         self.flushes = 0
 
-    def track(self, table: TableT[Any, Any], *, leading: bool = False) -> None:
+    def track(
+        self, table: TableT[Any, Any], *, leading: bool = False, counted: bool = True
+    ) -> None:
         """Stage rows of `table` (a faust Table with bytes keys, JSON values, RocksDB store).
 
         A `leading` table's rows reach its changelog before the other tables' rows are sent.
+        Rows of a table not `counted` do not bring the next flush forward: they come one for
+        one with rows of a table that does (a device's history with the device's row), and
+        counting both would halve the rows a flush writes per table, and double the flushes.
         """
         self._tables[table.name] = table
         if leading:
             self._leading.add(table.name)
+        if not counted:
+            self._uncounted.add(table.name)
 
     def derive(self, deriver: Deriver) -> None:
         """Call `deriver` on each generation as its flush begins; produce what it returns."""
@@ -167,6 +177,8 @@ class WriteBehind:
         rows = self._generation.rows[(table.name, partition)]
         if key not in rows:
             self._generation.staged += 1
+            if table.name not in self._uncounted:
+                self._generation.counted += 1
         rows[key] = row
 
     def send_with_flush(self, topic: str, key: bytes, value: bytes) -> None:
@@ -191,7 +203,7 @@ class WriteBehind:
     @property
     def due(self) -> bool:
         """Whether enough is staged that the agent should flush before it reads on."""
-        return self._generation.staged >= self.max_staged
+        return self._generation.counted >= self.max_staged
 
     # Flushing ---------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""The order a write-behind flush produces in: a `leading` table's rows are acknowledged by the
+"""How a write-behind flush treats its tables: a `leading` table's rows are acknowledged by the
 broker before any other table's rows are sent (the activity counters ahead of the rows they
-are tallied from), and the rows of every table still all arrive."""
+are tallied from), and the rows of every table still all arrive; rows of a table not
+`counted` do not make a flush due."""
 
 from __future__ import annotations
 
@@ -71,3 +72,16 @@ async def test_leading_rows_are_acknowledged_before_other_rows_are_sent() -> Non
     assert len(lead_acks) == 2 and len(others_sent) == 4
     assert max(lead_acks) < min(others_sent), client.log
     assert sorted(stored) == sorted(["rows", "counts", "more-rows"] * 2)
+
+
+def test_rows_of_an_uncounted_table_do_not_bring_the_flush_forward() -> None:
+    flusher = WriteBehind(type("App", (), {})(), max_staged=3, interval_s=60)  # type: ignore[arg-type]
+    rows, history = FakeTable("rows"), FakeTable("history")
+    flusher.track(rows)  # type: ignore[arg-type]
+    flusher.track(history, counted=False)  # type: ignore[arg-type]
+    for key in (b"a", b"b"):
+        flusher.stage(rows, 0, key, {})  # type: ignore[arg-type]
+        flusher.stage(history, 0, key, {})  # type: ignore[arg-type]
+    assert not flusher.due and flusher.unflushed_rows == 4
+    flusher.stage(rows, 1, b"c", {})  # type: ignore[arg-type]
+    assert flusher.due
