@@ -18,7 +18,7 @@ from app.logic.activity import (
 )
 from app.main import app, settings
 from app.tables.activity import activity_counters_table, device_activity_row, partition_counters
-from app.tables.devices import devices_table
+from app.tables.devices import device_row, devices_table
 from app.web.devices import owned_here
 from app.web.gather import WorkerUnavailable, gather, is_local_request, owned_partitions
 from app.web.routing import OwnerUnknown, partition_of, recovering
@@ -44,7 +44,7 @@ class DeviceActivityView(web.View):
         partition = partition_of(app, topic, canonical.encode())
         row = device_activity_row(partition, canonical)
         if row is None:
-            return self.json({"error": f"no probes seen from {canonical}"}, status=404)
+            return self.json({"error": _unknown(canonical)}, status=404)
         counts = partition_counters(partition)
         now = newest_ts(None if counts is None else counts["counters"])
         return self.json({"mac": canonical, **device_activity(row["activity"], now)})
@@ -76,6 +76,12 @@ class ActivityView(web.View):
             )
         merged = merge_counters(rows for rows in by_partition.values() if rows is not None)
         return self.json(deployment_activity(merged, query))
+
+
+def _unknown(mac: str) -> str:
+    if device_row(mac) is None:
+        return f"no probes seen from {mac}"
+    return f"no history of {mac}: its probes were captured far ahead of this worker's clock"
 
 
 def local_counters() -> dict[str, Any]:

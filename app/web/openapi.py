@@ -529,7 +529,12 @@ ACTIVITY = [
                 (json_body(ref("DeviceActivity"), DEVICE_ACTIVITY_EXAMPLE),),
             ),
             error(400, "Not a MAC address.", NOT_A_MAC),
-            error(404, "No probe seen from this device.", f"no probes seen from {EXAMPLE_MAC}"),
+            error(
+                404,
+                "No probe seen from this device, or none history keeps (all captured more than "
+                "a day ahead of the worker's clock).",
+                f"no probes seen from {EXAMPLE_MAC}",
+            ),
             OWNER_SILENT,
             UNAVAILABLE,
         ),

@@ -5,20 +5,22 @@ made here from tshark's timestamps (the independent reference), from either work
 
 from __future__ import annotations
 
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
 from tests.harness import Deployment, Worker, wait_for
-from tests.kafka_io import partition_for
+from tests.kafka_io import partition_for, produce_probes
+from tests.kafka_io import probe as probe_value
 from tests.pcaps import captures
 from tests.tshark import TsharkProbe, tshark_probes
 
 #: 25,445 probe requests of 4,619 devices over six hours, in capture order.
 CAPTURE = "probe-request-project__position_1__sc6-61_2023-03-14_anonymized.pcap"
-PARTITIONS = 4
+PARTITIONS = 6
 SIZES = {"minute": 60, "hour": 3600}
 
 
@@ -150,6 +152,11 @@ def test_unknown_device_bad_mac_and_bad_parameters(
     assert status == 404 and "no probes seen" in body["error"]
     status, body = first.get("/devices/not-a-mac/activity")
     assert status == 400 and "not a MAC address" in body["error"]
+    ahead = "f0:18:98:00:99:01"
+    produce_probes(first.deployment.prefix, [probe_value(ahead, time.time() + 3 * 86_400)])
+    wait_for(lambda: first.get(f"/devices/{ahead}")[0] == 200, 60, "the device ahead counted")
+    status, body = first.get(f"/devices/{ahead}/activity")
+    assert status == 404 and "no history" in body["error"], body
     for query, parameter in (
         ("resolution=week", "resolution"),
         ("since=yesterday", "since"),
@@ -158,3 +165,46 @@ def test_unknown_device_bad_mac_and_bad_parameters(
     ):
         status, body = first.get(f"/activity?{query}")
         assert status == 400 and body["parameter"] == parameter, (query, body)
+
+
+def test_answers_are_whole_or_refused_while_a_third_worker_joins(
+    replayed: tuple[Truth, Worker, Worker],
+) -> None:
+    """During the rebalance a worker may refuse (503), never answer with part of the counts;
+    once the third has joined, all three answer the same."""
+    truth, first, second = replayed
+    query = f"/activity?resolution=hour&since={truth.probes[0].ts}&until={truth.probes[-1].ts}"
+    status, whole = first.get(query)
+    assert status == 200
+    third = Worker(first.deployment).start()
+    answers: Counter[int] = Counter()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            # Once the third serves, it is asked too; it answers whole once it knows the group.
+            joined = _serving(third)
+            workers = (first, second, third) if joined else (first, second)
+            results = [worker.get(query) for worker in workers]
+            for status, body in results:
+                answers[status] += 1
+                assert status in (200, 503), (status, body)
+                assert status == 503 or body == whole, "a partial answer during the rebalance"
+            if joined and all(status == 200 for status, _ in results):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the third worker never answered whole: {dict(answers)}")
+    finally:
+        third.stop()
+    wait_for(
+        lambda: first.get(query) == second.get(query) == (200, whole),
+        120,
+        "the two workers answer whole again after the third left",
+    )
+
+
+def _serving(worker: Worker) -> bool:
+    try:
+        return worker.get("/health")[0] == 200
+    except OSError:
+        return False
