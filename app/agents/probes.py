@@ -4,7 +4,8 @@ A record carries one probe (a JSON object) or several (an array: the sniffer pac
 one partition together). Each device's row is folded in memory and written behind
 (`app.worker.write_behind`): once per flush, however many probes the device sent, with the
 changelog written before the local store and the record acknowledged only after both. The
-`ssids` index is sent each changed device's per-SSID totals with the same flush.
+`ssids` index is sent each changed device's per-SSID totals with the same flush. Once a record's
+devices are folded, its probes go into history too (`app.agents.history`).
 
 Processing is at-least-once, so after a crash faust hands us again records whose effect is
 already in the table. Each row remembers the offset of the last record applied to it (a MAC
