@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     flush_interval_s: float = Field(default=1.0, gt=0, le=60)
     #: Rows staged in memory that make a fold flush at once instead of waiting for the interval.
     flush_max_rows: int = Field(default=20_000, ge=1)
+    #: Keep history (`GET /activity`, `GET /devices/{mac}/activity`). Off, the fold skips it
+    #: (what `make bench` compares ingest with) and those routes answer as if nothing was seen.
+    history: bool = True
     #: Tests only: the point of a write-behind flush at which the worker kills itself (SIGKILL),
     #: to check that no crash between the changelog and the local store loses or doubles a count.
     test_crash_at: Literal["flush-half-produced", "flush-produced", "flush-stored"] | None = None

@@ -43,7 +43,14 @@ INPUT_TOPICS: dict[str, TopicSpec] = {
 #: the input topics: faust creates them itself at start, but a group leader that looks before the
 #: broker serves a new topic assigns without it ("Ignoring missing topic"), and the table is left
 #: without partitions until the next rebalance.
-TABLE_CHANGELOGS = ("devices", "device-names", "ssids", "processed-offsets")
+TABLE_CHANGELOGS = (
+    "devices",
+    "device-names",
+    "ssids",
+    "processed-offsets",
+    "device-activity",
+    "activity-counters",
+)
 
 
 def changelog_topic(table: str) -> str:

@@ -4,7 +4,8 @@ A record carries one probe (a JSON object) or several (an array: the sniffer pac
 one partition together). Each device's row is folded in memory and written behind
 (`app.worker.write_behind`): once per flush, however many probes the device sent, with the
 changelog written before the local store and the record acknowledged only after both. The
-`ssids` index is sent each changed device's per-SSID totals with the same flush.
+`ssids` index is sent each changed device's per-SSID totals with the same flush. Once a record's
+devices are folded, its probes go into history too (`app.agents.history`).
 
 Processing is at-least-once, so after a crash faust hands us again records whose effect is
 already in the table. Each row remembers the offset of the last record applied to it (a MAC
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from faust.types import EventT, StreamT
 
+from app.agents.history import DeviceProbes, fold_record_history
 from app.logic.alerts import make_alert, should_alert
 from app.logic.forwarding import (
     ForwardedFrom,
@@ -103,7 +105,9 @@ async def fold_record(event: EventT[bytes]) -> None:
     failed: list[Probes] = []
     accepted, duplicates = _fold_devices(event, source, record.batch, here, alerts, failed)
     for device in failed:
-        accepted += await _refold(event, device, alerts)
+        accepted += await _refold(event, device, alerts, here)
+    if here and settings.history:
+        fold_record_history(message.partition, message.offset, source, here, _earlier_probes(event))
     for key, probe, reason in alerts:
         alert = make_alert(probe, reason, device_names_table.get(probe.mac))
         await alerts_topic.send(key=key, value=orjson.dumps(alert))
@@ -252,11 +256,13 @@ def _fold(
     return row
 
 
-async def _refold(event: EventT[bytes], device: Probes, alerts: Alerts) -> int:
+async def _refold(
+    event: EventT[bytes], device: Probes, alerts: Alerts, here: dict[str, DeviceProbes]
+) -> int:
     """Rebuild a row whose fold raised and left it half changed: from the row as flushed, fold
     again what this generation's earlier records brought it (skipping what failed then, and was
     dead-lettered then), then this record's probes one at a time, dead-lettering each that fails.
-    How many of this record's probes were applied."""
+    How many of this record's probes were applied; `here` is left with those alone, for history."""
     partition = event.message.partition
     key = device.mac.encode()
     row: DeviceState | None = write_behind.committed(devices_table, partition, key)
@@ -270,10 +276,10 @@ async def _refold(event: EventT[bytes], device: Probes, alerts: Alerts) -> int:
         if device.batch:
             part = dead_letters.Part(index, orjson.dumps(probe.as_json_dict()))
         await dead_letters.failed(event, STREAM, err, part=part)
+    dropped = {index for index, _, _ in failures}
+    kept = here[device.mac] = [item for item in device.probes if item[0] not in dropped]
     if row is None:
         return 0
-    dropped = {index for index, _, _ in failures}
-    kept = [item for item in device.probes if item[0] not in dropped]
     write_behind.stage(devices_table, partition, key, row)
     _note_ssids(write_behind.scratch().setdefault(PROBED_SSIDS, {}), partition, key, kept)
     return len(kept)
@@ -315,6 +321,19 @@ def _earlier_in_generation(event: EventT[bytes], mac: str) -> Iterable[Probes]:
         probes = _by_device(earlier, record)[0].get(mac)
         if probes:
             yield Probes(mac, held.offset, source, probes, record.batch)
+
+
+def _earlier_probes(
+    event: EventT[bytes],
+) -> Callable[[str], Iterable[tuple[int, ForwardedFrom | None, DeviceProbes]]]:
+    """A device's probes in this generation's earlier records of `event`'s partition."""
+
+    def earlier(mac: str) -> Iterable[tuple[int, ForwardedFrom | None, DeviceProbes]]:
+        return (
+            (held.offset, held.source, held.probes) for held in _earlier_in_generation(event, mac)
+        )
+
+    return earlier
 
 
 def _ssid_totals(rows: StagedRows, scratch: dict[str, Any]) -> Iterable[Message]:

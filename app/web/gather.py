@@ -30,6 +30,11 @@ def worker_urls(app: AppT) -> list[str]:
     return sorted(urls)
 
 
+def owned_partitions(app: AppT, changelog_topic: str) -> set[int]:
+    """The partitions of a table this worker is the active owner of."""
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog_topic}
+
+
 async def gather(app: AppT, request: Request) -> list[Any]:
     """The JSON answers of every worker to this path with `scope=local` added."""
     query = {**request.query, "scope": LOCAL}

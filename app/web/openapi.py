@@ -17,6 +17,16 @@ from importlib import metadata
 from typing import Any
 
 from app.bot.config import WEBHOOK_PREFIX
+from app.logic.activity import (
+    COUNTERS_KEPT,
+    DEFAULT_SPAN,
+    DEVICE_KEPT,
+    ActivityQuery,
+    deployment_activity,
+    device_activity,
+    fold,
+    tally,
+)
 from app.logic.limits import MAX_SSID_BYTES, RSSI_DBM
 from app.logic.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS
 from app.logic.names import MAX_NAME
@@ -51,6 +61,17 @@ INTEGER: Schema = {"type": "integer"}
 NUMBER: Schema = {"type": "number"}
 BOOLEAN: Schema = {"type": "boolean"}
 PARTITIONS: Schema = {"type": "object", "additionalProperties": {"type": "array", "items": INTEGER}}
+#: What every series of buckets says about itself.
+SERIES_FRAME: dict[str, Schema] = {
+    "resolution": {"type": "string", "enum": ["minute", "hour", "day"]},
+    "step_s": {"type": "integer", "description": "a bucket's length in seconds"},
+    "from": {"type": "string", "format": "date-time"},
+    "from_ts": INTEGER,
+    "until": {"type": "string", "format": "date-time", "description": "the end, exclusive"},
+    "until_ts": INTEGER,
+}
+#: A partition's raw counters: [key, probes, devices, new devices], keyed from `origin`.
+COUNTS: Schema = {"type": "array", "items": {"type": "array", "items": INTEGER}}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": {
@@ -100,6 +121,84 @@ SCHEMAS: dict[str, Schema] = {
             "ssids": {"type": "array", "items": STRING},
             "sensors": {"type": "array", "items": STRING},
         },
+    ),
+    "SignalBucket": obj(
+        {
+            "start": {"type": "string", "format": "date-time"},
+            "start_ts": {"type": "integer", "description": "the bucket's start, Unix seconds"},
+            "probes": INTEGER,
+            "rssi_min_dbm": nullable(INTEGER),
+            "rssi_max_dbm": nullable(INTEGER),
+            "rssi_avg_dbm": nullable(NUMBER),
+        }
+    ),
+    "SignalSeries": obj(
+        {
+            **SERIES_FRAME,
+            "buckets": {
+                "type": "array",
+                "items": ref("SignalBucket"),
+                "description": "every bucket of [from, until), in order, empty ones included",
+            },
+        }
+    ),
+    "DeviceActivity": obj(
+        {
+            "mac": STRING,
+            "as_of": {
+                "type": "string",
+                "format": "date-time",
+                "description": "where the windows end: the newest capture time of the device's "
+                "partition, or the device's own if later",
+            },
+            "as_of_ts": NUMBER,
+            "minutes": ref("SignalSeries"),
+            "hours": ref("SignalSeries"),
+            "days": ref("SignalSeries"),
+        }
+    ),
+    "CountBucket": obj(
+        {
+            "start": {"type": "string", "format": "date-time"},
+            "start_ts": INTEGER,
+            "probes": INTEGER,
+            "devices": {"type": "integer", "description": "distinct devices seen in the bucket"},
+            "new_devices": {
+                "type": "integer",
+                "description": "devices whose first probe ever falls in the bucket",
+            },
+        }
+    ),
+    "Activity": obj(
+        {
+            **{name: nullable(schema) for name, schema in SERIES_FRAME.items()},
+            "resolution": SERIES_FRAME["resolution"],
+            "step_s": SERIES_FRAME["step_s"],
+            "newest": nullable({"type": "string", "format": "date-time"}),
+            "newest_ts": nullable(INTEGER),
+            "buckets": {"type": "array", "items": ref("CountBucket")},
+        }
+    ),
+    "ActivityShare": obj(
+        {
+            "partitions": {
+                "type": "object",
+                "description": "Per partition this worker owns, its counters (null: no probe yet).",
+                "additionalProperties": nullable(
+                    obj(
+                        {
+                            "origin": INTEGER,
+                            "minutes": COUNTS,
+                            "hours": COUNTS,
+                            "days": COUNTS,
+                        }
+                    )
+                ),
+            }
+        }
+    ),
+    "NamedUnseen": obj(
+        {"mac": STRING, "name": STRING, "probe_count": {"type": "integer", "const": 0}},
     ),
     "DevicePage": obj(
         {
@@ -467,6 +566,111 @@ DEVICES = [
             error(400, "Not a MAC address.", NOT_A_MAC),
             error(404, "The device has no name.", f"{EXAMPLE_MAC} has no name"),
             OWNER_SILENT,
+            UNAVAILABLE,
+        ),
+    ),
+]
+
+
+def _activity_examples() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A device's answer and the deployment's, made by the code that makes them from three
+    probes, each series cut to its last two buckets."""
+    start = 1704067200.0
+    row = None
+    counters = None
+    for ts, rssi in ((start + 3.5, -63), (start + 41.2, -71), (start + 3600 + 9.8, None)):
+        row, seen = fold(row, ts, rssi)
+        counters = tally(counters, seen)
+    assert row is not None
+    device = device_activity(row)
+    for series in ("minutes", "hours", "days"):
+        device[series]["buckets"] = device[series]["buckets"][-2:]
+    deployment = deployment_activity(counters, ActivityQuery())
+    deployment["buckets"] = deployment["buckets"][-2:]
+    return {"mac": EXAMPLE_MAC, **device}, deployment
+
+
+DEVICE_ACTIVITY_EXAMPLE, ACTIVITY_EXAMPLE = _activity_examples()
+BAD_ACTIVITY_QUERY = "since: must be epoch seconds or an ISO-8601 time, e.g. 2024-01-01T10:00:00Z"
+MOMENT = {"type": "string", "examples": ["1704067200", "2024-01-01T10:00:00Z"]}
+
+ACTIVITY = [
+    Operation(
+        "GET",
+        "/devices/{mac}/activity",
+        "activity",
+        "One device's activity over time",
+        f"Its probes and signal per minute for the last {DEVICE_KEPT['minute']} minutes, per "
+        f"hour for the last {DEVICE_KEPT['hour']} hours and per day for the last "
+        f"{DEVICE_KEPT['day']} days, by capture time; every bucket listed, empty ones with 0 "
+        "probes and null signal. The windows end at the newest capture time of the device's "
+        "partition (or the device's own, if later), so a replayed capture shows its own time. "
+        "A probe captured more than a day ahead of the worker's clock is left out. Served by "
+        "the worker owning the device's partition; any worker forwards to it.",
+        params=(MAC,),
+        answers=(
+            Answer(
+                200,
+                "The device's activity.",
+                (json_body(ref("DeviceActivity"), DEVICE_ACTIVITY_EXAMPLE),),
+            ),
+            error(400, "Not a MAC address.", NOT_A_MAC),
+            error(
+                404,
+                "No probe seen from this device, or none history keeps (all captured more than "
+                "a day ahead of the worker's clock).",
+                f"no probes seen from {EXAMPLE_MAC}",
+            ),
+            OWNER_SILENT,
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "GET",
+        "/activity",
+        "activity",
+        "The deployment's activity over time",
+        "Probes, distinct devices and devices seen for the first time, per minute, hour or day "
+        "by capture time, added up over every partition (gathered from every worker). "
+        f"Kept: {COUNTERS_KEPT['minute']} minutes, {COUNTERS_KEPT['hour']} hours, "
+        f"{COUNTERS_KEPT['day']} days back from the newest capture time. Every bucket of "
+        "[from, until) is listed. With no probe yet, the times are null and the list empty.",
+        params=(
+            Param(
+                "resolution",
+                "query",
+                "The bucket size (default `minute`).",
+                {"type": "string", "enum": ["minute", "hour", "day"]},
+                example="hour",
+            ),
+            Param(
+                "since",
+                "query",
+                "The first bucket: the one holding this time, epoch seconds or ISO-8601 (UTC "
+                f"unless it says otherwise). Default: {DEFAULT_SPAN['minute']} minutes, "
+                f"{DEFAULT_SPAN['hour']} hours or {DEFAULT_SPAN['day']} days before `until`, or "
+                "the first bucket with data if later; never before what is kept.",
+                MOMENT,
+            ),
+            Param(
+                "until",
+                "query",
+                "The last bucket: the one holding this time (default: the newest capture time).",
+                MOMENT,
+            ),
+            SCOPE,
+        ),
+        answers=(
+            Answer(
+                200,
+                "The series, or with scope=local this worker's partitions' counters.",
+                (json_body({"anyOf": [ref("Activity"), ref("ActivityShare")]}, ACTIVITY_EXAMPLE),),
+            ),
+            error(
+                400,
+                "A parameter that cannot be used; `parameter` names it.",
+                BAD_ACTIVITY_QUERY,
+            ),
             UNAVAILABLE,
         ),
     ),
@@ -843,7 +1047,14 @@ TELEGRAM = [
 ]
 
 #: The app's tables (`app/tables/`), the names faust's router knows.
-TABLES = ("devices", "device-names", "ssids", "processed-offsets")
+TABLES = (
+    "devices",
+    "device-names",
+    "ssids",
+    "processed-offsets",
+    "device-activity",
+    "activity-counters",
+)
 TABLE_NAME = Param(
     "name",
     "path",
@@ -950,6 +1161,7 @@ DOCS = [
 
 OPERATIONS: list[Operation] = [
     *DEVICES,
+    *ACTIVITY,
     *SSIDS,
     *WATCHLIST,
     *SUBSCRIPTIONS,
@@ -963,6 +1175,7 @@ OPERATIONS: list[Operation] = [
 
 TAGS = [
     Tag("devices", "Devices seen, and their names."),
+    Tag("activity", "Probes, devices and signal over time, by capture time."),
     Tag("ssids", "Which devices probe for a network."),
     Tag("watchlist", "SSIDs whose probes raise alerts."),
     Tag("subscriptions", "Telegram chats alerts are sent to."),

@@ -4,6 +4,7 @@
 |---|---|
 | health | `GET /health` |
 | devices | `GET /devices` (`?name=`…), `GET /devices/{mac}`, `PUT`/`DELETE /devices/{mac}/name` |
+| activity | `GET /devices/{mac}/activity`, `GET /activity` |
 | ssids | `GET /ssids/{ssid}` |
 | watchlist | `GET /watchlist`, `PUT`/`DELETE /watchlist/{ssid}` |
 | subscriptions | `GET /subscriptions`, `PUT`/`DELETE /subscriptions/{chat_id}` |
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from app.main import app, settings
 from app.web import (
+    activity,
     cluster,
     dashboard,
     devices,
@@ -30,7 +32,8 @@ from app.web import (
     watchlist,
 )
 
-for module in (health, devices, ssids, watchlist, subscriptions, streams, cluster, dashboard, docs):
+MODULES = (health, devices, activity, ssids, watchlist, subscriptions, streams, cluster)
+for module in (*MODULES, dashboard, docs):
     module.blueprint.register(app)
 if settings.telegram_token is not None:
     telegram.blueprint.register(app)

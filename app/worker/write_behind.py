@@ -10,7 +10,10 @@ the state exact:
 1. the messages the fold derived from the changed rows are produced and acknowledged, then the
    rows themselves go to the table's changelog (one produce batch per partition), and the flush
    waits for the broker to acknowledge all (derived messages first: a row in the changelog makes
-   a restarted worker skip the records behind it, so it would never derive them again);
+   a restarted worker skip the records behind it, so it would never derive them again). Rows of
+   a table tracked as `leading` are acknowledged before any other table's are produced: a table
+   tallied from what another table's fold reports (the activity counters) must never fall
+   behind it, as a record its source row skips is never reported again;
 2. only then are the rows written to the local RocksDB, in one WriteBatch per partition that
    also records the changelog offset they reach (faust's persisted offset, where recovery starts);
 3. only then are the held events acknowledged, so a committed offset never runs ahead of state.
@@ -70,6 +73,8 @@ class _Generation:
     #: What the folds keep about this generation for themselves (see `scratch`).
     scratch: dict[str, Any] = field(default_factory=dict)
     staged: int = 0
+    #: Of those, the rows that count toward `max_staged`.
+    counted: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.rows or self.messages or self.held)
@@ -96,6 +101,8 @@ class WriteBehind:
         self.max_staged = max_staged
         self.interval_s = interval_s
         self._tables: dict[str, TableT[Any, Any]] = {}
+        self._leading: set[str] = set()
+        self._uncounted: set[str] = set()
         self._generation = _Generation()
         self._flushing: _Flushing | None = None
         self._lock = asyncio.Lock()
@@ -104,9 +111,21 @@ class WriteBehind:
         self._observers: list[StoredObserver] = []
         self.flushes = 0
 
-    def track(self, table: TableT[Any, Any]) -> None:
-        """Stage rows of `table` (a faust Table with bytes keys, JSON values, RocksDB store)."""
+    def track(
+        self, table: TableT[Any, Any], *, leading: bool = False, counted: bool = True
+    ) -> None:
+        """Stage rows of `table` (a faust Table with bytes keys, JSON values, RocksDB store).
+
+        A `leading` table's rows reach its changelog before the other tables' rows are sent.
+        Rows of a table not `counted` do not bring the next flush forward: they come one for
+        one with rows of a table that does (a device's history with the device's row), and
+        counting both would halve the rows a flush writes per table, and double the flushes.
+        """
         self._tables[table.name] = table
+        if leading:
+            self._leading.add(table.name)
+        if not counted:
+            self._uncounted.add(table.name)
 
     def derive(self, deriver: Deriver) -> None:
         """Call `deriver` on each generation as its flush begins; produce what it returns."""
@@ -170,6 +189,8 @@ class WriteBehind:
         rows = self._generation.rows[(table.name, partition)]
         if key not in rows:
             self._generation.staged += 1
+            if table.name not in self._uncounted:
+                self._generation.counted += 1
         rows[key] = row
 
     def send_with_flush(self, topic: str, key: bytes, value: bytes) -> None:
@@ -194,7 +215,7 @@ class WriteBehind:
     @property
     def due(self) -> bool:
         """Whether enough is staged that the agent should flush before it reads on."""
-        return self._generation.staged >= self.max_staged
+        return self._generation.counted >= self.max_staged
 
     # Flushing ---------------------------------------------------------------------------------
 
@@ -273,26 +294,19 @@ class WriteBehind:
         sent = [await client.send(topic, value, key=key) for topic, key, value in flushing.messages]
         for future in sent:
             await future
-        pending: list[tuple[tuple[str, int], int, asyncio.Future[Any]]] = []
-        for number, ((name, partition), encoded) in enumerate(flushing.encoded.items()):
-            if number and number == len(flushing.encoded) // 2 and self.crash_at:
-                await asyncio.gather(*(future for _, _, future in pending))
-                self._crash_if("flush-half-produced")
-            topic = self._tables[name].changelog_topic.get_topic_name()
-            batch = client.create_batch()
-            for key, value in encoded.items():
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    count = batch.record_count()
-                    future = await client.send_batch(batch, topic, partition=partition)
-                    pending.append(((name, partition), count, future))
-                    batch = client.create_batch()
-                    batch.append(key=key, value=value, timestamp=None)
-            future = await client.send_batch(batch, topic, partition=partition)
-            pending.append(((name, partition), batch.record_count(), future))
         last: dict[tuple[str, int], int] = {}
-        for slot, count, future in pending:
-            metadata = await future
-            last[slot] = max(last.get(slot, -1), metadata.offset + count - 1)
+        slots = sorted(flushing.encoded, key=lambda slot: slot[0] not in self._leading)
+        leading = [slot for slot in slots if slot[0] in self._leading]
+        for group in (leading, slots[len(leading) :]):
+            pending: list[tuple[tuple[str, int], int, asyncio.Future[Any]]] = []
+            for slot in group:
+                if self.crash_at and slot == slots[len(slots) // 2] and len(slots) > 1:
+                    await asyncio.gather(*(future for _, _, future in pending))
+                    self._crash_if("flush-half-produced")
+                pending += await self._produce_rows(client, slot, flushing.encoded[slot])
+            for slot, count, future in pending:
+                metadata = await future
+                last[slot] = max(last.get(slot, -1), metadata.offset + count - 1)
         return last
 
     def _tell_observers(self, rows: StagedRows, offsets: dict[tuple[str, int], int]) -> None:
@@ -302,6 +316,27 @@ class WriteBehind:
                     observer(name, partition, staged, offsets.get((name, partition)))
                 except Exception:
                     logger.exception("an observer of stored rows failed on %s/%s", name, partition)
+
+    async def _produce_rows(
+        self, client: Any, slot: tuple[str, int], encoded: dict[bytes, bytes]
+    ) -> list[tuple[tuple[str, int], int, asyncio.Future[Any]]]:
+        """Send one (table, partition)'s rows to its changelog: (slot, records, future) a batch."""
+        name, partition = slot
+        topic = self._tables[name].changelog_topic.get_topic_name()
+        sent = []
+        batch = client.create_batch()
+        for key, value in encoded.items():
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                count = batch.record_count()
+                sent.append(
+                    (slot, count, await client.send_batch(batch, topic, partition=partition))
+                )
+                batch = client.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+        sent.append(
+            (slot, batch.record_count(), await client.send_batch(batch, topic, partition=partition))
+        )
+        return sent
 
     def _crash_if(self, point: CrashPoint) -> None:
         if self.crash_at == point:
