@@ -41,8 +41,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worker,
     deployment = Deployment(data_dir=tmp_path_factory.mktemp("dashboard"))
     pcap = capture(CAPTURE)
     truth = devices_by_tshark(pcap)
-    with Worker(deployment).start() as worker:
-        worker.wait_ready()
+    with Worker(deployment) as worker:
         result = deployment.sniffer("replay", "--no-progress", str(pcap))
         assert result.returncode == 0, result.stderr
         total = sum(device.count for device in truth.values())
@@ -163,7 +162,7 @@ def test_an_ssid_page_lists_the_devices_that_probe_for_it(
     page.goto(f"{worker.url}/")
     page.fill("#search input", ssid)
     page.press("#search input", "Enter")
-    page.click(f"text={ssid}", timeout=WAIT_MS)
+    page.get_by_role("link", name=ssid, exact=True).click(timeout=WAIT_MS)
     page.wait_for_selector("#ssid-devices tbody tr", timeout=WAIT_MS)
     listed = set(page.locator("#ssid-devices tbody tr td:first-child").all_inner_texts())
     assert listed == macs
