@@ -47,7 +47,8 @@ from app.web.routing import partition_of
 from app.worker import dead_letters
 from app.worker.counters import counters
 from app.worker.lists import watchlist
-from app.worker.write_behind import Message, StagedRows
+from app.worker.pacing import Pacer
+from app.worker.write_behind import PACE_EVERY, Message, StagedRows
 
 logger = logging.getLogger(__name__)
 
@@ -336,7 +337,7 @@ def _earlier_probes(
     return earlier
 
 
-def _ssid_totals(rows: StagedRows, scratch: dict[str, Any]) -> Iterable[Message]:
+async def _ssid_totals(rows: StagedRows, scratch: dict[str, Any], pacer: Pacer) -> list[Message]:
     """Per SSID, the totals of every device whose probes for it this generation folded."""
     staged = {
         partition: partition_rows
@@ -345,7 +346,9 @@ def _ssid_totals(rows: StagedRows, scratch: dict[str, Any]) -> Iterable[Message]
     }
     totals: dict[str, SsidTally] = defaultdict(dict)
     probed: dict[tuple[int, bytes], set[str]] = scratch.get(PROBED_SSIDS, {})
-    for (partition, key), ssids in probed.items():
+    for number, ((partition, key), ssids) in enumerate(probed.items()):
+        if number % PACE_EVERY == 0:
+            await pacer.pace()
         row: DeviceState | None = staged.get(partition, {}).get(key)
         if row is None:
             continue
@@ -356,10 +359,12 @@ def _ssid_totals(rows: StagedRows, scratch: dict[str, Any]) -> Iterable[Message]
             if total is not None:
                 totals[ssid][mac] = [total[0], total[1], row["offset"]]
     topic = ssid_probes_topic.get_topic_name()
-    return [
-        (topic, ssid.encode(), orjson.dumps(ssid_totals_message(tally)))
-        for ssid, tally in totals.items()
-    ]
+    messages: list[Message] = []
+    for number, (ssid, tally) in enumerate(totals.items()):
+        messages.append((topic, ssid.encode(), orjson.dumps(ssid_totals_message(tally))))
+        if number % PACE_EVERY == 0:
+            await pacer.pace()
+    return messages
 
 
 write_behind.derive(_ssid_totals)

@@ -34,7 +34,7 @@ import logging
 import os
 import signal
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,8 +42,12 @@ import orjson
 import rocksdict
 from faust.types import AppT, EventT, TableT
 
+from app.worker.pacing import Pacer
+
 logger = logging.getLogger(__name__)
 
+#: Rows (or events) between two looks at the clock in a flush's loops (`Pacer`).
+PACE_EVERY = 256
 #: How long a failed flush waits before it tries again (the broker may be restarting).
 RETRY_AFTER_S = 1.0
 
@@ -54,7 +58,8 @@ CrashPoint = Literal["flush-half-produced", "flush-produced", "flush-stored"]
 #: Rows staged per (table name, partition), and the generation's scratch.
 StagedRows = dict[tuple[str, int], dict[bytes, Any]]
 #: Given a generation about to be flushed, the messages to produce with its changelog records.
-Deriver = Callable[[StagedRows, dict[str, Any]], Iterable[Message]]
+#: It is handed the flush's `Pacer`: a long derivation lets the event loop run as it goes.
+Deriver = Callable[[StagedRows, dict[str, Any], Pacer], Awaitable[Iterable[Message]]]
 #: Told of rows once they are in the changelog and the store: (table name, partition, key → row,
 #: the changelog offset they reach, None if not known).
 StoredObserver = Callable[[str, int, dict[bytes, Any], int | None], None]
@@ -82,11 +87,25 @@ class _Generation:
 
 @dataclass
 class _Flushing:
-    """A generation being flushed: rows encoded once, read back from these bytes meanwhile."""
+    """A generation being flushed: rows encoded once (a slice at a time), read back from these
+    bytes meanwhile, or from a copy of the row while it is not encoded yet."""
 
+    rows: StagedRows
     encoded: dict[tuple[str, int], dict[bytes, bytes]]
     messages: list[Message]
     held: list[EventT[Any]]
+    #: The flush hands the event loop back every few milliseconds as it goes.
+    pacer: Pacer = field(default_factory=Pacer)
+
+    def copy_of(self, slot: tuple[str, int], key: bytes) -> tuple[bool, Any]:
+        """(found, a fresh copy of the row) for a key of this generation."""
+        encoded = self.encoded.get(slot)
+        if encoded is not None and key in encoded:
+            return True, orjson.loads(encoded[key])
+        rows = self.rows.get(slot)
+        if rows is not None and key in rows:
+            return True, orjson.loads(orjson.dumps(rows[key]))
+        return False, None
 
 
 class WriteBehind:
@@ -163,12 +182,11 @@ class WriteBehind:
     def committed(self, table: TableT[Any, Any], partition: int, key: bytes) -> Any | None:
         """The row as it was before this generation: being flushed, or in the store. A fresh
         object each time."""
-        slot = (table.name, partition)
         flushing = self._flushing
         if flushing is not None:
-            encoded = flushing.encoded.get(slot)
-            if encoded is not None and key in encoded:
-                return orjson.loads(encoded[key])
+            found, row = flushing.copy_of((table.name, partition), key)
+            if found:
+                return row
         raw = _stored(table).get(partition, key)
         return None if raw is None else orjson.loads(raw)
 
@@ -178,9 +196,11 @@ class WriteBehind:
                 return rows[key]
         flushing = self._flushing
         if flushing is not None:
-            for (name, _), encoded in flushing.encoded.items():
-                if name == table.name and key in encoded:
-                    return orjson.loads(encoded[key])
+            for slot in flushing.rows:
+                if slot[0] == table.name:
+                    found, row = flushing.copy_of(slot, key)
+                    if found:
+                        return row
         raw = _stored(table).get(None, key)
         return None if raw is None else orjson.loads(raw)
 
@@ -250,18 +270,16 @@ class WriteBehind:
             generation, self._generation = self._generation, _Generation()
             if not generation:
                 return
-            for deriver in self._derivers:
-                generation.messages.extend(deriver(generation.rows, generation.scratch))
-            flushing = _Flushing(
-                encoded={
-                    slot: {key: orjson.dumps(row) for key, row in rows.items()}
-                    for slot, rows in generation.rows.items()
-                },
-                messages=generation.messages,
-                held=generation.held,
-            )
+            # Readable as being flushed from now on: the derivers below let the folds run, and
+            # a fold must find these rows, not the older ones in the store.
+            flushing = _Flushing(generation.rows, {}, generation.messages, generation.held)
             self._flushing = flushing
             try:
+                for deriver in self._derivers:
+                    flushing.messages.extend(
+                        await deriver(generation.rows, generation.scratch, flushing.pacer)
+                    )
+                await self._encode(flushing)
                 while True:
                     try:
                         offsets = await self._produce(flushing)
@@ -274,14 +292,27 @@ class WriteBehind:
                         )
                         await asyncio.sleep(RETRY_AFTER_S)
                 self._crash_if("flush-produced")
-                self._store(flushing, offsets)
-                self._tell_observers(generation.rows, offsets)
+                await self._store(flushing, offsets)
+                await self._tell_observers(generation.rows, offsets, flushing.pacer)
                 self._crash_if("flush-stored")
-                for event in flushing.held:
+                for number, event in enumerate(flushing.held):
                     event.ack()
+                    if number % PACE_EVERY == 0:
+                        await flushing.pacer.pace()
                 self.flushes += 1
             finally:
                 self._flushing = None
+
+    async def _encode(self, flushing: _Flushing) -> None:
+        """Encode every row once, a slice at a time (reads meanwhile copy the row itself)."""
+        dumps, pacer = orjson.dumps, flushing.pacer
+        for slot, rows in flushing.rows.items():
+            encoded: dict[bytes, bytes] = {}
+            for number, (key, row) in enumerate(rows.items()):
+                encoded[key] = dumps(row)
+                if number % PACE_EVERY == 0:
+                    await pacer.pace()
+            flushing.encoded[slot] = encoded
 
     async def _produce(self, flushing: _Flushing) -> dict[tuple[str, int], int]:
         """Produce the changelog records and derived messages; the last changelog offset of each
@@ -303,29 +334,46 @@ class WriteBehind:
                 if self.crash_at and slot == slots[len(slots) // 2] and len(slots) > 1:
                     await asyncio.gather(*(future for _, _, future in pending))
                     self._crash_if("flush-half-produced")
-                pending += await self._produce_rows(client, slot, flushing.encoded[slot])
+                pending += await self._produce_rows(
+                    client, slot, flushing.encoded[slot], flushing.pacer
+                )
             for slot, count, future in pending:
                 metadata = await future
                 last[slot] = max(last.get(slot, -1), metadata.offset + count - 1)
         return last
 
-    def _tell_observers(self, rows: StagedRows, offsets: dict[tuple[str, int], int]) -> None:
+    async def _tell_observers(
+        self, rows: StagedRows, offsets: dict[tuple[str, int], int], pacer: Pacer
+    ) -> None:
+        """Each observer gets each (table, partition)'s rows, in slices of PACE_EVERY rows."""
         for observer in self._observers:
             for (name, partition), staged in rows.items():
-                try:
-                    observer(name, partition, staged, offsets.get((name, partition)))
-                except Exception:
-                    logger.exception("an observer of stored rows failed on %s/%s", name, partition)
+                items = list(staged.items())
+                for start in range(0, len(items), PACE_EVERY):
+                    part = (
+                        dict(items[start : start + PACE_EVERY])
+                        if len(items) > PACE_EVERY
+                        else staged
+                    )
+                    try:
+                        observer(name, partition, part, offsets.get((name, partition)))
+                    except Exception:
+                        logger.exception(
+                            "an observer of stored rows failed on %s/%s", name, partition
+                        )
+                    await pacer.pace()
 
     async def _produce_rows(
-        self, client: Any, slot: tuple[str, int], encoded: dict[bytes, bytes]
+        self, client: Any, slot: tuple[str, int], encoded: dict[bytes, bytes], pacer: Pacer
     ) -> list[tuple[tuple[str, int], int, asyncio.Future[Any]]]:
         """Send one (table, partition)'s rows to its changelog: (slot, records, future) a batch."""
         name, partition = slot
         topic = self._tables[name].changelog_topic.get_topic_name()
         sent = []
         batch = client.create_batch()
-        for key, value in encoded.items():
+        for number, (key, value) in enumerate(encoded.items()):
+            if number % PACE_EVERY == 0:
+                await pacer.pace()
             if batch.append(key=key, value=value, timestamp=None) is None:
                 count = batch.record_count()
                 sent.append(
@@ -343,9 +391,11 @@ class WriteBehind:
             logger.warning("PROBEWATCH_TEST_CRASH_AT=%s: killing this worker", point)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def _store(self, flushing: _Flushing, offsets: dict[tuple[str, int], int]) -> None:
+    async def _store(self, flushing: _Flushing, offsets: dict[tuple[str, int], int]) -> None:
+        """One WriteBatch per (table, partition), the event loop handed back between them."""
         for (name, partition), encoded in flushing.encoded.items():
             _stored(self._tables[name]).write(partition, encoded, offsets[(name, partition)])
+            await flushing.pacer.pace()
 
 
 class _RocksDBRows:

@@ -60,7 +60,11 @@ async def test_leading_rows_are_acknowledged_before_other_rows_are_sent() -> Non
     flusher.track(tables[1], leading=True)  # type: ignore[arg-type]
     flusher.track(tables[2])  # type: ignore[arg-type]
     stored: list[str] = []
-    flusher._store = lambda flushing, offsets: stored.extend(name for name, _ in offsets)  # type: ignore[method-assign]
+
+    async def store(flushing: Any, offsets: dict[tuple[str, int], int]) -> None:
+        stored.extend(name for name, _ in offsets)
+
+    flusher._store = store  # type: ignore[method-assign]
     for table in tables:
         for partition in (0, 1):
             flusher.stage(table, partition, b"key", {"n": 1})  # type: ignore[arg-type]
