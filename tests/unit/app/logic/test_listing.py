@@ -592,8 +592,6 @@ def expected(
         )
 
     found = sorted((mac for mac in rows if passes(mac)), key=lambda mac: (value(mac), mac))
-    if query.descending:
-        found.reverse()
     if query.name is not None and query.seen_only is False:
         unseen = [
             mac
@@ -606,8 +604,14 @@ def expected(
                 or query.vendor.casefold() in (vendor_for(mac) or "").casefold()
             )
         ]
-        # Never seen: below every device seen, in the order of their MACs.
-        found = found + unseen[::-1] if query.descending else unseen + found
+        # Never seen: the value MISSING, below every device seen but those with no signal
+        # (sorted by rssi), among which they go by MAC, as `item_position` places them.
+        found = sorted(
+            [*((value(mac), mac) for mac in found), *((listing.MISSING, mac) for mac in unseen)]
+        )
+        found = [mac for _, mac in found]
+    if query.descending:
+        found.reverse()
     return found
 
 
