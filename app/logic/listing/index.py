@@ -66,8 +66,9 @@ class DeviceIndex:
     """The devices one worker holds, for listing: in four orders, filtered, counted.
 
     Fed by the worker: `upsert` with each changed `devices` row (at every flush), `set_name` with
-    each name of `device-names`, `remove` for a device that leaves the worker (its partition
-    was revoked). Not thread-safe: use it from the event loop only.
+    each name of `device-names`, `removing_partition` for a partition revoked (in steps of a
+    few milliseconds), `remove` for one device. Not thread-safe: use it from the event loop
+    only.
 
     A device has a slot: one entry in each column (arrays of machine numbers, 45 bytes in
     all), one in each order (4 bytes each) and in the MAC table (`SlotTable`, ~8 bytes); its
