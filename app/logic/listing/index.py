@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import chain, compress, islice
 from typing import Any
 
-from app.logic.listing.order import BACKLOG, Check, Order, Postings
+from app.logic.listing.order import BACKLOG, Check, Holding, Order, Postings
 from app.logic.listing.page import ListItem, Page
 from app.logic.listing.positions import (
     MAC_SPAN,
@@ -212,17 +212,19 @@ class DeviceIndex:
             self._first[slot] = first
             orders["first_seen"].move(slot, _ts_position(held, key), _ts_position(first, key))
         held = self._count[slot]
-        if held == _BIG_COUNT:
-            held = self._big_counts[slot]
         if count != held:
-            self._set_count(slot, count)
+            if held == _BIG_COUNT or not 0 <= count < _BIG_COUNT:
+                held = self._count_at(slot)
+                self._set_count(slot, count)
+            else:
+                self._count[slot] = count
             orders["probe_count"].move(slot, held * MAC_SPAN + key, count * MAC_SPAN + key)
         held = self._rssi[slot]
         if rssi != held:
             self._rssi[slot] = rssi
             orders["rssi"].move(slot, _signal_position(held, key), _signal_position(rssi, key))
         held_id = self._sensors_id[slot]
-        held = self._sensor_sets[held_id]
+        held = self._sensor_sets.tuples[held_id]
         if sensors != held:
             self._sensors_id[slot] = self._sensor_sets.acquire(sensors)
             self._sensor_sets.release(held_id)
@@ -230,7 +232,7 @@ class DeviceIndex:
                 self._by_sensor.add(sensor, slot)
             self._by_sensor.mark_stale(set(held).difference(sensors))
         held_id = self._ssids_id[slot]
-        held = self._ssid_sets[held_id]
+        held = self._ssid_sets.tuples[held_id]
         if len(held) != len(ssids) or held != tuple(ssids):
             self._ssids_id[slot] = self._ssid_sets.acquire(ssids)
             self._ssid_sets.release(held_id)
@@ -504,15 +506,18 @@ class DeviceIndex:
                 wanted,
                 lambda s: vendor_ids[s] in wanted,
                 lambda slots: [s for s in slots if vendor_ids[s] in wanted],
+                lambda vendor, slots: [s for s in slots if vendor_ids[s] == vendor],
             )
         if query.sensor is not None:
             sensor, sets = query.sensor, self._sensors_id
             having = self._sensor_sets.ids_having(sensor)
+            sensor_sets = self._sensor_sets.tuples
             filters["sensor"] = _postings_filter(
                 self._by_sensor,
                 (sensor,),
                 lambda s: sets[s] in having,
                 lambda slots: [s for s in slots if sets[s] in having],
+                lambda held, slots: [s for s in slots if held in sensor_sets[sets[s]]],
             )
         if query.ssid is not None:
             ssid, ids, ssid_sets = query.ssid, self._ssids_id, self._ssid_sets.tuples
@@ -521,6 +526,7 @@ class DeviceIndex:
                 (ssid,),
                 lambda s: ssid in ssid_sets[ids[s]],
                 lambda slots: [s for s in slots if ssid in ssid_sets[ids[s]]],
+                lambda held, slots: [s for s in slots if held in ssid_sets[ids[s]]],
             )
         return filters
 
@@ -644,7 +650,11 @@ class DeviceIndex:
 
 
 def _postings_filter(
-    postings: Postings, values: Iterable[object], keep: Callable[[int], bool], check: Check
+    postings: Postings,
+    values: Iterable[object],
+    keep: Callable[[int], bool],
+    check: Check,
+    holding: Holding,
 ) -> _Filter:
     values = tuple(values)
     return _Filter(
@@ -652,7 +662,7 @@ def _postings_filter(
         check,
         lambda: postings.size(values),
         lambda: postings.is_exact(values),
-        lambda: postings.slots(values, check),
+        lambda: postings.slots(values, holding),
     )
 
 

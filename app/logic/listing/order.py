@@ -318,8 +318,10 @@ class Postings:
     def is_exact(self, values: Iterable[object]) -> bool:
         return self._stale.isdisjoint(values)
 
-    def slots(self, values: Iterable[object], check: Check) -> list[int]:
-        """The slots of the devices that have one of `values` (a stale list is checked)."""
+    def slots(self, values: Iterable[object], holding: Holding) -> list[int]:
+        """The slots of the devices that have one of `values`. A stale list is rewritten with
+        the slots that still hold its value (`holding(value, slots)`): a slot reused by a
+        device with another of the values must stay out of it, or it would be listed twice."""
         found: list[int] = []
         for value in values:
             held = self._slots.get(value)
@@ -327,7 +329,7 @@ class Postings:
                 continue
             if value in self._stale:
                 self._stale.discard(value)
-                held = array("I", check(list(dict.fromkeys(held))))
+                held = array("I", holding(value, list(dict.fromkeys(held))))
                 if held:
                     self._slots[value] = held
                 else:
@@ -337,3 +339,4 @@ class Postings:
 
 
 Check = Callable[[list[int]], list[int]]
+Holding = Callable[[object, list[int]], list[int]]

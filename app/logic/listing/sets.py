@@ -28,7 +28,7 @@ class SetTable:
         #: The sets by id (a freed id holds the empty one): read it, never write it.
         self.tuples: list[tuple[str, ...]] = [()]
         #: Set → id for every set held (not the empty one); it keeps only the ids.
-        self._ids = IdTable(self.tuples, _spread, bits=6)
+        self._ids = IdTable(self.tuples, hash, bits=6)
         self._refs = array("I", (0,))
         self._free = array("I")
 
@@ -80,7 +80,3 @@ class SetTable:
     def holders(self, set_id: int) -> int:
         """How many devices hold the set."""
         return self._refs[set_id]
-
-
-def _spread(texts: tuple[str, ...]) -> int:
-    return hash(texts) & 0xFFFF_FFFF_FFFF_FFFF

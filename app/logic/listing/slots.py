@@ -24,7 +24,8 @@ class IdTable:
 
     Open addressing with linear probing over `array("I")` tables of ids; an id's key is read
     from `keys` (`keys[id]`, kept by the owner anyway), so no key is stored twice and no Python
-    object is kept per id. `spread` maps a key to a well-mixed number. The keys are spread over
+    object is kept per id. `spread` maps a key to a well-mixed number (any int: `hash` will
+    do for keys whose hash is well mixed). The keys are spread over
     2**bits tables that each grow and shrink on their own: resizing one rehashes only its
     share, so no single insert stalls the event loop for long (~1,000 keys of 1M, with the
     default 1,024 tables). Removal shifts the entries that follow back (no tombstones), so a
@@ -151,6 +152,18 @@ class SlotTable(IdTable):
             if keys[found] == key:
                 return found
             at = (at + 1) & mask
+
+    def add(self, key: Any, at_id: int) -> None:
+        """File slot `at_id` (whose MAC the column already holds) under MAC `key`."""
+        spread: int = ((key * _MIX) & _LOW_64) >> 24
+        number = spread & _SLOT_MASK
+        table = self._tables[number]
+        used = self._used[number] + 1
+        if used > _GROW_AT * len(table):
+            table = self._resized(number, len(table) * 2)
+        _place(table, at_id, spread >> _SLOT_BITS)
+        self._used[number] = used
+        self._len += 1
 
 
 _SLOT_BITS = 10
