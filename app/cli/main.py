@@ -43,7 +43,7 @@ def _without_option(argv: list[str], name: str) -> list[str]:
 
 
 def _prepare_worker(settings: Settings) -> None:
-    """Give the worker its input topics before faust subscribes.
+    """Give the worker its input topics before faust subscribes, and its allocator settings.
 
     Imported here, not at the top: the topic specs live beside their faust declarations, and
     the App must not be built before the command line has chosen the settings.
@@ -58,8 +58,10 @@ def _prepare_worker(settings: Settings) -> None:
     if created:
         print(f"probewatch: created topics {', '.join(created)}", file=sys.stderr)
     from app.worker import bulk_restore
+    from app.worker.malloc import map_large_blocks
 
     bulk_restore.install(settings.kafka_bootstrap_servers)
+    map_large_blocks()
 
 
 def checked_settings(args: list[str]) -> Settings:

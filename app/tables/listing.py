@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
+import rocksdict
 from faust.types import TP, AppT, TableT
 
 from app.main import app
@@ -59,7 +60,7 @@ def _raw_rows(table: TableT[Any, Any], partition: int) -> Iterator[tuple[bytes, 
     store: Any = table.data
     if hasattr(store, "_db_for_partition"):
         offset_key = store.offset_key
-        for key, raw in store._db_for_partition(partition).items():
+        for key, raw in store._db_for_partition(partition).items(read_opt=_scan_options()):
             if key != offset_key:
                 yield key, raw
         return
@@ -68,6 +69,15 @@ def _raw_rows(table: TableT[Any, Any], partition: int) -> Iterator[tuple[bytes, 
         raw_key = key if isinstance(key, bytes) else str(key).encode()
         if partition_of(app, topic, raw_key) == partition:
             yield raw_key, value
+
+
+def _scan_options() -> rocksdict.ReadOptions:
+    """A scan of a whole partition leaves the block cache alone: read once, its blocks would
+    only push out what lookups use, and fill every partition's cache (8 MiB each, ~60 MB of
+    a worker's memory at 1M devices)."""
+    options = rocksdict.ReadOptions()
+    options.fill_cache(False)  # type: ignore[call-arg]  # the stub omits its one argument
+    return options
 
 
 stores = TableStores()

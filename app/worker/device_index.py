@@ -6,8 +6,10 @@ partitions it actively owns, kept current as rows are stored and as partitions c
 - A rebalance makes it unready (`rebalancing`) until faust says the active tables are recovered
   (`reconcile`, on `app.on_rebalance_complete`): the partitions no longer owned are dropped; an
   owned partition is kept as indexed when its store reached exactly the changelog offset the
-  index saw last (nobody else wrote it meanwhile), else read back from its store, in slices of
-  a few milliseconds so the event loop keeps serving. Its names are read back every time (they
+  index saw last (nobody else wrote it meanwhile), else dropped and read back from its store.
+  Both go in slices of a few milliseconds so the event loop keeps serving (a partition of
+  125,000 devices takes ~0.5 s to drop); a drop a new rebalance interrupts is finished by the
+  next reconcile, before the index is ready. Its names are read back every time (they
   are few, and another owner may have edited them meanwhile).
 - Until every owned partition is indexed, `ready` is False and the worker's share of a listing
   is refused (a 503), never answered partially.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -72,6 +74,8 @@ class WorkerIndex:
         self._owned: set[int] | None = None
         #: Partitions being read back: the keys (devices, names) stored meanwhile.
         self._reading: dict[int, _Reading] = {}
+        #: Partitions being dropped (each already out of every count), oldest first.
+        self._removals: list[Iterator[int]] = []
         self._generation = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -125,6 +129,8 @@ class WorkerIndex:
         for partition in set(self._indexed) - owned:
             del self._indexed[partition]
         started = time.monotonic()
+        if not await self._finish_drops(generation):
+            return
         read = 0
         for partition in sorted(owned):
             reading = self._reading[partition] = _Reading()
@@ -133,6 +139,8 @@ class WorkerIndex:
                 kept = partition in self._indexed and offset is not None
                 if not (kept and self._indexed[partition] == offset):
                     self._drop(partition)
+                    if not await self._finish_drops(generation):
+                        return
                     read += await self._read_back(partition, stores, reading, generation)
                     if generation != self._generation:
                         return
@@ -152,8 +160,23 @@ class WorkerIndex:
             )
 
     def _drop(self, partition: int) -> None:
+        """Begin dropping a partition: its devices and names are out of every count and name
+        search at once; `_finish_drops` takes them out of the index."""
         self._indexed.pop(partition, None)
-        self.index.remove_partition(partition)
+        removal = self.index.removing_partition(partition)
+        next(removal)
+        self._removals.append(removal)
+
+    async def _finish_drops(self, generation: int) -> bool:
+        """Run the drops under way to their end, handing the event loop back every SLICE_S:
+        False when a rebalance began meanwhile (the next reconcile goes on with them)."""
+        while self._removals:
+            async for _ in self._paced(self._removals[0], generation):
+                pass
+            if generation != self._generation:
+                return False
+            self._removals.pop(0)
+        return True
 
     async def _read_back(
         self, partition: int, stores: PartitionStores, reading: _Reading, generation: int
@@ -193,6 +216,18 @@ class WorkerIndex:
         for number, pair in enumerate(rows, 1):
             yield pair
             if number % 32 == 0 and time.monotonic() >= deadline:
+                await asyncio.sleep(0)
+                if generation != self._generation:
+                    return
+                deadline = time.monotonic() + SLICE_S
+
+    async def _paced(self, steps: Iterable[_T], generation: int) -> AsyncIterator[_T]:
+        """Each step (a few milliseconds of work at most), handing the event loop back every
+        SLICE_S; they stop when a rebalance begins (the steps left can be taken later)."""
+        deadline = time.monotonic() + SLICE_S
+        for step in steps:
+            yield step
+            if time.monotonic() >= deadline:
                 await asyncio.sleep(0)
                 if generation != self._generation:
                     return

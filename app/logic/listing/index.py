@@ -6,12 +6,13 @@ from __future__ import annotations
 import heapq
 import sys
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, compress, islice
 from typing import Any
 
-from app.logic.listing.order import BACKLOG, Check, Order, Postings
+from app.logic.listing.order import BACKLOG, Check, Holding, Order, Postings
 from app.logic.listing.page import ListItem, Page
 from app.logic.listing.positions import (
     MAC_SPAN,
@@ -24,6 +25,9 @@ from app.logic.listing.positions import (
     ts_value,
 )
 from app.logic.listing.query import DeviceQuery, SortField, encode_cursor, fold_text
+from app.logic.listing.sets import SetTable
+from app.logic.listing.slots import SlotTable
+from app.logic.listing.tags import NO_TAG, PartitionTags
 from app.logic.mac import InvalidMac, is_canonical_mac, is_randomized, normalize_mac
 from app.logic.names import name_key
 from app.logic.stats import iso_utc
@@ -33,6 +37,16 @@ from app.models import DeviceState
 #: Capture times are clamped into this range when indexed (rows are checked when folded; a row
 #: written before that was must still be listable).
 _TS_LOW, _TS_HIGH = 0.0, 4_200_000_000.0
+#: A probe count the 4-byte column cannot hold (beyond 4 billion, or negative in a bad row):
+#: the count is then in `_big_counts`.
+_BIG_COUNT = 0xFFFFFFFF
+#: The 2-byte signal column: no signal measured, and the range a signal is clamped into
+#: (rows hold -128..127 dBm).
+_NO_SIGNAL = -0x8000
+_SIGNAL_LIMIT = 0x7FFF
+#: How many slots a partition's removal scans, and forgets, between two yields.
+_SCAN_STEP = 16_384
+_FORGET_STEP = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,32 +66,39 @@ class DeviceIndex:
     """The devices one worker holds, for listing: in four orders, filtered, counted.
 
     Fed by the worker: `upsert` with each changed `devices` row (at every flush), `set_name` with
-    each name of `device-names`, `remove` for a device that leaves the worker (its partition
-    was revoked). Not thread-safe: use it from the event loop only.
+    each name of `device-names`, `removing_partition` for a partition revoked (in steps of a
+    few milliseconds), `remove` for one device. Not thread-safe: use it from the event loop
+    only.
 
-    A device has a slot: one entry in each column (arrays of machine numbers), so it costs a few
-    dozen bytes there; a removed device's slot is reused. Every order holds every device.
+    A device has a slot: one entry in each column (arrays of machine numbers, 45 bytes in
+    all), one in each order (4 bytes each) and in the MAC table (`SlotTable`, ~8 bytes); its
+    SSIDs and sensors are ids of sets shared with other devices (`SetTable`). No Python object
+    is kept per device. A removed device's slot is reused. Every order holds every device.
     """
 
     def __init__(self) -> None:
-        self._slot_of: dict[int, int] = {}
-        self._free: list[int] = []
+        self._free = array("I")
         self._mac = array("Q")
+        self._slots = SlotTable(self._mac)
+        self._live = 0
         self._last = array("d")
         self._first = array("d")
-        self._count = array("q")
-        self._rssi = array("q")  # MISSING when no signal was measured
+        self._count = array("I")  # _BIG_COUNT: see _big_counts
+        self._big_counts: dict[int, int] = {}
+        self._rssi = array("h")  # _NO_SIGNAL when no signal was measured
         self._vendor_id = array("I")
         self._sensors_id = array("I")
+        self._ssids_id = array("I")
         self._randomized = bytearray()
-        #: The partition of `devices` each device's row lives in (what a revocation takes away).
-        self._partition = array("I")
-        self._ssids: list[tuple[str, ...]] = []
+        #: The tag of the partition of `devices` each device's row lives in (what a revocation
+        #: takes away), NO_TAG for a free slot.
+        self._tag = array("H")
+        self._tags = PartitionTags()
         self._randomized_count = 0
         self._vendors: list[str | None] = [None]
         self._vendor_ids: dict[str | None, int] = {None: 0}
-        self._sensor_sets: list[tuple[str, ...]] = [()]
-        self._sensor_set_ids: dict[tuple[str, ...], int] = {(): 0}
+        self._sensor_sets = SetTable()
+        self._ssid_sets = SetTable()
         self._by_ssid = Postings()
         self._by_vendor = Postings()
         self._by_sensor = Postings()
@@ -85,29 +106,41 @@ class DeviceIndex:
         #: MAC → (name, its folded form for searching, partition), for every named device here.
         self._names: dict[int, tuple[str, str, int]] = {}
         mac, last, first, count, rssi = self._mac, self._last, self._first, self._count, self._rssi
+        big = self._big_counts
         self._orders: dict[SortField, Order] = {
             "last_seen": Order(lambda slot: _ts_position(last[slot], mac[slot])),
             "first_seen": Order(lambda slot: _ts_position(first[slot], mac[slot]), BACKLOG),
-            "probe_count": Order(lambda slot: count[slot] * MAC_SPAN + mac[slot], BACKLOG),
-            "rssi": Order(lambda slot: rssi[slot] * MAC_SPAN + mac[slot], BACKLOG),
+            "probe_count": Order(
+                lambda slot: (
+                    (c if (c := count[slot]) != _BIG_COUNT else big[slot]) * MAC_SPAN + mac[slot]
+                ),
+                BACKLOG,
+            ),
+            "rssi": Order(
+                lambda slot: (
+                    (r if (r := rssi[slot]) != _NO_SIGNAL else MISSING) * MAC_SPAN + mac[slot]
+                ),
+                BACKLOG,
+            ),
         }
 
     # feeding
 
     def __len__(self) -> int:
         """How many devices with statistics this index holds (named-only ones not counted)."""
-        return len(self._slot_of)
+        return self._live
 
     def macs(self) -> Iterator[str]:
-        """Every MAC the index holds, with statistics or only a name (to remove a partition's)."""
-        return (mac_text(mac) for mac in self._slot_of.keys() | self._names.keys())
+        """Every MAC the index holds, with statistics or only a name."""
+        mac, leaving = self._mac, self._tags.leaving
+        held = {
+            mac[slot] for slot, tag in enumerate(self._tag) if tag != NO_TAG and not leaving[tag]
+        }
+        return (mac_text(key) for key in held | self._names.keys())
 
     def partitions(self) -> set[int]:
         """The partitions whose devices or names are held here."""
-        held = {named[2] for named in self._names.values()}
-        partition = self._partition
-        held.update(partition[slot] for slot in self._slot_of.values())
-        return held
+        return {named[2] for named in self._names.values()} | self._tags.held()
 
     def names_in(self, partition: int) -> set[str]:
         """The MACs of the names held for a partition."""
@@ -144,14 +177,29 @@ class DeviceIndex:
         if not -VALUE_LIMIT <= count <= VALUE_LIMIT:
             count = clamped(count)
         signal = row["rssi_last"]
-        rssi = MISSING if signal is None else clamped(signal)
+        if signal is None:
+            rssi = _NO_SIGNAL
+        elif -_SIGNAL_LIMIT <= signal <= _SIGNAL_LIMIT:
+            rssi = signal
+        else:
+            rssi = max(-_SIGNAL_LIMIT, min(_SIGNAL_LIMIT, signal))
         sensors = tuple(row["sensors"])
         ssids = row["ssids"]
-        slot = self._slot_of.get(key)
+        slot = self._slots.get(key)
+        if slot is not None:
+            tag = self._tag[slot]
+            tags = self._tags
+            if tags.leaving[tag]:
+                self._slots.remove(key)  # its old slot leaves with the partition: a new one
+                slot = None
+            elif tags.partition[tag] != partition:
+                randomized = self._randomized[slot]
+                tags.drop(tag, randomized)
+                self._tag[slot] = tag = tags.tag_of(partition)
+                tags.add(tag, randomized)
         if slot is None:
             self._insert(key, float(last), float(first), count, rssi, sensors, ssids, partition)
             return
-        self._partition[slot] = partition
         # Each column is written before its order moves the slot: a leaf split while moving
         # places every slot by the columns.
         orders = self._orders
@@ -165,31 +213,45 @@ class DeviceIndex:
             orders["first_seen"].move(slot, _ts_position(held, key), _ts_position(first, key))
         held = self._count[slot]
         if count != held:
-            self._count[slot] = count
+            if held == _BIG_COUNT or not 0 <= count < _BIG_COUNT:
+                held = self._count_at(slot)
+                self._set_count(slot, count)
+            else:
+                self._count[slot] = count
             orders["probe_count"].move(slot, held * MAC_SPAN + key, count * MAC_SPAN + key)
         held = self._rssi[slot]
         if rssi != held:
             self._rssi[slot] = rssi
-            orders["rssi"].move(slot, held * MAC_SPAN + key, rssi * MAC_SPAN + key)
-        held = self._sensor_sets[self._sensors_id[slot]]
+            orders["rssi"].move(slot, _signal_position(held, key), _signal_position(rssi, key))
+        held_id = self._sensors_id[slot]
+        held = self._sensor_sets.tuples[held_id]
         if sensors != held:
-            self._sensors_id[slot] = self._sensor_set_id(sensors)
+            self._sensors_id[slot] = self._sensor_sets.acquire(sensors)
+            self._sensor_sets.release(held_id)
             for sensor in set(sensors).difference(held):
                 self._by_sensor.add(sensor, slot)
             self._by_sensor.mark_stale(set(held).difference(sensors))
-        held = self._ssids[slot]
+        held_id = self._ssids_id[slot]
+        held = self._ssid_sets.tuples[held_id]
         if len(held) != len(ssids) or held != tuple(ssids):
-            self._ssids[slot] = _interned(ssids)
+            self._ssids_id[slot] = self._ssid_sets.acquire(ssids)
+            self._ssid_sets.release(held_id)
             for ssid in set(ssids).difference(held):
                 self._by_ssid.add(ssid, slot)
             self._by_ssid.mark_stale(set(held).difference(ssids))
 
-    def _sensor_set_id(self, sensors: tuple[str, ...]) -> int:
-        found = self._sensor_set_ids.get(sensors)
-        if found is None:
-            found = self._sensor_set_ids[sensors] = len(self._sensor_sets)
-            self._sensor_sets.append(sensors)
-        return found
+    def _set_count(self, slot: int, count: int) -> None:
+        if 0 <= count < _BIG_COUNT:
+            self._count[slot] = count
+            if self._big_counts:
+                self._big_counts.pop(slot, None)
+        else:
+            self._count[slot] = _BIG_COUNT
+            self._big_counts[slot] = count
+
+    def _count_at(self, slot: int) -> int:
+        count = self._count[slot]
+        return self._big_counts[slot] if count == _BIG_COUNT else count
 
     def _insert(
         self,
@@ -209,27 +271,32 @@ class DeviceIndex:
             vendor_id = self._vendor_ids[vendor] = len(self._vendors)
             self._vendors.append(vendor)
         randomized = is_randomized(mac)
-        sensors_id = self._sensor_set_id(sensors)
+        tag = self._tags.tag_of(partition)
+        self._tags.add(tag, randomized)
+        sensors_id = self._sensor_sets.acquire(sensors)
+        ssids_id = self._ssid_sets.acquire(ssids)
         if self._free:
             slot = self._free.pop()
             self._mac[slot], self._last[slot], self._first[slot] = key, last, first
-            self._count[slot], self._rssi[slot] = count, rssi
+            self._rssi[slot] = rssi
             self._vendor_id[slot], self._sensors_id[slot] = vendor_id, sensors_id
-            self._randomized[slot], self._ssids[slot] = randomized, _interned(ssids)
-            self._partition[slot] = partition
+            self._randomized[slot], self._ssids_id[slot] = randomized, ssids_id
+            self._tag[slot] = tag
         else:
             slot = len(self._mac)
             self._mac.append(key)
             self._last.append(last)
             self._first.append(first)
-            self._count.append(count)
+            self._count.append(0)
             self._rssi.append(rssi)
             self._vendor_id.append(vendor_id)
             self._sensors_id.append(sensors_id)
             self._randomized.append(randomized)
-            self._ssids.append(_interned(ssids))
-            self._partition.append(partition)
-        self._slot_of[key] = slot
+            self._ssids_id.append(ssids_id)
+            self._tag.append(tag)
+        self._set_count(slot, count)
+        self._slots.add(key, slot)
+        self._live += 1
         self._randomized_count += randomized
         for order in self._orders.values():
             order.insert(slot, order.position(slot))
@@ -246,43 +313,93 @@ class DeviceIndex:
         if key is None:
             return
         self._names.pop(key, None)
-        slot = self._slot_of.pop(key, None)
+        slot = self._live_slot(key)
         if slot is None:
             return
         for order in self._orders.values():
             order.remove(slot, order.position(slot))
-        self._forget_slot(slot)
+        self._live -= 1
+        self._randomized_count -= self._randomized[slot]
+        self._forget_slots((slot,))
 
     def remove_partition(self, partition: int) -> int:
-        """Forget every device and name of a partition (it was revoked): how many devices.
+        """Forget every device and name of a partition at once: how many devices."""
+        *_, removed = self.removing_partition(partition)
+        return removed
 
-        One pass over each order's leaves rather than a search per device, so a partition of
-        100,000 devices goes in a fraction of a second.
+    def removing_partition(self, partition: int) -> Iterator[int]:
+        """Forget every device and name of a partition (it was revoked), a little at a time:
+        it yields how many devices go, at first and then every few thousand slots scanned,
+        leaves filtered or devices forgotten, so whoever drives it can let others run between.
+
+        From its first step, the partition's names are gone and its devices are neither counted
+        (`len`, `partitions`, a query's count) nor updated: a row for one of them meanwhile
+        files the device anew, in a fresh slot, which stays. Queries still list the leaving
+        ones until the last step, so a worker answers none while it runs (it is rebalancing).
         """
         self._names = {mac: held for mac, held in self._names.items() if held[2] != partition}
-        column = self._partition
-        leaving = {slot for slot in self._slot_of.values() if column[slot] == partition}
-        if not leaving:
-            return 0
+        tags = self._tags
+        tag = tags.leave(partition)
+        if tag is None:
+            yield 0
+            return
+        leaving_count = tags.devices[tag]
+        self._live -= leaving_count
+        self._randomized_count -= tags.randomized[tag]
+        yield leaving_count
+        column = self._tag
+        leaving = array("I")
+        scanned = 0
+        while scanned < len(column):
+            upto = min(scanned + _SCAN_STEP, len(column))
+            leaving.extend(compress(range(scanned, upto), map(tag.__eq__, column[scanned:upto])))
+            scanned = upto
+            yield leaving_count
+        stay = bytearray(b"\x01") * len(column)
+        for at in range(0, len(leaving), _SCAN_STEP):
+            for slot in leaving[at : at + _SCAN_STEP]:
+                stay[slot] = 0
+            yield leaving_count
         for order in self._orders.values():
-            order.discard_many(leaving)
-        mac = self._mac
-        for slot in leaving:
-            del self._slot_of[mac[slot]]
-            self._forget_slot(slot)
-        return len(leaving)
+            for _ in order.discarding(stay):
+                yield leaving_count
+        for at in range(0, len(leaving), _FORGET_STEP):
+            self._forget_slots(leaving[at : at + _FORGET_STEP])
+            yield leaving_count
 
-    def _forget_slot(self, slot: int) -> None:
-        """Empty a slot no order files any more, for reuse."""
-        self._randomized_count -= self._randomized[slot]
-        # The postings that list the slot are now stale; what their checks look at is emptied,
-        # so the slot matches nothing until it is reused.
-        self._by_vendor.mark_stale((self._vendor_id[slot],))
-        self._by_sensor.mark_stale(self._sensor_sets[self._sensors_id[slot]])
-        self._by_ssid.mark_stale(self._ssids[slot])
-        self._vendor_id[slot] = self._sensors_id[slot] = 0
-        self._ssids[slot] = ()
-        self._free.append(slot)
+    def _forget_slots(self, slots: Iterable[int]) -> None:
+        """Empty retired slots that no order files any more, for reuse, and unfile their MACs
+        (unless a MAC is filed anew in another slot meanwhile)."""
+        slots = list(slots)
+        # The postings that list the slots are now stale; what their checks look at is emptied,
+        # so the slots match nothing until they are reused.
+        self._by_vendor.mark_stale(set(map(self._vendor_id.__getitem__, slots)))
+        for sets, ids, postings in (
+            (self._sensor_sets, self._sensors_id, self._by_sensor),
+            (self._ssid_sets, self._ssids_id, self._by_ssid),
+        ):
+            for set_id, holders in Counter(map(ids.__getitem__, slots)).items():
+                postings.mark_stale(sets[set_id])
+                sets.release(set_id, holders)
+        mac, unfile = self._mac, self._slots.remove
+        vendor_id, sensors_id, ssids_id = self._vendor_id, self._sensors_id, self._ssids_id
+        count, tag, drop, randomized = self._count, self._tag, self._tags.drop, self._randomized
+        for slot in slots:
+            unfile(mac[slot], slot)
+            vendor_id[slot] = sensors_id[slot] = ssids_id[slot] = 0
+            if count[slot] == _BIG_COUNT:
+                del self._big_counts[slot]
+                count[slot] = 0
+            drop(tag[slot], randomized[slot])
+            tag[slot] = NO_TAG
+        self._free.extend(slots)
+
+    def _live_slot(self, key: int) -> int | None:
+        """The slot of a device held (not leaving), or None."""
+        slot = self._slots.get(key)
+        if slot is None or self._tags.leaving[self._tag[slot]]:
+            return None
+        return slot
 
     def set_name(self, mac: str, name: str | None, partition: int = 0) -> None:
         """A device's name as `device-names` holds it (None: it has none). A name may come
@@ -311,7 +428,7 @@ class DeviceIndex:
             (only,) = filters.values()
             if only.size is not None and only.exact is not None and only.exact():
                 count = only.size()
-                if count**2 > query.limit * len(self._slot_of):
+                if count**2 > query.limit * self._live:
                     # Many match: walking the order finds the first `limit` among them soonest.
                     return self._walked(query, order, low, high, count, only.keep)
         slots = self._matching(order, low, high, filters)
@@ -389,23 +506,27 @@ class DeviceIndex:
                 wanted,
                 lambda s: vendor_ids[s] in wanted,
                 lambda slots: [s for s in slots if vendor_ids[s] in wanted],
+                lambda vendor, slots: [s for s in slots if vendor_ids[s] == vendor],
             )
         if query.sensor is not None:
             sensor, sets = query.sensor, self._sensors_id
-            having = {at for at, held in enumerate(self._sensor_sets) if sensor in held}
+            having = self._sensor_sets.ids_having(sensor)
+            sensor_sets = self._sensor_sets.tuples
             filters["sensor"] = _postings_filter(
                 self._by_sensor,
                 (sensor,),
                 lambda s: sets[s] in having,
                 lambda slots: [s for s in slots if sets[s] in having],
+                lambda held, slots: [s for s in slots if held in sensor_sets[sets[s]]],
             )
         if query.ssid is not None:
-            ssid, ssids = query.ssid, self._ssids
+            ssid, ids, ssid_sets = query.ssid, self._ssids_id, self._ssid_sets.tuples
             filters["ssid"] = _postings_filter(
                 self._by_ssid,
                 (ssid,),
-                lambda s: ssid in ssids[s],
-                lambda slots: [s for s in slots if ssid in ssids[s]],
+                lambda s: ssid in ssid_sets[ids[s]],
+                lambda slots: [s for s in slots if ssid in ssid_sets[ids[s]]],
+                lambda held, slots: [s for s in slots if held in ssid_sets[ids[s]]],
             )
         return filters
 
@@ -441,7 +562,7 @@ class DeviceIndex:
     def _randomized_filter(self, randomized: bool) -> _Filter:
         """Randomized or not: counted as devices come and go, so one filter costs no scan."""
         flags, want = self._randomized, int(randomized)
-        count = self._randomized_count if want else len(self._slot_of) - self._randomized_count
+        count = self._randomized_count if want else self._live - self._randomized_count
         return _Filter(
             lambda s: flags[s] == want,
             lambda slots: [s for s in slots if flags[s] == want],
@@ -469,9 +590,9 @@ class DeviceIndex:
         assert query.name is not None
         needle = name_key(query.name)
         named = [mac for mac, (_, key, _) in self._names.items() if needle in key]
-        slot_of = self._slot_of
+        live_slot = self._live_slot
         position = order.position
-        seen = [slot_of[mac] for mac in named if mac in slot_of]
+        seen = [slot for slot in map(live_slot, named) if slot is not None]
         seen = [slot for slot in seen if inside(position(slot), low, high)]
         for flt in filters.values():
             seen = flt.check(seen)
@@ -484,7 +605,7 @@ class DeviceIndex:
 
     def _unseen_matching(self, query: DeviceQuery, named: list[int]) -> list[int]:
         """The named devices never seen that pass the filters a MAC alone can answer."""
-        unseen = [mac for mac in named if mac not in self._slot_of]
+        unseen = [mac for mac in named if self._live_slot(mac) is None]
         if query.randomized is not None:
             unseen = [mac for mac in unseen if is_randomized(mac_text(mac)) == query.randomized]
         if query.vendor is not None:
@@ -509,19 +630,19 @@ class DeviceIndex:
         mac = self._mac[slot]
         named = self._names.get(mac)
         rssi = self._rssi[slot]
-        ssids = self._ssids[slot]
+        ssids = self._ssid_sets[self._ssids_id[slot]]
         first, last = self._first[slot], self._last[slot]
         return {
             "mac": mac_text(mac),
             "name": None if named is None else named[0],
             "vendor": self._vendors[self._vendor_id[slot]],
             "randomized": bool(self._randomized[slot]),
-            "probe_count": self._count[slot],
+            "probe_count": self._count_at(slot),
             "first_seen": iso_utc(first),
             "last_seen": iso_utc(last),
             "first_seen_ts": first,
             "last_seen_ts": last,
-            "rssi_last_dbm": None if rssi == MISSING else rssi,
+            "rssi_last_dbm": None if rssi == _NO_SIGNAL else rssi,
             "unique_ssids": len(ssids),
             "ssids": list(ssids),
             "sensors": list(self._sensor_sets[self._sensors_id[slot]]),
@@ -529,7 +650,11 @@ class DeviceIndex:
 
 
 def _postings_filter(
-    postings: Postings, values: Iterable[object], keep: Callable[[int], bool], check: Check
+    postings: Postings,
+    values: Iterable[object],
+    keep: Callable[[int], bool],
+    check: Check,
+    holding: Holding,
 ) -> _Filter:
     values = tuple(values)
     return _Filter(
@@ -537,7 +662,7 @@ def _postings_filter(
         check,
         lambda: postings.size(values),
         lambda: postings.is_exact(values),
-        lambda: postings.slots(values, check),
+        lambda: postings.slots(values, holding),
     )
 
 
@@ -560,9 +685,9 @@ def _ts_position(ts: float, mac: int) -> int:
     return round(ts * 1_000_000) * MAC_SPAN + mac
 
 
-def _interned(ssids: list[str]) -> tuple[str, ...]:
-    """A device's SSIDs, each text shared by every device that probed for it."""
-    return tuple(sys.intern(ssid) for ssid in ssids) if ssids else ()
+def _signal_position(rssi: int, mac: int) -> int:
+    """The position of a signal as the column holds it."""
+    return (MISSING if rssi == _NO_SIGNAL else rssi) * MAC_SPAN + mac
 
 
 def _first(query: DeviceQuery, positioned: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -7,6 +7,7 @@ import struct
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
+from itertools import compress
 
 from app.logic.listing.positions import MAC_SPAN, MISSING, inside
 
@@ -17,6 +18,8 @@ MIN_LEAF = MAX_LEAF // 8
 #: How many devices an order other than last_seen lets wait before it moves them. It bounds
 #: the work of that order's first query after a busy while (~2-4 µs a device: ~0.1 s at most).
 BACKLOG = 32_768
+#: How many leaves `discarding` filters between two yields (~1 ms at most).
+LEAVES_A_STEP = 8
 _BELOW_ALL = MISSING * MAC_SPAN - 1
 
 
@@ -36,7 +39,16 @@ class Order:
     flush. The orders a listing rarely reads are kept so; the default one is kept up to date.
     """
 
-    __slots__ = ("_bounds", "_leaves", "_pending", "_top", "backlog", "position")
+    __slots__ = (
+        "_bounds",
+        "_holding",
+        "_leaves",
+        "_pending",
+        "_rebuilds",
+        "_top",
+        "backlog",
+        "position",
+    )
 
     def __init__(self, position: Callable[[int], int], backlog: int = 0) -> None:
         self.position = position
@@ -46,6 +58,10 @@ class Order:
         self.backlog = backlog
         #: Slots whose moves wait: where each is filed now (None: not yet filed).
         self._pending: dict[int, int | None] = {}
+        #: While slots are being discarded a few leaves at a time, small leaves are not merged
+        #: (a merge would shift the leaves not yet looked at); `_rebuilds` tells it to restart.
+        self._holding = 0
+        self._rebuilds = 0
 
     def insert(self, slot: int, position: int) -> None:
         """File a new slot."""
@@ -97,6 +113,12 @@ class Order:
         position = self.position
         for slot in pending:
             self.add(slot, position(slot))
+        self._merge_small()
+
+    def _merge_small(self) -> None:
+        """Merge every leaf below MIN_LEAF into its right neighbour (not while discarding)."""
+        if self._holding:
+            return
         at = 0
         while at + 1 < len(self._leaves):
             if len(self._leaves[at]) < _MIN_LEAF_BYTES:
@@ -121,20 +143,41 @@ class Order:
         if len(leaf) > _LEAF_BYTES:
             self._split(at)
 
-    def discard_many(self, slots: set[int]) -> None:
-        """Unfile many slots at once: every leaf filtered in one pass (order and bounds hold,
-        since taking slots out of a leaf never breaks them), then small leaves merged."""
-        self.settle()
-        self._leaves = [
-            _packed([slot for slot in _unpacked(leaf) if slot not in slots])
-            for leaf in self._leaves
-        ]
-        at = 0
-        while at + 1 < len(self._leaves):
-            if len(self._leaves[at]) < _MIN_LEAF_BYTES:
-                self._merge(at)
-            else:
+    def discard_many(self, stay: bytearray) -> None:
+        """Unfile every slot whose flag in `stay` is 0, at once."""
+        for _ in self.discarding(stay):
+            pass
+
+    def discarding(self, stay: bytearray) -> Iterator[None]:
+        """Unfile every slot whose flag in `stay` is 0 (slots past its end stay), a few leaves
+        at a time: it yields between them, and the order may change meanwhile.
+
+        The slots to unfile must not be moved meanwhile (their devices are leaving). Taking
+        slots out of a leaf never breaks its bounds; leaves are merged only at the end, since
+        a merge would shift the leaves not yet filtered (a split only makes one be filtered
+        twice, and a rebuild restarts the pass).
+        """
+        pending = self._pending
+        for slot in [slot for slot in pending if slot < len(stay) and not stay[slot]]:
+            del pending[slot]  # not yet filed where it waits: nothing else to take out
+        self._holding += 1
+        try:
+            at, rebuilds = 0, self._rebuilds
+            while at < len(self._leaves):
+                if rebuilds != self._rebuilds:
+                    at, rebuilds = 0, self._rebuilds
+                slots = _unpacked(self._leaves[at])
+                if slots and max(slots) >= len(stay):
+                    stay.extend(b"\x01" * (max(slots) + 1 - len(stay)))
+                kept = list(compress(slots, map(stay.__getitem__, slots)))
+                if len(kept) < len(slots):
+                    self._leaves[at] = _packed(kept)
                 at += 1
+                if at % LEAVES_A_STEP == 0:
+                    yield
+        finally:
+            self._holding -= 1
+        self._merge_small()
 
     def discard(self, slot: int, position: int, merge: bool = True) -> None:
         at = bisect_right(self._bounds, position) - 1
@@ -146,11 +189,17 @@ class Order:
         if found < 0:
             raise KeyError(slot)
         del leaf[found : found + _SLOT.size]
-        if merge and len(leaf) < _MIN_LEAF_BYTES and at + 1 < len(self._leaves):
+        if (
+            merge
+            and not self._holding
+            and len(leaf) < _MIN_LEAF_BYTES
+            and at + 1 < len(self._leaves)
+        ):
             self._merge(at)
 
     def _rebuild(self, ordered: list[int]) -> None:
         """Leaves three quarters full, from every slot in order."""
+        self._rebuilds += 1
         size = max(1, _LEAF_BYTES // _SLOT.size * 3 // 4)
         starts = range(0, len(ordered), size)
         self._leaves = [_packed(ordered[at : at + size]) for at in starts] or [bytearray()]
@@ -269,8 +318,10 @@ class Postings:
     def is_exact(self, values: Iterable[object]) -> bool:
         return self._stale.isdisjoint(values)
 
-    def slots(self, values: Iterable[object], check: Check) -> list[int]:
-        """The slots of the devices that have one of `values` (a stale list is checked)."""
+    def slots(self, values: Iterable[object], holding: Holding) -> list[int]:
+        """The slots of the devices that have one of `values`. A stale list is rewritten with
+        the slots that still hold its value (`holding(value, slots)`): a slot reused by a
+        device with another of the values must stay out of it, or it would be listed twice."""
         found: list[int] = []
         for value in values:
             held = self._slots.get(value)
@@ -278,7 +329,7 @@ class Postings:
                 continue
             if value in self._stale:
                 self._stale.discard(value)
-                held = array("I", check(list(dict.fromkeys(held))))
+                held = array("I", holding(value, list(dict.fromkeys(held))))
                 if held:
                     self._slots[value] = held
                 else:
@@ -288,3 +339,4 @@ class Postings:
 
 
 Check = Callable[[list[int]], list[int]]
+Holding = Callable[[object, list[int]], list[int]]

@@ -397,6 +397,22 @@ def test_a_device_that_loses_a_sensor_or_an_ssid_is_not_found_by_it_any_more() -
     assert listed(index, sensor="s2") == listed(index, ssid="work") == [APPLE.format(1)]
 
 
+def test_a_reused_slot_is_listed_under_its_new_vendor_only() -> None:
+    """An Apple device leaves, a Google device takes its slot, the Apple one comes back (in a
+    new slot): a filter matching both vendors lists each once, and Apple lists Apple only."""
+    index = DeviceIndex()
+    index.upsert(APPLE.format(0), row(T0))
+    index.upsert(LOCAL.format(1), row(T0 + 1))
+    index.remove(APPLE.format(0))
+    index.upsert(GOOGLE.format(0), row(T0 + 2))
+    index.upsert(APPLE.format(0), row(T0 + 3))
+    index.upsert(LOCAL.format(0), row(T0 + 4))  # more devices than the vendors' postings hold
+    both = index.query(parse_query({"vendor": "inc"}))
+    assert macs_of(both) == [APPLE.format(0), GOOGLE.format(0)] and both.count == 2
+    apple = index.query(parse_query({"vendor": "apple"}))
+    assert macs_of(apple) == [APPLE.format(0)] and apple.count == 1
+
+
 def test_any_mac_spelling_is_one_device_and_a_key_that_is_no_mac_is_ignored() -> None:
     index = DeviceIndex()
     index.upsert("F0-18-98-00-00-01", row(T0))
@@ -592,8 +608,6 @@ def expected(
         )
 
     found = sorted((mac for mac in rows if passes(mac)), key=lambda mac: (value(mac), mac))
-    if query.descending:
-        found.reverse()
     if query.name is not None and query.seen_only is False:
         unseen = [
             mac
@@ -606,8 +620,14 @@ def expected(
                 or query.vendor.casefold() in (vendor_for(mac) or "").casefold()
             )
         ]
-        # Never seen: below every device seen, in the order of their MACs.
-        found = found + unseen[::-1] if query.descending else unseen + found
+        # Never seen: the value MISSING, below every device seen but those with no signal
+        # (sorted by rssi), among which they go by MAC, as `item_position` places them.
+        found = sorted(
+            [*((value(mac), mac) for mac in found), *((listing.MISSING, mac) for mac in unseen)]
+        )
+        found = [mac for _, mac in found]
+    if query.descending:
+        found.reverse()
     return found
 
 

@@ -1,20 +1,27 @@
 """The index keeps the partition of each device and name, so a revoked partition's devices leave
-at once (`DeviceIndex.remove_partition`), checked against a plain re-computation."""
+(`DeviceIndex.remove_partition`, or step by step: `removing_partition`), checked against a
+plain re-computation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.logic.listing import DeviceIndex, parse_query
+from app.logic.listing import index as listing_index
+from app.logic.listing import order as listing_order
 from app.models import DeviceState
 from tests.unit.app.logic.test_listing import (
     APPLE,
     GOOGLE,
+    LOCAL,
     OPERATIONS,
     QUERIES,
+    ROWS,
     T0,
     everything,
     expected,
@@ -99,3 +106,116 @@ def test_removing_partitions_leaves_what_a_plain_computation_keeps(
         for params in queries:
             want = expected(kept_rows, kept_names, params)
             assert everything(index, parse_query(params)) == (want, len(want)), params
+
+
+@contextmanager
+def small_steps() -> Iterator[None]:
+    """A removal's steps of 2 slots scanned or forgotten and 1 leaf filtered: many steps."""
+    with small_leaves():
+        before = listing_index._SCAN_STEP, listing_index._FORGET_STEP, listing_order.LEAVES_A_STEP
+        listing_index._SCAN_STEP = listing_index._FORGET_STEP = 2
+        listing_order.LEAVES_A_STEP = 1
+        try:
+            yield
+        finally:
+            (
+                listing_index._SCAN_STEP,
+                listing_index._FORGET_STEP,
+                listing_order.LEAVES_A_STEP,
+            ) = before
+
+
+#: Two devices a partition, so that what comes between a removal's steps often touches one.
+FEW_MACS = st.sampled_from(
+    [APPLE.format(n) for n in range(3)] + [LOCAL.format(n) for n in range(3)]
+)
+FEW_OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("upsert"), FEW_MACS, ROWS),
+        st.tuples(st.just("upsert"), FEW_MACS, ROWS),
+        st.tuples(st.just("remove"), FEW_MACS, st.none()),
+        st.tuples(st.just("name"), FEW_MACS, st.sampled_from([None, "Alice", "alice's phone"])),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    FEW_OPERATIONS,
+    st.lists(QUERIES, min_size=1, max_size=3),
+    st.integers(0, 2),
+    st.lists(st.tuples(st.integers(0, 6), FEW_OPERATIONS.map(lambda ops: ops[:2])), max_size=12),
+)
+def test_a_removal_in_steps_with_changes_between_leaves_what_a_plain_computation_keeps(
+    operations: list[Any],
+    queries: list[dict[str, str]],
+    revoked: int,
+    between: list[tuple[int, list[Any]]],
+) -> None:
+    """Rows, names and removals of any partition (the leaving one too) come between the
+    steps: the devices of the partition when the removal began go, nothing else does."""
+    with small_steps():
+        index = DeviceIndex()
+        rows: dict[str, DeviceState] = {}
+        names: dict[str, str] = {}
+        apply_partitioned(index, rows, names, operations)
+        for params in queries:
+            index.query(parse_query(params))  # orders read (and settled) before the removal
+        steps = index.removing_partition(revoked)
+        leaving = [mac for mac in rows if partition_of(mac) == revoked]
+        assert next(steps) == len(leaving)
+        rows = {mac: r for mac, r in rows.items() if partition_of(mac) != revoked}
+        names = {mac: n for mac, n in names.items() if partition_of(mac) != revoked}
+        assert len(index) == len(rows)
+        assert index.partitions() == {partition_of(mac) for mac in rows.keys() | names}
+        for skip, changes in between:
+            for _ in range(skip):
+                next(steps, None)
+            apply_partitioned(index, rows, names, changes)
+            assert len(index) == len(rows)
+            assert index.partitions() == {partition_of(mac) for mac in rows.keys() | names}
+        assert [*steps][-1:] in ([], [len(leaving)])
+        for params in queries:
+            want = expected(rows, names, params)
+            assert everything(index, parse_query(params)) == (want, len(want)), params
+        assert index.remove_partition(revoked) == len(
+            [mac for mac in rows if partition_of(mac) == revoked]
+        ), "the devices of the partition filed meanwhile stayed, and go now"
+
+
+def test_a_removal_takes_many_short_steps_and_frees_the_slots_for_reuse() -> None:
+    def macs(prefix: str, count: int) -> list[str]:
+        return [f"{prefix}:{n >> 8:02x}:{n & 255:02x}" for n in range(count)]
+
+    index = DeviceIndex()
+    index.upsert_many(((mac, row(T0 + n)) for n, mac in enumerate(macs("f0:18:98:00", 5000))), 1)
+    index.upsert_many(((mac, row(T0 + n)) for n, mac in enumerate(macs("00:1a:11:00", 400))), 2)
+    steps = list(index.removing_partition(1))
+    assert len(steps) >= 5000 // listing_index._FORGET_STEP and set(steps) == {5000}
+    assert len(index) == 400 and index.partitions() == {2}
+    columns = len(index._mac)
+    index.upsert_many(((mac, row(T0 + n)) for n, mac in enumerate(macs("da:00:00:00", 5000))), 1)
+    assert len(index._mac) == columns, "the removed devices' slots are reused"
+    assert index.query(parse_query({"randomized": "true"})).count == 5000
+    assert listed(index, vendor="apple") == []
+
+
+def apply_partitioned(
+    index: DeviceIndex, rows: dict[str, DeviceState], names: dict[str, str], operations: list[Any]
+) -> None:
+    for kind, mac, value in operations:
+        partition = partition_of(mac)
+        if kind == "upsert":
+            index.upsert(mac, value, partition)
+            rows[mac] = value
+        elif kind == "remove":
+            index.remove(mac)
+            rows.pop(mac, None)
+            names.pop(mac, None)
+        else:
+            index.set_name(mac, value, partition)
+            if value is None:
+                names.pop(mac, None)
+            else:
+                names[mac] = value

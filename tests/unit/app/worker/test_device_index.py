@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from app.logic.listing import index as listing_index
+from app.logic.listing import order as listing_order
 from app.logic.listing import parse_query
 from app.worker import device_index as device_index_module
 from app.worker.device_index import NotReady, WorkerIndex
@@ -193,3 +195,61 @@ async def test_reading_back_hands_the_loop_back(stores: Stores) -> None:
     ticker.cancel()
     assert ticks >= 250 // 32, "the loop ran between slices"
     assert index.ready({0, 1})
+
+
+@pytest.fixture()
+def many_in_partition_1(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Partition 1 holds 3 + 600 devices, dropped a leaf or 16 devices at a time: a drop of
+    many slices."""
+    monkeypatch.setattr(listing_index, "_FORGET_STEP", 16)
+    monkeypatch.setattr(listing_order, "LEAVES_A_STEP", 1)
+    for number in range(3, 603):
+        stores.put(1, f"f0:18:98:01:{number >> 8:02x}:{number & 255:02x}", row(T0 + number), 7)
+    return 603
+
+
+async def test_dropping_a_partition_hands_the_loop_back(
+    stores: Stores, many_in_partition_1: int
+) -> None:
+    index = WorkerIndex(DEVICES)
+    await index.reconcile({0, 1}, stores)
+    assert len(index.index) == 3 + many_in_partition_1
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.ensure_future(tick())
+    index.rebalancing()
+    await index.reconcile_soon({0}, stores)  # partition 0 is unchanged: nothing to read
+    ticker.cancel()
+    assert ticks >= many_in_partition_1 // 16, "the loop ran between the drop's slices"
+    assert index.ready({0}) and len(index.index) == 3
+    assert listed(index, {0}) == [mac(0, 2), mac(0, 1), mac(0, 0)]
+
+
+async def test_a_drop_a_rebalance_interrupts_is_finished_before_the_index_is_ready(
+    stores: Stores, many_in_partition_1: int
+) -> None:
+    index = WorkerIndex(DEVICES)
+    await index.reconcile({0, 1}, stores)
+    index.rebalancing()
+    dropping = index.reconcile_soon({0}, stores)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not dropping.done()
+    assert len(index.index) == 3, "the partition's devices are out of every count at once"
+    index.rebalancing()  # partition 1 comes back before its drop is over
+    assert dropping.cancelled() or not dropping.done()
+    index.stored(DEVICES, 1, {mac(1, 0).encode(): row(T0 + 900, count=5)}, 8)  # a flush
+    stores.put(1, mac(1, 0), row(T0 + 900, count=5), 8)
+    await index.reconcile({0, 1}, stores)
+    page = index.query(parse_query({"limit": "1"}), {0, 1})
+    assert page.count == 3 + many_in_partition_1, "every device once: none left behind"
+    assert page.items[0]["mac"] == mac(1, 0) and page.items[0]["probe_count"] == 5
+    assert index.index.partitions() == {0, 1}
+    slots, free = len(index.index._mac), len(index.index._free)
+    assert slots - free == len(index.index), "every slot of a dropped device is free again"
