@@ -85,6 +85,9 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
     try:
         figures["replay"] = _replay_only(scratch, capture)
         figures["ingest_1"] = _ingest_and_latency(scratch, capture, probes, macs, 1, rps, seconds)
+        figures["ingest_1_no_history"] = _ingest_and_latency(
+            scratch, capture, probes, macs, 1, 0, seconds, history=False
+        )
         figures["ingest_1_single"] = _ingest_and_latency(
             scratch, capture, probes, macs, 1, 0, seconds, batch=1
         )
@@ -100,6 +103,11 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    with_history, without = figures["ingest_1"], figures["ingest_1_no_history"]
+    print(
+        f"history tables on ingest, 1 worker: {with_history:,.0f} probes/s with them, "
+        f"{without:,.0f} without ({100 * (1 - with_history / without):+.0f} % cost)"
+    )
     return figures
 
 
@@ -130,11 +138,15 @@ def _ingest_and_latency(
     seconds: float,
     batch: int | None = None,
     busy: Path | None = None,
+    history: bool = True,
 ) -> float:
     """Time a replay until the table reflects the last probe; then query at a fixed rate (unless
     `rps` is 0), and again while the `busy` capture is being ingested. Probes/s end to end."""
-    shape = "" if batch is None else f"-batch{batch}"
-    deployment = Deployment(data_dir=scratch / f"ingest-{count}{shape}")
+    shape = ("" if batch is None else f"-batch{batch}") + ("" if history else "-no-history")
+    deployment = Deployment(
+        data_dir=scratch / f"ingest-{count}{shape}",
+        extra_env={} if history else {"PROBEWATCH_HISTORY": "false"},
+    )
     workers = [Worker(deployment).start() for _ in range(count)]
     try:
         for worker in workers:
@@ -150,6 +162,8 @@ def _ingest_and_latency(
         )
         elapsed = time.perf_counter() - started
         records = "one record per probe" if batch == 1 else "probes packed per partition"
+        if not history:
+            records += ", history off (PROBEWATCH_HISTORY=false)"
         print(
             f"end-to-end ingest, {count} worker{'s' if count > 1 else ''}, {records}: "
             f"{probes / elapsed:,.0f} probes/s "
