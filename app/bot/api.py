@@ -25,6 +25,9 @@ from app.models import WatchEntry
 #: `GET /devices/{mac}`; only mac, name and probe_count for a device named but not yet seen.
 DeviceJson = Mapping[str, Any]
 
+#: How many devices a look-up by name lists: more than one Telegram message can show.
+NAMED_PAGE = 100
+
 
 class ApiUnavailable(Exception):
     """The API did not answer the query; the message says why, for the user and the log."""
@@ -56,9 +59,11 @@ DeviceLookup = DeviceFound | DeviceNotFound | InvalidQuery
 
 @dataclass(frozen=True)
 class DevicesNamed:
-    """200 to a look-up by name: every device with that name (maybe none)."""
+    """200 to a look-up by name: the first page of the devices whose name contains it (list
+    items, latest first), and how many there are in all."""
 
     devices: tuple[DeviceJson, ...]
+    count: int
 
 
 NameLookup = DevicesNamed | InvalidQuery
@@ -108,11 +113,14 @@ class ProbewatchApi:
             return InvalidQuery(_error(body))
         raise _unexpected(status)
 
-    async def devices_named(self, name: str) -> NameLookup:
-        """Every device with this name (case-insensitive), gathered from all workers."""
-        status, body = await self._call("GET", "/devices", params={"name": name})
+    async def devices_named(self, name: str, limit: int = NAMED_PAGE) -> NameLookup:
+        """The devices whose name contains this one (case-insensitive), from all workers."""
+        params = {"name": name, "limit": str(limit)}
+        status, body = await self._call("GET", "/devices", params=params)
         if status == 200 and isinstance(body, dict) and isinstance(body.get("devices"), list):
-            return DevicesNamed(tuple(d for d in body["devices"] if isinstance(d, dict)))
+            devices = tuple(d for d in body["devices"] if isinstance(d, dict))
+            count = body.get("count")
+            return DevicesNamed(devices, count if isinstance(count, int) else len(devices))
         if status == 400:
             return InvalidQuery(_error(body))
         raise _unexpected(status)

@@ -87,13 +87,17 @@ def format_device(stats: DeviceJson, tz: ZoneInfo, limit: int = MAX_MESSAGE) -> 
     return _fit(head + ("\nSSIDs:" if ssids else ""), lines, notes, limit)
 
 
-def _fit(head: str, lines: list[str], notes: list[str], limit: int) -> str:
-    """`head`, as many `lines` as fit, a "… and N more" line when some did not, then `notes`."""
+def _fit(
+    head: str, lines: list[str], notes: list[str], limit: int, total: int | None = None
+) -> str:
+    """`head`, as many `lines` as fit, a "… and N more" line when some did not (or `total`
+    says there are more than `lines`), then `notes`."""
+    total = len(lines) if total is None else max(total, len(lines))
     tail = "".join(f"\n{note}" for note in notes)
     whole = head + "".join(f"\n{line}" for line in lines) + tail
-    if telegram_length(whole) <= limit:
+    if total == len(lines) and telegram_length(whole) <= limit:
         return whole
-    reserve = telegram_length(f"\n… and {len(lines)} more") + telegram_length(tail)
+    reserve = telegram_length(f"\n… and {total} more") + telegram_length(tail)
     used = telegram_length(head)
     kept: list[str] = []
     for line in lines:
@@ -102,22 +106,30 @@ def _fit(head: str, lines: list[str], notes: list[str], limit: int) -> str:
             break
         kept.append(line)
         used += size
-    more = f"\n… and {len(lines) - len(kept)} more"
+    more = f"\n… and {total - len(kept)} more"
     return head + "".join(f"\n{line}" for line in kept) + more + tail
 
 
 def format_devices_named(
-    name: str, devices: Sequence[DeviceJson], tz: ZoneInfo, limit: int = MAX_MESSAGE
+    name: str,
+    devices: Sequence[DeviceJson],
+    tz: ZoneInfo,
+    limit: int = MAX_MESSAGE,
+    count: int | None = None,
 ) -> str:
-    """The answer to a name: one device in full, several briefly (latest first), or none."""
+    """The answer to a name: one device in full, several briefly (latest first), or none.
+
+    `devices` may be the first page of `count` devices whose name contains `name`."""
+    count = max(count or 0, len(devices))
     if not devices:
         return no_device_named(name)
-    if len(devices) == 1:
+    if count == 1:
         return format_device(devices[0], tz, limit)
     latest_first = sorted(devices, key=lambda d: -float(d.get("last_seen_ts") or 0))
-    head = f"🔎 <b>{len(devices)} devices</b> are named <b>{escape(name)}</b>:"
+    head = f"🔎 <b>{count} devices</b> have <b>{escape(name)}</b> in their name:"
     lines = [_brief(stats, tz) for stats in latest_first]
-    return _fit(head, lines, ["Send a MAC address to see one of them in full."], limit)
+    notes = ["Send a MAC address to see one of them in full."]
+    return _fit(head, lines, notes, limit, total=count)
 
 
 def _brief(stats: DeviceJson, tz: ZoneInfo) -> str:

@@ -81,7 +81,7 @@ async def lookup(query: DeviceQuery, api: ProbewatchApi, timezone: ZoneInfo) -> 
             case MacQuery(mac):
                 return _by_mac(await api.device(mac), timezone)
             case NameQuery(name):
-                return _by_name(name, await api.devices_named(name), timezone)
+                return _by_name(name, await _named(name, api), timezone)
     except ApiUnavailable as err:
         logger.warning("device look-up failed: %s", err)
         return lookup_failed(str(err))
@@ -97,10 +97,22 @@ def _by_mac(result: DeviceLookup, timezone: ZoneInfo) -> str:
             return invalid_query(error)
 
 
+async def _named(name: str, api: ProbewatchApi) -> NameLookup:
+    """The devices with `name` in their name. One alone is answered in full, from its own
+    row: a listing item lacks some statistics, and the listing trails the rows by up to a
+    flush interval (the device may just have been named right after its first probe)."""
+    result = await api.devices_named(name)
+    if isinstance(result, DevicesNamed) and result.count == 1 and len(result.devices) == 1:
+        full = await api.device(str(result.devices[0].get("mac", "")))
+        if isinstance(full, DeviceFound):
+            return DevicesNamed((full.stats,), 1)
+    return result
+
+
 def _by_name(name: str, result: NameLookup, timezone: ZoneInfo) -> str:
     match result:
-        case DevicesNamed(devices):
-            return format_devices_named(name, devices, timezone)
+        case DevicesNamed(devices, count):
+            return format_devices_named(name, devices, timezone, count=count)
         case InvalidQuery(error):
             return invalid_query(error)
 

@@ -163,9 +163,11 @@ class Order:
         self._holding += 1
         try:
             at, rebuilds = 0, self._rebuilds
-            while at < len(self._leaves):
-                if rebuilds != self._rebuilds:
+            while True:
+                if rebuilds != self._rebuilds:  # checked first: a rebuild may leave fewer leaves
                     at, rebuilds = 0, self._rebuilds
+                if at >= len(self._leaves):
+                    break
                 slots = _unpacked(self._leaves[at])
                 if slots and max(slots) >= len(stay):
                     stay.extend(b"\x01" * (max(slots) + 1 - len(stay)))

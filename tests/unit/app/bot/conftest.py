@@ -17,6 +17,7 @@ from aiohttp import web
 
 from app.bot.api import ProbewatchApi
 from app.bot.dispatcher import build_dispatcher
+from app.logic.listing import ListingError, ListItem, parse_query
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, clean_name, name_key
 from app.logic.watchlist import InvalidWatch, clean_reason, clean_ssid
@@ -25,6 +26,7 @@ from tests.fake_telegram import FakeBotApi, SentMessage, text_update
 TOKEN = "123456:TEST-token_abc"
 BOT_ID = 123456
 MAC = "f0:18:98:11:22:33"
+LIST_ITEM_FIELDS = tuple(ListItem.__annotations__)
 CHAT = 1001
 STRANGER = 2002
 
@@ -114,13 +116,23 @@ class FakeApi:
         return web.json_response(self.devices[mac])
 
     async def _devices_named(self, request: web.Request) -> web.Response:
-        wanted = request.query.get("name", "")
-        if not wanted.strip():
-            return _error(400, "give a name: /devices?name=…")
+        """`GET /devices?name=` as the real API answers it: the query parsed by the real
+        parser, names matched by part, list items (fewer fields than a device's own row),
+        latest first, a page of `limit` and the count of all."""
+        try:
+            query = parse_query(request.query)
+        except ListingError as bad:
+            return web.json_response(bad.as_json(), status=400)
+        wanted = name_key(query.name or "")
         found = [
-            d for d in self.devices.values() if name_key(d.get("name") or "") == name_key(wanted)
+            {field: d[field] for field in LIST_ITEM_FIELDS if field in d}
+            for d in self.devices.values()
+            if wanted in name_key(d.get("name") or "")
         ]
-        return web.json_response({"name": wanted, "devices": found})
+        found.sort(key=lambda d: -float(d.get("last_seen_ts") or 0))
+        body = {"name": query.name, "devices": found[: query.limit], "count": len(found)}
+        more = len(found) > query.limit
+        return web.json_response({**body, "next_cursor": "page-2" if more else None})
 
     async def _name(self, request: web.Request) -> web.Response:
         try:

@@ -82,10 +82,14 @@ async def test_timeout() -> None:
 async def test_devices_by_name(fake_api: FakeApi) -> None:
     fake_api.devices[MAC]["name"] = "Alice phone"
     async with ProbewatchApi(fake_api.url) as api:
-        found = await api.devices_named("ALICE phone")
+        found = await api.devices_named("ALICE")
         assert isinstance(found, DevicesNamed) and [d["mac"] for d in found.devices] == [MAC]
-        assert await api.devices_named("nobody") == DevicesNamed(())
-        assert await api.devices_named(" ") == InvalidQuery("give a name: /devices?name=…")
+        assert found.count == 1
+        assert fake_api.requests[-1][1] == "/devices?name=ALICE&limit=100"
+        assert await api.devices_named("nobody") == DevicesNamed((), 0)
+        assert await api.devices_named(" ") == InvalidQuery(
+            "name: must not be empty (leave it out to not filter)"
+        )
 
 
 async def test_name_edits(fake_api: FakeApi) -> None:

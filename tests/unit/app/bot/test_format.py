@@ -105,13 +105,16 @@ def test_devices_sharing_a_name_are_listed_latest_first_and_fit_one_message() ->
         for i in range(300)
     ]
     text = format_devices_named("Test <phone>", devices, UTC)
-    assert text.startswith("🔎 <b>300 devices</b> are named <b>Test &lt;phone&gt;</b>:\n")
+    assert text.startswith("🔎 <b>300 devices</b> have <b>Test &lt;phone&gt;</b> in their name:\n")
     assert telegram_length(text) <= MAX_MESSAGE
     lines = text.split("\n")
     assert lines[1].startswith("• <code>f0:18:98:00:01:2b</code>: Apple, Inc., 42 probes, last ")
     assert lines[1].endswith(", -61 dBm")
     assert "… and " in text and text.endswith("Send a MAC address to see one of them in full.")
     assert format_devices_named("x", devices[:1], UTC) == format_device(devices[0], UTC)
+    first_page = format_devices_named("Test", devices[:3], UTC, count=7)
+    assert first_page.startswith("🔎 <b>7 devices</b> have <b>Test</b> in their name:\n")
+    assert first_page.count("\n• <code>") == 3 and "\n… and 4 more\n" in first_page
     assert format_devices_named("No <one>", [], UTC).startswith(
         "No device is named <b>No &lt;one&gt;</b>"
     )

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.logic.listing import MAC_SPAN
@@ -215,6 +215,12 @@ ORDER_CHANGES = st.lists(
     st.sets(st.integers(0, 39)),
     ORDER_CHANGES,
     st.sampled_from([0, 2]),
+)
+@example(  # a rebuild that leaves fewer leaves than the pass had reached ended it early
+    values=[0, 0, 1] + [0] * 8,
+    leaving={0, 1, 2},
+    changes=[(0, ("add", 0)), (2, ("move", 1, 0)), (3, ("move", 0, 0))],
+    backlog=2,
 )
 def test_discarding_leaf_by_leaf_while_the_order_changes_keeps_exactly_the_others(
     values: list[int], leaving: set[int], changes: list[Any], backlog: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.bot.routers.devices import MacQuery, NameQuery, parse_query
-from tests.unit.app.bot.conftest import MAC, Chat, FakeApi
+from tests.unit.app.bot.conftest import MAC, STATS, Chat, FakeApi
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,11 @@ async def test_a_name_is_answered_with_its_device(chat: Chat, fake_api: FakeApi)
     [reply] = await chat.say("  alice   PHONE ")
     assert f"<code>{MAC}</code>" in reply.text and "Name: <b>Alice phone</b>" in reply.text
     assert "Probes: 42" in reply.text
-    assert fake_api.requests[-1][:2] == ("GET", "/devices?name=alice+PHONE")
+    assert "(7 for any network)" in reply.text and "min -80, max -50, avg -64.5" in reply.text, (
+        "answered in full from the device's own row, not from the list item"
+    )
+    asked = [path for method, path, _ in fake_api.requests if method == "GET"]
+    assert asked[-2:] == ["/devices?name=alice+PHONE&limit=100", f"/devices/{MAC}"]
     [by_command] = await chat.say("/device Alice phone")
     assert "Probes: 42" in by_command.text
 
@@ -66,11 +70,25 @@ async def test_several_devices_with_one_name_are_listed_briefly(
     fake_api.devices[MAC]["name"] = "Kitchen tablet"
     fake_api.devices[other] = {"mac": other, "name": "kitchen TABLET", "probe_count": 0}
     [reply] = await chat.say("Kitchen Tablet")
-    assert reply.text.startswith("🔎 <b>2 devices</b> are named <b>Kitchen Tablet</b>:")
+    assert reply.text.startswith("🔎 <b>2 devices</b> have <b>Kitchen Tablet</b> in their name:")
     assert f"• <code>{MAC}</code>: Apple, Inc., 42 probes, last 2026-11-21 16:09:03 GMT" in (
         reply.text
     )
     assert f"• <code>{other}</code>: no probe requests seen yet" in reply.text
+
+
+async def test_a_name_matches_part_of_names_and_a_long_list_says_how_many_more(
+    chat: Chat, fake_api: FakeApi
+) -> None:
+    for i in range(150):
+        mac = f"f0:18:98:00:00:{i:02x}"
+        fake_api.devices[mac] = {**STATS, "mac": mac, "name": f"Lab phone {i}"}
+    fake_api.devices[MAC]["name"] = "Lab"
+    [reply] = await chat.say("PHONE")
+    assert reply.text.startswith("🔎 <b>150 devices</b> have <b>PHONE</b> in their name:")
+    shown = reply.text.count("\n• <code>")
+    assert 0 < shown <= 100 and f"\n… and {150 - shown} more\n" in reply.text
+    assert f"<code>{MAC}</code>" not in reply.text
 
 
 async def test_a_name_look_up_that_fails_says_so(chat: Chat, fake_api: FakeApi) -> None:
