@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import faust
-
 from app.settings import get_settings
 from app.web.server import WEB_DRIVER
+from app.worker.transport import App
 
 settings = get_settings()
 
-app = faust.App(
+app = App(
     settings.app_id,
     broker=settings.bootstrap_urls,
     store=settings.store,

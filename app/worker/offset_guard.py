@@ -2,15 +2,15 @@
 
 faust can drop records it has fetched: those of a partition that is not active yet (its table
 still recovering), and the rest of a batch when the group's generation changes. It relies on the
-seek to the committed offset at the next assignment to read them again; with no committed offset
-(a partition nobody has committed yet) aiokafka does not seek, so the fetch position can stay past
-them. Such a skip is a lost probe, which the counts must never hide.
+seek to the committed offset at the next assignment to read them again; aiokafka did not seek a
+partition with no committed offset, which `app.worker.transport` now seeks to its beginning.
+A skip that still happens is a lost probe, which the counts must never hide.
 
-Seeking back to the missing record was tried: a seek from the event loop's thread was undone by
-the fetch under way in the consumer's thread, and `seek_wait` in that thread stalled the agent
-during a rebalance. So this only watches: per partition this worker keeps folding, the offset
-of the next record due; a record past it is logged and counted (`records.skipped`), once per
-skip. A record before it came again after a seek or a rebalance: the rows' offsets make it a
+Seeking back to the missing record from here was tried: a seek from the event loop's thread was
+undone by the fetch under way in the consumer's thread, and `seek_wait` in that thread stalled
+the agent during a rebalance. So this only watches: per partition this worker keeps folding, the
+offset of the next record due; a record past it is logged and counted (`records.skipped`), once
+per skip. A record before it came again after a seek or a rebalance: the rows' offsets make it a
 no-op. A partition that leaves this worker is forgotten (another worker folds it meanwhile).
 """
 

@@ -1,0 +1,61 @@
+"""faust's Kafka transport, with one change: after a rebalance, every partition a stream reads
+is sought to where it must be read from, even one that has no committed offset yet.
+
+faust drops records it has fetched when the group's generation changes mid-batch (and those of
+a partition paused meanwhile), and counts on the seek to the committed offsets that ends every
+rebalance to read them again. aiokafka's `seek_to_committed` seeks only where an offset above 0
+was committed: a partition nobody has committed yet (a fresh topic, or a commit interval longer
+than the worker has run) keeps the position the dropped batch left, past records that never
+reached the fold — lost probes, seen as skips by `app.worker.offset_guard`. Here such a
+partition is sought to its beginning, as `consumer_auto_offset_reset="earliest"` would have
+read it; the records read again are no-ops, each row knowing the offset it applied last.
+
+Changelog partitions are left alone: faust positions those itself (recovery, standbys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+
+import aiokafka
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+
+async def seek_to_committed(
+    consumer: aiokafka.AIOKafkaConsumer, changelog_topics: Set[str]
+) -> Mapping[TP, int]:
+    """Seek every assigned partition to its committed offset, and a partition with none (or 0)
+    that is not a changelog to its beginning; the committed offsets, as aiokafka gives them."""
+    committed: Mapping[TP, int] = await consumer.seek_to_committed()
+    unsought = [tp for tp, at in committed.items() if not at and tp.topic not in changelog_topics]
+    if unsought:
+        await consumer.seek_to_beginning(*unsought)
+    return committed
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        consumer = self._ensure_consumer()
+        changelogs = self.app.tables.changelog_topics
+        committed: Mapping[TP, int] = await self.call_thread(
+            seek_to_committed, consumer, changelogs
+        )
+        return committed
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class App(faust.App):
+    """faust.App on this transport (faust picks a transport by the broker URL's scheme only)."""
+
+    def _new_transport(self) -> Transport:
+        return Transport(self.conf.broker_consumer, self)
