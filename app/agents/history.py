@@ -22,6 +22,7 @@ import orjson
 
 from app.logic.activity import Sighting, ahead_of_clock, fold, tally
 from app.logic.forwarding import ForwardedFrom, already_applied
+from app.logic.sensors import hear
 from app.models import ProbeEvent
 from app.tables.activity import (
     CountersRow,
@@ -40,6 +41,8 @@ DeviceProbes = list[tuple[int, ProbeEvent]]
 #: The device's probes in the records of the partition folded since the last flush began:
 #: (offset, forwarded from, probes), in order.
 EarlierRecords = Callable[[str], Iterable[tuple[int, ForwardedFrom | None, DeviceProbes]]]
+#: A probe's sensor and capture time.
+Heard = tuple[str, float]
 
 AHEAD_OF_CLOCK = "activity.ahead_of_clock"
 FOLD_FAILED = "activity.fold_failed"
@@ -59,6 +62,7 @@ def fold_record_history(
     table = device_activity_table
     clock = time.time()
     sightings: list[Sighting] = []
+    heard: list[Heard] = []
     for mac, probes in devices.items():
         key = mac.encode()
         row: DeviceActivityRow | None = get(table, partition, key)
@@ -73,7 +77,8 @@ def fold_record_history(
             row = _rebuilt(partition, key, probes, offset, source, clock, sightings, earlier(mac))
         if row is not None:
             stage(table, partition, key, row)
-    _tally(partition, offset, sightings)
+        _heard(probes, clock, heard)
+    _tally(partition, offset, sightings, heard)
 
 
 def fold_history(
@@ -148,8 +153,16 @@ def _folded_alone(
     return row
 
 
-def _tally(partition: int, offset: int, sightings: list[Sighting]) -> None:
-    """Count a record's sightings in its partition's counters, unless they hold it already."""
+def _heard(probes: DeviceProbes, clock: float, heard: list[Heard]) -> None:
+    """The sensors that heard a device's probes (those history keeps)."""
+    heard.extend(
+        (probe.sensor, probe.ts) for _, probe in probes if not ahead_of_clock(probe.ts, clock)
+    )
+
+
+def _tally(partition: int, offset: int, sightings: list[Sighting], heard: list[Heard]) -> None:
+    """Count a record's sightings in its partition's counters, and its probes in its sensors'
+    tallies, unless they hold the record already."""
     if not sightings:
         return
     key = counters_key(partition)
@@ -166,5 +179,10 @@ def _tally(partition: int, offset: int, sightings: list[Sighting]) -> None:
             counters.incr(TALLY_FAILED)
             logger.exception("tallying %r failed; the partition's counts miss it", seen)
     row["counters"] = counts
+    sensors = row.get("sensors")
+    for sensor, ts in heard:
+        sensors = hear(sensors, sensor, ts)
+    if sensors is not None:
+        row["sensors"] = sensors
     row["offset"] = offset
     write_behind.stage(activity_counters_table, partition, key, row)

@@ -4,9 +4,9 @@
 with it; a row of its own instead of a field of the device's row, so `GET /devices/{mac}` and
 the `devices` flush stay small (a busy device's history is kilobytes).
 `activity-counters` holds, per partition of `probes`, the probes, devices and new devices per
-minute, hour and day of the devices of that partition, keyed by the partition's number and
-written to the same partition of its changelog, so the worker folding `probes:3` owns
-`activity-counters:3`.
+minute, hour and day of the devices of that partition, and the sensors that heard them, keyed
+by the partition's number and written to the same partition of its changelog, so the worker
+folding `probes:3` owns `activity-counters:3`.
 
 Each row carries the offset guard of the records applied to it (`offset`, and `sources` for
 forwarded records), because rows of different tables reach their changelogs apart: after a
@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import NotRequired, TypedDict
 
 from app.logic.activity import Counters, DeviceActivity
+from app.logic.sensors import SensorTally
 from app.main import app, settings
 from app.tables.staged import write_behind
 from app.tables.store_options import ROCKSDB_OPTIONS
@@ -40,6 +41,8 @@ class CountersRow(TypedDict):
 
     counters: Counters | None
     offset: int
+    #: The sensors that heard the partition's probes (`app.logic.sensors`).
+    sensors: NotRequired[SensorTally]
 
 
 device_activity_table = app.Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -35,9 +36,10 @@ def owned_partitions(app: AppT, changelog_topic: str) -> set[int]:
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog_topic}
 
 
-async def gather(app: AppT, request: Request) -> list[Any]:
-    """The JSON answers of every worker to this path with `scope=local` added."""
-    query = {**request.query, "scope": LOCAL}
+async def gather(app: AppT, request: Request, params: Mapping[str, str] | None = None) -> list[Any]:
+    """The JSON answers of every worker to this path with `scope=local` added (and `params`,
+    which replace the request's own of the same name)."""
+    query = {**request.query, **(params or {}), "scope": LOCAL}
 
     async def ask(base: str) -> Any:
         url = f"{base.rstrip('/')}{request.url.path}"

@@ -29,6 +29,8 @@ from app.logic.activity import (
 )
 from app.logic.limits import MAX_SSID_BYTES, RSSI_DBM
 from app.logic.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS
+from app.logic.listing.ranking import DEFAULT_LIMIT as RANKING_DEFAULT
+from app.logic.listing.ranking import MAX_LIMIT as RANKING_MAX
 from app.logic.names import MAX_NAME
 from app.logic.watchlist import MAX_REASON
 from app.web.openapi_terms import (
@@ -222,6 +224,61 @@ SCHEMAS: dict[str, Schema] = {
                 "type": "array",
                 "items": obj({"mac": STRING, "probe_count": INTEGER, "last_seen_ts": NUMBER}),
             },
+        }
+    ),
+    "SsidRanking": obj(
+        {
+            "ssids": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "ssid": STRING,
+                        "devices": {"type": "integer", "description": "devices that probed for it"},
+                    }
+                ),
+            }
+        }
+    ),
+    "SsidShare": obj(
+        {
+            "top": {
+                "type": "object",
+                "description": "This worker's SSIDs with most devices, and their devices here.",
+                "additionalProperties": INTEGER,
+            },
+            "bound": {
+                "type": "integer",
+                "description": "no SSID missing from `top` has more devices here (0: none missing)",
+            },
+        }
+    ),
+    "Sensors": obj(
+        {
+            "sensors": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "sensor": {"type": "string", "description": "empty: probes with no sensor"},
+                        "probes": nullable(INTEGER),
+                        "devices": INTEGER,
+                        "last_probe": nullable({"type": "string", "format": "date-time"}),
+                        "last_probe_ts": nullable(NUMBER),
+                    }
+                ),
+            }
+        }
+    ),
+    "SensorsShare": obj(
+        {
+            "partitions": {
+                "type": "object",
+                "description": "Per partition this worker owns, per sensor [probes, last "
+                "capture time] (null: no probe yet).",
+                "additionalProperties": nullable(
+                    {"type": "object", "additionalProperties": {"type": "array"}}
+                ),
+            },
+            "devices": {"type": "object", "additionalProperties": INTEGER},
         }
     ),
     "Watchlist": obj(
@@ -679,6 +736,57 @@ ACTIVITY = [
 SSIDS = [
     Operation(
         "GET",
+        "/ssids",
+        "ssids",
+        "The SSIDs the most devices probed for",
+        "Most devices first (equal counts by SSID), counted over every worker's devices; exact "
+        "(each worker gives its highest counts, and all of them when those cannot settle it).",
+        params=(
+            Param(
+                "limit",
+                "query",
+                f"How many SSIDs (1 to {RANKING_MAX}, default {RANKING_DEFAULT}).",
+                {"type": "integer", "minimum": 1, "maximum": RANKING_MAX},
+                example=5,
+            ),
+            Param(
+                "top",
+                "query",
+                "With scope=local: how many of its SSIDs the worker lists (0: all).",
+                {"type": "integer", "minimum": 0},
+            ),
+            SCOPE,
+        ),
+        answers=(
+            Answer(
+                200,
+                "The SSIDs, or with scope=local this worker's share.",
+                (
+                    json_body(
+                        {"anyOf": [ref("SsidRanking"), ref("SsidShare")]},
+                        {"ssids": [{"ssid": EXAMPLE_SSID, "devices": 57}]},
+                    ),
+                ),
+            ),
+            Answer(
+                400,
+                "A parameter that cannot be used; `param` names it.",
+                (
+                    json_body(
+                        ref("BadParameter"),
+                        {
+                            "error": f"limit: must be a whole number from 1 to {RANKING_MAX}",
+                            "param": "limit",
+                            "reason": f"must be a whole number from 1 to {RANKING_MAX}",
+                        },
+                    ),
+                ),
+            ),
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        "GET",
         "/ssids/{ssid}",
         "ssids",
         "The devices that probed for an SSID",
@@ -948,6 +1056,43 @@ HEALTH_EXAMPLE = {
     "unflushed_rows": 0,
     "flushes": 12,
 }
+SENSORS = [
+    Operation(
+        "GET",
+        "/sensors",
+        "sensors",
+        "The sensors and their last probe",
+        "Every sensor that heard a probe, the one heard last first: the probes it heard, its "
+        "devices and the capture time of its last probe, added up over every partition "
+        "(gathered from every worker). Probes are tallied by history (`PROBEWATCH_HISTORY`); "
+        "a sensor known only from its devices has null probes and last probe.",
+        params=(SCOPE,),
+        answers=(
+            Answer(
+                200,
+                "The sensors, or with scope=local this worker's share.",
+                (
+                    json_body(
+                        {"anyOf": [ref("Sensors"), ref("SensorsShare")]},
+                        {
+                            "sensors": [
+                                {
+                                    "sensor": "hall",
+                                    "probes": 812,
+                                    "devices": 57,
+                                    "last_probe": "2024-01-01T00:09:51.207Z",
+                                    "last_probe_ts": 1704067791.207,
+                                }
+                            ]
+                        },
+                    ),
+                ),
+            ),
+            UNAVAILABLE,
+        ),
+    ),
+]
+
 OPERATIONS_STATUS = [
     Operation(
         "GET",
@@ -1163,6 +1308,7 @@ OPERATIONS: list[Operation] = [
     *DEVICES,
     *ACTIVITY,
     *SSIDS,
+    *SENSORS,
     *WATCHLIST,
     *SUBSCRIPTIONS,
     *STREAMS,
@@ -1177,6 +1323,7 @@ TAGS = [
     Tag("devices", "Devices seen, and their names."),
     Tag("activity", "Probes, devices and signal over time, by capture time."),
     Tag("ssids", "Which devices probe for a network."),
+    Tag("sensors", "The sensors that hear the probes."),
     Tag("watchlist", "SSIDs whose probes raise alerts."),
     Tag("subscriptions", "Telegram chats alerts are sent to."),
     Tag("streams", "Live probes and alerts, as Server-Sent Events."),

@@ -5,7 +5,8 @@
 | health | `GET /health` |
 | devices | `GET /devices` (`?name=`…), `GET /devices/{mac}`, `PUT`/`DELETE /devices/{mac}/name` |
 | activity | `GET /devices/{mac}/activity`, `GET /activity` |
-| ssids | `GET /ssids/{ssid}` |
+| ssids | `GET /ssids` (the most probed for), `GET /ssids/{ssid}` |
+| sensors | `GET /sensors` |
 | watchlist | `GET /watchlist`, `PUT`/`DELETE /watchlist/{ssid}` |
 | subscriptions | `GET /subscriptions`, `PUT`/`DELETE /subscriptions/{chat_id}` |
 | streams | `GET /stream/probes`, `GET /stream/alerts` (Server-Sent Events) |
@@ -25,6 +26,7 @@ from app.web import (
     devices,
     docs,
     health,
+    sensors,
     ssids,
     streams,
     subscriptions,
@@ -32,7 +34,17 @@ from app.web import (
     watchlist,
 )
 
-MODULES = (health, devices, activity, ssids, watchlist, subscriptions, streams, cluster)
+MODULES = (
+    health,
+    devices,
+    activity,
+    ssids,
+    sensors,
+    watchlist,
+    subscriptions,
+    streams,
+    cluster,
+)
 for module in (*MODULES, dashboard, docs):
     module.blueprint.register(app)
 if settings.telegram_token is not None:

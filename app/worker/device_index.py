@@ -241,6 +241,10 @@ class WorkerIndex:
 
     def query(self, query: DeviceQuery, owned: set[int]) -> Page:
         """This worker's page; NotReady unless the index holds all of `owned`."""
+        return self.ready_index(owned).query(query)
+
+    def ready_index(self, owned: set[int]) -> DeviceIndex:
+        """The index, to read now; NotReady unless it holds all of `owned`."""
         if not self.ready(owned):
             raise NotReady("this worker's device list is being built; retry shortly")
-        return self.index.query(query)
+        return self.index

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,18 @@ def test_the_overview_counts_what_tshark_sees_and_charts_it(
     page.wait_for_selector("#chart-probes svg rect.bar", timeout=WAIT_MS)
     assert page.locator("#chart-devices svg rect.bar").count() > 0
     assert page.locator("#device-table tbody tr").count() == min(10, len(truth))
+    per_ssid = Counter(ssid for device in truth.values() for ssid in device.ssids)
+    top = sorted(per_ssid.items(), key=lambda item: (-item[1], item[0]))[:10]
+    page.wait_for_selector("#top-ssids tbody tr", timeout=WAIT_MS)
+    shown = [row.split("\t") for row in page.locator("#top-ssids tbody tr").all_inner_texts()]
+    assert [(ssid, int(n.replace(",", ""))) for ssid, n in shown] == top
+    [sensor] = page.locator("#sensors tbody tr").all_inner_texts()
+    name, last, probes, devices = sensor.split("\t")
+    assert name == facts["deployment"].env()["PROBEWATCH_SENSOR"]
+    newest = max(device.last for device in truth.values())
+    assert last == time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(newest)) + " UTC"
+    assert int(probes.replace(",", "")) == sum(device.count for device in truth.values())
+    assert int(devices.replace(",", "")) == len(truth)
     _shot(page, "overview")
 
 

@@ -4,7 +4,9 @@ computed here independently of the app; paging, filters, names and bad parameter
 from __future__ import annotations
 
 import random
+import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,7 +61,9 @@ EXPECTED = expected_devices(PROBES)
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worker, Worker]]:
-    deployment = Deployment(data_dir=tmp_path_factory.mktemp("listing"), partitions=4)
+    # Six partitions: faust's assignor is sticky up to ceil(partitions / workers) each, so with
+    # four the two first workers would keep two each and a third would get none.
+    deployment = Deployment(data_dir=tmp_path_factory.mktemp("listing"), partitions=6)
     first, second = Worker(deployment).start(), Worker(deployment).start()
     try:
         first.wait_ready()
@@ -208,3 +212,76 @@ def test_a_cursor_is_refused_with_other_filters(cluster: tuple[Worker, Worker]) 
     status, body = first.get(f"/devices?limit=5&sort=rssi&cursor={cursor}")
     assert status == 400 and body["param"] == "cursor"
     assert first.get(f"/devices?limit=9&cursor={cursor}")[0] == 200, "another limit is fine"
+
+
+def test_the_most_probed_for_ssids_are_counted_over_both_workers(
+    cluster: tuple[Worker, Worker],
+) -> None:
+    per_ssid = Counter(ssid for device in EXPECTED.values() for ssid in device["ssids"])
+    ranked = sorted(per_ssid.items(), key=lambda item: (-item[1], item[0]))
+    for worker in cluster:
+        for limit in (1, 3, 10):
+            status, body = worker.get(f"/ssids?limit={limit}")
+            assert status == 200, body
+            assert [(s["ssid"], s["devices"]) for s in body["ssids"]] == ranked[:limit]
+    status, body = cluster[0].get("/ssids?limit=0")
+    assert status == 400 and body["param"] == "limit"
+
+
+def test_each_sensor_with_its_probes_devices_and_last_probe(
+    cluster: tuple[Worker, Worker],
+) -> None:
+    want = [
+        (
+            sensor,
+            sum(p["sensor"] == sensor for p in PROBES),
+            sum(sensor in d["sensors"] for d in EXPECTED.values()),
+            max(p["ts"] for p in PROBES if p["sensor"] == sensor),
+        )
+        for sensor in SENSORS
+    ]
+    want.sort(key=lambda heard: -heard[3])
+    for worker in cluster:
+        status, body = worker.get("/sensors")
+        assert status == 200, body
+        got = [
+            (s["sensor"], s["probes"], s["devices"], s["last_probe_ts"]) for s in body["sensors"]
+        ]
+        assert got == want
+
+
+def test_answers_are_whole_or_refused_while_a_third_worker_joins(
+    cluster: tuple[Worker, Worker],
+) -> None:
+    """During the rebalance a worker may refuse (503), never list part of the devices; once
+    the third has joined, all three list the same. Runs last: it changes the cluster."""
+    first, second = cluster
+    whole = {path: first.get(path) for path in ("/devices?limit=500", "/ssids", "/sensors")}
+    assert all(status == 200 for status, _ in whole.values())
+    third = Worker(first.deployment).start()
+    answers: Counter[int] = Counter()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            joined = _serving(third)
+            workers = (first, second, third) if joined else (first, second)
+            results = [(w.get(path), path) for w in workers for path in whole]
+            for (status, body), path in results:
+                answers[status] += 1
+                assert status in (200, 503), (path, status, body)
+                assert status == 503 or body == whole[path][1], f"{path}: partial while joining"
+            settled = joined and _owns_devices(third)
+            if settled and all(status == 200 for (status, _), _ in results):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the third worker never answered whole: {dict(answers)}")
+    finally:
+        third.stop()
+
+
+def _serving(worker: Worker) -> bool:
+    try:
+        return worker.get("/health")[0] == 200
+    except OSError:
+        return False

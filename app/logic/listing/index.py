@@ -25,7 +25,7 @@ from app.logic.listing.positions import (
     ts_value,
 )
 from app.logic.listing.query import DeviceQuery, SortField, encode_cursor, fold_text
-from app.logic.listing.sets import SetTable
+from app.logic.listing.sets import SetTable, per_text
 from app.logic.listing.slots import SlotTable
 from app.logic.listing.tags import NO_TAG, PartitionTags
 from app.logic.mac import InvalidMac, is_canonical_mac, is_randomized, normalize_mac
@@ -393,6 +393,24 @@ class DeviceIndex:
             drop(tag[slot], randomized[slot])
             tag[slot] = NO_TAG
         self._free.extend(slots)
+
+    def devices_per_ssid(self) -> dict[str, int]:
+        """How many devices held here probed for each SSID."""
+        return self._per_text(self._ssid_sets, self._ssids_id)
+
+    def devices_per_sensor(self) -> dict[str, int]:
+        """How many devices held here each sensor heard."""
+        return self._per_text(self._sensor_sets, self._sensors_id)
+
+    def _per_text(self, sets: SetTable, ids: array[int]) -> dict[str, int]:
+        """From the sets' holder counts; while a partition leaves, from the devices that stay
+        (its devices still hold their sets until they are forgotten)."""
+        leaving = self._tags.leaving
+        if not any(leaving):
+            return sets.holders_per_text()
+        tag = self._tag
+        held = Counter(ids[slot] for slot, t in enumerate(tag) if t != NO_TAG and not leaving[t])
+        return per_text(sets.tuples, held.items())
 
     def _live_slot(self, key: int) -> int | None:
         """The slot of a device held (not leaving), or None."""

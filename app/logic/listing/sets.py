@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from collections.abc import Iterable
 
 from app.logic.listing.slots import IdTable
 
@@ -80,3 +81,18 @@ class SetTable:
     def holders(self, set_id: int) -> int:
         """How many devices hold the set."""
         return self._refs[set_id]
+
+    def holders_per_text(self) -> dict[str, int]:
+        """How many devices hold each text, in whichever of their sets."""
+        return per_text(self.tuples, enumerate(self._refs))
+
+
+def per_text(tuples: list[tuple[str, ...]], holders: Iterable[tuple[int, int]]) -> dict[str, int]:
+    """Per text, the sum of the holders of the sets that hold it ((set id, holders) pairs)."""
+    counts: dict[str, int] = {}
+    get = counts.get
+    for set_id, held in holders:
+        if held:
+            for text in tuples[set_id]:
+                counts[text] = get(text, 0) + held
+    return counts

@@ -96,11 +96,16 @@ async function overview() {
   const cards = h("div", { class: "cards" });
   const charts = h("div", { class: "panels" });
   const recent = h("div", { class: "panel" }, h("h2", {}, "Latest devices"));
-  view.replaceChildren(h("h1", {}, "Overview"), cards, charts, h("div", { class: "panels" }, recent));
-  const [all, randomized, activity] = await Promise.all([
+  const topSsids = h("div", { class: "panel", id: "top-ssids" }, h("h2", {}, "Most probed-for SSIDs"));
+  const sensors = h("div", { class: "panel", id: "sensors" }, h("h2", {}, "Sensors"));
+  view.replaceChildren(h("h1", {}, "Overview"), cards, charts,
+    h("div", { class: "panels" }, topSsids, sensors), h("div", { class: "panels" }, recent));
+  const [all, randomized, activity, ranking, heard] = await Promise.all([
     api("/devices?limit=10"),
     api("/devices?limit=1&randomized=true"),
     api("/activity?resolution=minute").catch((err) => err),
+    api("/ssids?limit=10").catch((err) => err),
+    api("/sensors").catch((err) => err),
   ]);
   const newest = all.devices.length ? all.devices[0].last_seen_ts : null;
   const since = (seconds) => new Date((newest - seconds) * 1000).toISOString();
@@ -136,6 +141,20 @@ async function overview() {
     );
   }
   recent.append(devicesTable(all.devices), h("p", {}, h("a", { href: "#/devices" }, "All devices →")));
+  topSsids.append(ranking instanceof Error ? problem(ranking) : ranking.ssids.length
+    ? table([["SSID"], ["Devices", "num"]], ranking.ssids.map((s) => h("tr", {},
+      h("td", {}, ssidLink(s.ssid)), h("td", { class: "num" }, number(s.devices)))))
+    : h("p", { class: "muted" }, "No SSID probed for yet: only wildcard probes."));
+  sensors.append(heard instanceof Error ? problem(heard) : heard.sensors.length
+    ? table([["Sensor"], ["Last probe"], ["Probes", "num"], ["Devices", "num"]],
+      heard.sensors.map((s) => h("tr", {},
+        h("td", {}, s.sensor
+          ? h("a", { href: `#/devices?sensor=${encodeURIComponent(s.sensor)}` }, s.sensor)
+          : h("span", { class: "muted" }, "(unnamed)")),
+        h("td", { class: "nowrap" }, when(s.last_probe)),
+        h("td", { class: "num" }, number(s.probes)),
+        h("td", { class: "num" }, number(s.devices)))))
+    : h("p", { class: "muted" }, "No probe heard yet."));
 }
 
 const FILTERS = [

@@ -29,7 +29,7 @@ from tests.unit.app.agents.test_probes import _put, _settle
 
 MAC = "f0:18:98:11:22:33"
 OTHER = "f0:18:98:44:55:66"
-#: A minute boundary, 2026-11-30T00:00:00Z: the tests' probes are a few minutes after it.
+#: A minute boundary, 2026-12-01T00:00:00Z: the tests' probes are a few minutes after it.
 T0 = 1_796_083_200.0
 
 
@@ -141,6 +141,26 @@ async def test_counters_lost_with_the_history_are_counted_again(agent: Any) -> N
         await _send(agent, offset, record)
     await _settle()
     assert _per_minute() == _by_hand(ALL)
+
+
+async def test_sensors_tally_the_probes_they_heard_once_each(agent: Any) -> None:
+    heard = [
+        [{**_probe(MAC, T0 + 5), "sensor": "hall"}, {**_probe(OTHER, T0 + 9), "sensor": "yard"}],
+        [{**_probe(MAC, T0 + 70), "sensor": "yard"}, _probe(MAC, T0 + 3)],
+        [{**_probe(OTHER, T0 + 40), "sensor": "hall"}],
+    ]
+    for offset in (0, 1, 0, 2, 1):
+        await _send(agent, offset, heard[offset])
+    await _settle()
+    row = partition_counters(0)
+    assert row is not None
+    assert row["sensors"] == {"hall": [2, T0 + 40], "yard": [2, T0 + 70], "": [1, T0 + 3]}
+    future = time.time() + 3 * 86_400
+    await _send(agent, 3, [{**_probe(MAC, future), "sensor": "hall"}])
+    await _settle()
+    assert partition_counters(0)["sensors"]["hall"] == [2, T0 + 40], (  # type: ignore[index]
+        "a probe history leaves out (far ahead of the clock) is not tallied either"
+    )
 
 
 async def test_a_probe_forwarded_twice_counts_once(agent: Any) -> None:

@@ -397,6 +397,30 @@ def test_a_device_that_loses_a_sensor_or_an_ssid_is_not_found_by_it_any_more() -
     assert listed(index, sensor="s2") == listed(index, ssid="work") == [APPLE.format(1)]
 
 
+def test_devices_per_ssid_and_per_sensor_follow_changes_and_partitions() -> None:
+    """Counted from the shared sets' holders; while a partition leaves, from the devices that
+    stay (the leaving ones still hold their sets until forgotten)."""
+    index = DeviceIndex()
+    index.upsert(APPLE.format(1), row(T0, ssids=("home", "work"), sensors=("hall",)), 1)
+    index.upsert(APPLE.format(2), row(T0, ssids=("home",), sensors=("hall", "yard")), 1)
+    index.upsert(APPLE.format(3), row(T0, ssids=("home", "work"), sensors=()), 2)
+    index.upsert(APPLE.format(4), row(T0), 2)
+    assert index.devices_per_ssid() == {"home": 3, "work": 2}
+    assert index.devices_per_sensor() == {"hall": 2, "yard": 1, "s1": 1}
+    index.upsert(APPLE.format(1), row(T0 + 1, ssids=("cafe", "home", "work"), sensors=("yard",)), 1)
+    assert index.devices_per_ssid() == {"home": 3, "work": 2, "cafe": 1}
+    assert index.devices_per_sensor() == {"hall": 1, "yard": 2, "s1": 1}
+    steps = index.removing_partition(1)
+    next(steps)
+    assert index.devices_per_ssid() == {"home": 1, "work": 1}
+    assert index.devices_per_sensor() == {"s1": 1}
+    for _ in steps:
+        pass
+    assert index.devices_per_ssid() == {"home": 1, "work": 1}
+    index.remove(APPLE.format(3))
+    assert index.devices_per_ssid() == {}
+
+
 def test_a_reused_slot_is_listed_under_its_new_vendor_only() -> None:
     """An Apple device leaves, a Google device takes its slot, the Apple one comes back (in a
     new slot): a filter matching both vendors lists each once, and Apple lists Apple only."""
