@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from multidict import MultiDict
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from multidict import MultiDict
 
 from app.logic.listing import ListingError
 from app.logic.listing.ranking import (
