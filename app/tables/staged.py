@@ -58,6 +58,7 @@ def _count_skip(tp: TP, expected: int, offset: int) -> None:
 
 
 offsets = OffsetGuard(on_skip=_count_skip)
+app.resume_at = offsets.next_due
 
 
 async def fold_each(

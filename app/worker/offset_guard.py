@@ -36,6 +36,10 @@ class OffsetGuard:
         kept = {(tp.topic, tp.partition) for tp in partitions}
         self._next = {tp: offset for tp, offset in self._next.items() if tp in kept}
 
+    def next_due(self, topic: str, partition: int) -> int | None:
+        """The offset of the next record due to the fold (None: none folded here yet)."""
+        return self._next.get((topic, partition))
+
     def admit(self, topic: str, partition: int, offset: int) -> None:
         """Note the record at `offset` on its way to the fold; a skip before it is reported."""
         key = (topic, partition)

@@ -5,33 +5,49 @@ faust drops records it has fetched when the group's generation changes mid-batch
 a partition paused meanwhile), and counts on the seek to the committed offsets that ends every
 rebalance to read them again. aiokafka's `seek_to_committed` seeks only where an offset above 0
 was committed: a partition nobody has committed yet (a fresh topic, or a commit interval longer
-than the worker has run) keeps the position the dropped batch left, past records that never
+than the worker has run) kept the position the dropped batch left, past records that never
 reached the fold — lost probes, seen as skips by `app.worker.offset_guard`. Here such a
-partition is sought to its beginning, as `consumer_auto_offset_reset="earliest"` would have
-read it; the records read again are no-ops, each row knowing the offset it applied last.
+partition is sought to the next record its fold is due (`App.resume_at`: the fold held the
+partition before the rebalance and made what it folded durable when it was revoked), or, for a
+partition new to this worker, to its beginning, as `consumer_auto_offset_reset="earliest"`
+would have read it; records read again are no-ops, each row knowing the offset it applied last.
 
 Changelog partitions are left alone: faust positions those itself (recovery, standbys).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+#: The next offset a fold is due on a partition (topic, partition), when it folded it before.
+ResumeAt = Callable[[str, int], int | None]
+
 
 async def seek_to_committed(
-    consumer: aiokafka.AIOKafkaConsumer, changelog_topics: Set[str]
+    consumer: aiokafka.AIOKafkaConsumer,
+    changelog_topics: Set[str],
+    resume_at: ResumeAt | None = None,
 ) -> Mapping[TP, int]:
-    """Seek every assigned partition to its committed offset, and a partition with none (or 0)
-    that is not a changelog to its beginning; the committed offsets, as aiokafka gives them."""
+    """Seek every assigned partition to its committed offset; one with none (or 0) that is not
+    a changelog to where its fold resumes, else to its beginning. The committed offsets, as
+    aiokafka gives them."""
     committed: Mapping[TP, int] = await consumer.seek_to_committed()
-    unsought = [tp for tp, at in committed.items() if not at and tp.topic not in changelog_topics]
-    if unsought:
-        await consumer.seek_to_beginning(*unsought)
+    beginning = []
+    for tp, at in committed.items():
+        if at or tp.topic in changelog_topics:
+            continue
+        due = None if resume_at is None else resume_at(tp.topic, tp.partition)
+        if due is None:
+            beginning.append(tp)
+        else:
+            consumer.seek(tp, due)
+    if beginning:
+        await consumer.seek_to_beginning(*beginning)
     return committed
 
 
@@ -39,8 +55,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     async def seek_to_committed(self) -> Mapping[TP, int]:
         consumer = self._ensure_consumer()
         changelogs = self.app.tables.changelog_topics
+        resume_at = getattr(self.app, "resume_at", None)
         committed: Mapping[TP, int] = await self.call_thread(
-            seek_to_committed, consumer, changelogs
+            seek_to_committed, consumer, changelogs, resume_at
         )
         return committed
 
@@ -56,6 +73,9 @@ class Transport(faust_aiokafka.Transport):
 
 class App(faust.App):
     """faust.App on this transport (faust picks a transport by the broker URL's scheme only)."""
+
+    #: Where the folds resume a partition they held (set by `app.tables.staged`).
+    resume_at: ResumeAt | None = None
 
     def _new_transport(self) -> Transport:
         return Transport(self.conf.broker_consumer, self)

@@ -69,3 +69,17 @@ async def test_a_partition_nobody_committed_is_read_again_from_its_beginning(
     assert await kafka.position(TopicPartition(stream, 1)) == 4
     log = TopicPartition(changelog, 0)
     assert await kafka.position(log) == ends[log], "a changelog is faust's to position"
+
+
+async def test_a_partition_its_fold_held_resumes_at_the_next_record_due(
+    consumer: tuple[AIOKafkaConsumer, str, str],
+) -> None:
+    """Folded up to offset 6 before the rebalance (and made durable when revoked): read again
+    from 7, not from the beginning; a partition the fold never held still from its beginning."""
+    kafka, stream, changelog = consumer
+    due = {(stream, 0): 7}
+    await seek_to_committed(
+        kafka, {changelog}, lambda topic, partition: due.get((topic, partition))
+    )
+    assert await kafka.position(TopicPartition(stream, 0)) == 7
+    assert await kafka.position(TopicPartition(stream, 1)) == 4, "committed wins where there is one"
