@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     #: Keep history (`GET /activity`, `GET /devices/{mac}/activity`). Off, the fold skips it
     #: (what `make bench` compares ingest with) and those routes answer as if nothing was seen.
     history: bool = True
+    #: The history lake (`app.lake`): a folder or an fsspec URL (`s3://bucket/prefix`); empty
+    #: turns the archiver off.
+    lake: str = "var/lake"
+    #: How often the archiver writes what it read to the lake: what a query of today lags by.
+    lake_flush_s: float = Field(default=30.0, gt=0, le=3600)
     #: Tests only: the point of a write-behind flush at which the worker kills itself (SIGKILL),
     #: to check that no crash between the changelog and the local store loses or doubles a count.
     test_crash_at: Literal["flush-half-produced", "flush-produced", "flush-stored"] | None = None

@@ -105,6 +105,7 @@ class Deployment:
             PROBEWATCH_DATA_DIR=str(self.data_dir),
             PROBEWATCH_PARTITIONS=str(self.partitions),
             PROBEWATCH_SENSOR="test-sensor",
+            PROBEWATCH_LAKE=str(self.data_dir / "lake"),
             **self.extra_env,
             **more,
         )

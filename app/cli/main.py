@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> None:
         from app.cli.names_import import main as names_import
 
         raise SystemExit(names_import(args[1:], settings))
+    if args[:1] in (["sql"], ["report"]):
+        from app.cli.lake import report_main, sql_main
+
+        command = sql_main if args[0] == "sql" else report_main
+        raise SystemExit(command(args[1:], settings))
     args = _without_option(args, "--web-port")  # in the settings; faust would drop the URL
     if args[:1] == ["worker"] and _option(args, "--loglevel") is None and "-l" not in args:
         args += ["--loglevel", settings.faust_log_level]

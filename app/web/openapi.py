@@ -27,6 +27,7 @@ from app.logic.activity import (
     fold,
     tally,
 )
+from app.logic.lake.reports import REPORTS
 from app.logic.limits import MAX_SSID_BYTES, RSSI_DBM
 from app.logic.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS
 from app.logic.listing.ranking import DEFAULT_LIMIT as RANKING_DEFAULT
@@ -1093,6 +1094,121 @@ SENSORS = [
     ),
 ]
 
+ANALYTICS = [
+    Operation(
+        "GET",
+        "/analytics",
+        "analytics",
+        "The ready reports over the lake",
+        "Each report's name, what it answers and the parameters it takes.",
+        answers=(
+            Answer(
+                200,
+                "The reports.",
+                (
+                    json_body(
+                        obj(
+                            {
+                                "reports": {
+                                    "type": "array",
+                                    "items": obj(
+                                        {
+                                            "name": STRING,
+                                            "about": STRING,
+                                            "parameters": {"type": "array", "items": STRING},
+                                        }
+                                    ),
+                                }
+                            }
+                        ),
+                        {
+                            "reports": [
+                                {
+                                    "name": "probes-per-hour",
+                                    "about": REPORTS["probes-per-hour"].about,
+                                    "parameters": ["since", "until"],
+                                }
+                            ]
+                        },
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Operation(
+        "GET",
+        "/analytics/{report}",
+        "analytics",
+        "A ready report over the lake",
+        "Runs the report with DuckDB over the lake's enriched zone (any worker: it reads the "
+        "lake itself), over [since, until). Reports: "
+        + "; ".join(f"`{name}`: {report.about}" for name, report in sorted(REPORTS.items())),
+        params=(
+            Param(
+                "report", "path", "The report's name.", {"type": "string", "enum": sorted(REPORTS)}
+            ),
+            Param("since", "query", "From this UTC time (epoch seconds or ISO-8601).", MOMENT),
+            Param("until", "query", "Until this time, not included.", MOMENT),
+            Param("mac", "query", "The device (`presence` needs it).", STRING),
+            Param(
+                "gap_minutes",
+                "query",
+                "A silence this long ends a visit (`presence`, default 30).",
+                {"type": "integer", "minimum": 1},
+            ),
+            Param(
+                "top",
+                "query",
+                "SSIDs per day (`top-ssids-per-day`, default 10).",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+            ),
+            Param(
+                "format",
+                "query",
+                "`json` (default) or `csv` (a download).",
+                {"type": "string", "enum": ["json", "csv"]},
+            ),
+        ),
+        answers=(
+            Answer(
+                200,
+                "The report's rows (times as ISO-8601 UTC), or CSV with a header line.",
+                (
+                    json_body(
+                        obj(
+                            {
+                                "report": STRING,
+                                "columns": {"type": "array", "items": STRING},
+                                "rows": {"type": "array", "items": {"type": "object"}},
+                            }
+                        ),
+                        {
+                            "report": "probes-per-hour",
+                            "columns": ["hour", "probes", "devices"],
+                            "rows": [{"hour": "2024-01-01T10:00:00", "probes": 812, "devices": 57}],
+                        },
+                    ),
+                    text_body("hour,probes,devices\n2024-01-01 10:00:00,812,57\n", "text/csv"),
+                ),
+            ),
+            Answer(
+                400,
+                "An unknown report, or a parameter that cannot be used; `parameter` names it.",
+                (
+                    json_body(
+                        obj({"error": STRING, "parameter": STRING}),
+                        {
+                            "error": "mac: give the device's MAC, aa:bb:cc:dd:ee:ff",
+                            "parameter": "mac",
+                        },
+                    ),
+                ),
+            ),
+            error(404, "There is no lake (`PROBEWATCH_LAKE` is empty).", "there is no lake"),
+        ),
+    ),
+]
+
 OPERATIONS_STATUS = [
     Operation(
         "GET",
@@ -1309,6 +1425,7 @@ OPERATIONS: list[Operation] = [
     *ACTIVITY,
     *SSIDS,
     *SENSORS,
+    *ANALYTICS,
     *WATCHLIST,
     *SUBSCRIPTIONS,
     *STREAMS,
@@ -1324,6 +1441,7 @@ TAGS = [
     Tag("activity", "Probes, devices and signal over time, by capture time."),
     Tag("ssids", "Which devices probe for a network."),
     Tag("sensors", "The sensors that hear the probes."),
+    Tag("analytics", "Reports over the history lake (SQL with DuckDB)."),
     Tag("watchlist", "SSIDs whose probes raise alerts."),
     Tag("subscriptions", "Telegram chats alerts are sent to."),
     Tag("streams", "Live probes and alerts, as Server-Sent Events."),

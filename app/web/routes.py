@@ -7,6 +7,7 @@
 | activity | `GET /devices/{mac}/activity`, `GET /activity` |
 | ssids | `GET /ssids` (the most probed for), `GET /ssids/{ssid}` |
 | sensors | `GET /sensors` |
+| analytics | `GET /analytics`, `GET /analytics/{report}` (reports over the lake) |
 | watchlist | `GET /watchlist`, `PUT`/`DELETE /watchlist/{ssid}` |
 | subscriptions | `GET /subscriptions`, `PUT`/`DELETE /subscriptions/{chat_id}` |
 | streams | `GET /stream/probes`, `GET /stream/alerts` (Server-Sent Events) |
@@ -21,6 +22,7 @@ from __future__ import annotations
 from app.main import app, settings
 from app.web import (
     activity,
+    analytics,
     cluster,
     dashboard,
     devices,
@@ -44,6 +46,7 @@ MODULES = (
     subscriptions,
     streams,
     cluster,
+    analytics,
 )
 for module in (*MODULES, dashboard, docs):
     module.blueprint.register(app)

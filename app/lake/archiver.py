@@ -1,0 +1,267 @@
+"""The archiver: every record of `probes` and `telegram-updates` into the lake, exactly once.
+
+Each worker runs one, in a consumer group of its own (`<app id>-lake`), so archiving never holds
+back the folds' commits, and the group spreads the partitions over the workers like theirs.
+Per partition it buffers what it reads and, every `flush_s` seconds (or at `max_records`), writes
+it as raw pieces (`app.logic.lake.layout`): for each piece first its enriched files, then the
+raw piece itself — the piece is the proof that everything made from it is there. Then it
+commits the offsets after it.
+
+After an assignment it resumes each partition after the highest offset its pieces hold, not at
+the committed offset (a crash between a piece and the commit would write it twice); enriched
+files left by a piece that was never finished (same first offset) are deleted before that
+offset is written again. A revoked partition's buffer is written out before it goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from app.lake.parquet import write_parquet
+from app.lake.storage import Lake
+from app.logic.lake.layout import (
+    TABLES,
+    Piece,
+    enriched_path,
+    raw_glob,
+    raw_path,
+    resume_after,
+)
+from app.logic.lake.raw import RawRecord, envelope, pieces
+from app.worker.counters import counters
+
+logger = logging.getLogger(__name__)
+
+#: A zone's records into its tables' rows: (partition, record) → {table: rows}, None when the
+#: record is malformed (it stays in the raw zone, and is counted).
+Flatten = Callable[[int, RawRecord], dict[str, list[dict[str, Any]]] | None]
+
+
+@dataclass
+class Zone:
+    """A topic the archiver keeps: its zone's name and how its records become rows."""
+
+    topic: str
+    name: str
+    flatten: Flatten
+
+
+@dataclass
+class _Partition:
+    zone: Zone
+    partition: int
+    buffered: list[RawRecord] = field(default_factory=list)
+    #: The first offset to write next; records before it are in the lake already.
+    next_offset: int = 0
+    #: Enriched files of an unfinished piece may start at `next_offset`: delete them first.
+    check_unfinished: bool = True
+
+
+class Archiver:
+    """Reads its share of the zones' topics and writes it to the lake (see the module)."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        zones: list[Zone],
+        bootstrap_servers: str,
+        group_id: str,
+        flush_s: float = 30.0,
+        max_records: int = 50_000,
+    ) -> None:
+        self.lake = lake
+        self.zones = {zone.topic: zone for zone in zones}
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.flush_s = flush_s
+        self.max_records = max_records
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._buffered = 0
+        self._flushed_at = time.monotonic()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        #: Set after each flush: tests and `flush_now` wait on it.
+        self.flushes = 0
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        """Write what is buffered, then stop."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            consumer = AIOKafkaConsumer(
+                *self.zones,
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_partition_fetch_bytes=4 * 1024 * 1024,
+            )
+            self._consumer = consumer
+            consumer.subscribe(list(self.zones), listener=_Listener(self))
+            try:
+                await consumer.start()
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                try:
+                    await asyncio.shield(self._flush(consumer, list(self._partitions)))
+                finally:
+                    await consumer.stop()
+                raise
+            except (KafkaError, OSError) as err:
+                logger.warning("lake archiver: %r; starting again", err)
+                await consumer.stop()
+                self._partitions.clear()
+                await asyncio.sleep(1.0)
+            except Exception:
+                logger.exception("lake archiver failed; starting again")
+                await consumer.stop()
+                self._partitions.clear()
+                await asyncio.sleep(1.0)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            for tp, messages in batches.items():
+                held = self._partitions.get(tp)
+                if held is None:
+                    continue
+                for message in messages:
+                    if message.offset < held.next_offset:
+                        continue
+                    held.buffered.append(
+                        RawRecord(
+                            message.offset,
+                            message.timestamp,
+                            message.key,
+                            message.value,
+                            tuple((name, value) for name, value in message.headers or ()),
+                        )
+                    )
+                    self._buffered += 1
+            due = time.monotonic() - self._flushed_at >= self.flush_s
+            if self._buffered >= self.max_records or (due and self._buffered):
+                await self._flush(consumer, list(self._partitions))
+            elif due:
+                self._flushed_at = time.monotonic()
+
+    async def assigned(
+        self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
+    ) -> None:
+        """Resume each new partition after what its pieces hold."""
+        for tp in assigned:
+            zone = self.zones[tp.topic]
+            found = await asyncio.to_thread(self.lake.glob, raw_glob(zone.name, tp.partition))
+            archived = [piece for path in found if (piece := Piece.parse(path)) is not None]
+            last = resume_after(archived)
+            self._partitions[tp] = _Partition(zone, tp.partition, next_offset=last + 1)
+            if last >= 0:
+                consumer.seek(tp, last + 1)
+            else:
+                await consumer.seek_to_committed(tp)
+
+    async def revoked(self, consumer: AIOKafkaConsumer, revoked: Iterable[TopicPartition]) -> None:
+        """Write the revoked partitions' buffers while they are still this worker's."""
+        going = [tp for tp in revoked if tp in self._partitions]
+        await self._flush(consumer, going)
+        for tp in going:
+            del self._partitions[tp]
+
+    async def _flush(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
+        commits: dict[TopicPartition, int] = {}
+        for tp in tps:
+            held = self._partitions.get(tp)
+            if held is None or not held.buffered:
+                continue
+            records, held.buffered = held.buffered, []
+            self._buffered -= len(records)
+            await asyncio.to_thread(self._write, held, records)
+            held.next_offset = records[-1].offset + 1
+            commits[tp] = held.next_offset
+        if commits:
+            try:
+                await consumer.commit(commits)
+            except KafkaError as err:  # the pieces hold them: resuming reads them from there
+                logger.info("lake archiver: commit after a flush failed: %r", err)
+        self._flushed_at = time.monotonic()
+        self.flushes += 1
+
+    def _write(self, held: _Partition, records: list[RawRecord]) -> None:
+        """Write a partition's records as pieces, each after the enriched files made from it."""
+        zone = held.zone
+        if held.check_unfinished:
+            self._delete_unfinished(zone, held.partition, records[0].offset)
+            held.check_unfinished = False
+        for piece, day, run in pieces(zone.name, held.partition, records):
+            self._write_enriched(zone, piece, run)
+            raw = gzip.compress(b"".join(map(envelope, run)), compresslevel=5)
+            self.lake.put_bytes(raw_path(piece, day), raw)
+            counters.incr(f"lake.{zone.name}.archived", len(run))
+
+    def _write_enriched(self, zone: Zone, piece: Piece, records: list[RawRecord]) -> None:
+        by_table_day: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for record in records:
+            flat = zone.flatten(piece.partition, record)
+            if flat is None:
+                counters.incr(f"lake.{zone.name}.rejected")
+                continue
+            for table, rows in flat.items():
+                for row in rows:
+                    by_table_day[(table, row["day"])].append(row)
+        for (table, day), rows in sorted(by_table_day.items()):
+            handle, local = tempfile.mkstemp(suffix=".parquet", prefix="probewatch-lake-")
+            os.close(handle)
+            try:
+                write_parquet(table, rows, local)
+                self.lake.put_file(enriched_path(table, day, piece.stem), local)
+            finally:
+                if os.path.exists(local):
+                    os.unlink(local)
+            counters.incr(f"lake.{table}.rows", len(rows))
+
+    def _delete_unfinished(self, zone: Zone, partition: int, first: int) -> None:
+        """Enriched files of a piece that starts where writing resumes: its raw piece was never
+        written (it would hold this offset), so they are a crashed attempt's."""
+        tables = [table for table, source in TABLES.items() if source == zone.name]
+        stale: list[str] = []
+        for table in tables:
+            stale += self.lake.glob(
+                f"enriched/{table}/day=*/{zone.name}+{partition:04d}+{first:020d}+*.parquet"
+            )
+        if stale:
+            logger.info("lake archiver: deleting %d files of an unfinished piece", len(stale))
+            self.lake.delete(stale)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, archiver: Archiver) -> None:
+        self.archiver = archiver
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        consumer = self.archiver._consumer
+        if consumer is not None:
+            await self.archiver.revoked(consumer, revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self.archiver._consumer
+        if consumer is not None:
+            await self.archiver.assigned(consumer, assigned)

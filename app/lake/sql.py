@@ -1,0 +1,75 @@
+"""SQL over the lake: a DuckDB connection with its views, and the ready reports.
+
+    probes_files, messages_files   every row of the enriched files, as written
+    probes                         one row per probe: a probe forwarded twice is kept once
+    messages                       one row per (bot, update, kind): a re-delivered update once
+    devices_daily                  per day and MAC: probes, first and last probe, SSIDs, vendor
+
+Times are UTC (`time`, a TIMESTAMP; `day`, the folder's DATE). Object storage is read through
+the lake's own fsspec file system, registered with DuckDB (no DuckDB extension to download).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+
+from app.lake.parquet import COLUMNS, empty_select
+from app.lake.storage import Lake
+from app.logic.lake.layout import table_glob
+from app.logic.lake.reports import REPORTS, BadReport, report_parameters
+
+VIEWS = {
+    "probes": (
+        "SELECT * EXCLUDE (origin, idx) FROM probes_files WHERE NOT contains(origin, '/') "
+        "UNION ALL BY NAME "
+        "SELECT * EXCLUDE (origin, idx) FROM probes_files WHERE contains(origin, '/') "
+        "QUALIFY row_number() OVER (PARTITION BY origin, idx ORDER BY day) = 1"
+    ),
+    "messages": (
+        "SELECT * FROM messages_files "
+        "QUALIFY row_number() OVER (PARTITION BY bot_id, update_id, kind ORDER BY day) = 1"
+    ),
+    "devices_daily": (
+        "SELECT day, mac, any_value(vendor) AS vendor, bool_or(randomized) AS randomized, "
+        "count(*) AS probes, min(time) AS first_probe, max(time) AS last_probe, "
+        "count(DISTINCT ssid) FILTER (WHERE ssid <> '') AS ssids FROM probes GROUP BY day, mac"
+    ),
+}
+
+
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake's views (made over the files there now)."""
+    con = duckdb.connect()
+    if not lake.local:
+        con.register_filesystem(lake.fs)
+    for table in COLUMNS:
+        pattern = table_glob(table)
+        if lake.glob(pattern):
+            source = (
+                f"SELECT * FROM read_parquet('{_quoted(lake.uri(pattern))}', "
+                "hive_partitioning = true, hive_types = {'day': DATE}, union_by_name = true)"
+            )
+        else:
+            source = empty_select(table)
+        con.execute(f"CREATE VIEW {table}_files AS {source}")
+    for name, select in VIEWS.items():
+        con.execute(f"CREATE VIEW {name} AS {select}")
+    return con
+
+
+def run_report(
+    con: duckdb.DuckDBPyConnection, name: str, given: Mapping[str, str]
+) -> duckdb.DuckDBPyRelation:
+    """A ready report's rows; BadReport for an unknown report or a bad parameter."""
+    report = REPORTS.get(name)
+    if report is None:
+        raise BadReport("report", f"no report {name!r} (known: {', '.join(sorted(REPORTS))})")
+    params: dict[str, Any] = report_parameters(report, given)
+    return con.sql(report.sql, params=params)
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")

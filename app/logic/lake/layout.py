@@ -1,0 +1,88 @@
+"""Where the lake's files go, and their names: what makes the lake exact.
+
+    raw/<zone>/context_date=YYYY-MM-DD/<zone>+<partition>+<first offset>+<last offset>.jsonl.gz
+    enriched/<table>/day=YYYY-MM-DD/<the raw piece's name>.parquet
+    enriched/<table>/day=YYYY-MM-DD/compacted-<first piece>-<count>.parquet
+
+A raw *piece* holds a run of consecutive records of one partition, all received on one UTC day
+(by their Kafka timestamp); its name says which. The highest last offset among a partition's
+pieces is where archiving resumes after a crash or a rebalance: a piece is written whole or not
+at all, so every record is in exactly one piece. The enriched files made from a piece carry its
+name, one per day of the events in it (a probe's capture time, a message's date), so making
+them again overwrites them. Offsets are zero-padded, so names sort in offset order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+#: The raw zones, by topic (without the deployment's prefix).
+ZONES = {"probes": "probes", "telegram-updates": "telegram"}
+#: The enriched tables, and the zone each is flattened from.
+TABLES = {"probes": "probes", "messages": "telegram"}
+#: The day of an event whose time no calendar can show.
+UNKNOWN_DAY = "0000-00-00"
+
+_STEM = re.compile(r"([a-z]+)\+([0-9]{4,})\+([0-9]{20})\+([0-9]{20})")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Piece:
+    """A run of consecutive records of one partition: offsets `first` to `last`, both in."""
+
+    zone: str
+    partition: int
+    first: int
+    last: int
+
+    @property
+    def stem(self) -> str:
+        return f"{self.zone}+{self.partition:04d}+{self.first:020d}+{self.last:020d}"
+
+    @classmethod
+    def parse(cls, name: str) -> Piece | None:
+        """The piece a file is named after (its path or name), None for another file."""
+        base = name.rsplit("/", 1)[-1].split(".", 1)[0]
+        match = _STEM.fullmatch(base)
+        if match is None:
+            return None
+        zone, partition, first, last = match.groups()
+        return cls(zone, int(partition), int(first), int(last))
+
+
+def day_of(ts: float) -> str:
+    """A Unix time's UTC day, `YYYY-MM-DD`."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    except (OverflowError, OSError, ValueError):
+        return UNKNOWN_DAY
+
+
+def raw_path(piece: Piece, day: str) -> str:
+    return f"raw/{piece.zone}/context_date={day}/{piece.stem}.jsonl.gz"
+
+
+def raw_glob(zone: str, partition: int) -> str:
+    """Every raw piece of a partition, whatever its day."""
+    return f"raw/{zone}/context_date=*/{zone}+{partition:04d}+*.jsonl.gz"
+
+
+def enriched_path(table: str, day: str, stem: str) -> str:
+    return f"enriched/{table}/day={day}/{stem}.parquet"
+
+
+def enriched_glob(table: str, stem: str) -> str:
+    """The enriched files made from one piece, whatever their days."""
+    return f"enriched/{table}/day=*/{stem}.parquet"
+
+
+def table_glob(table: str) -> str:
+    """Every file of an enriched table (what its view reads)."""
+    return f"enriched/{table}/day=*/*.parquet"
+
+
+def resume_after(pieces: list[Piece]) -> int:
+    """The last offset archived among a partition's pieces (-1: none)."""
+    return max((piece.last for piece in pieces), default=-1)
