@@ -116,9 +116,16 @@ class Settings(BaseSettings):
     lake: str = "var/lake"
     #: How often the archiver writes what it read to the lake: what a query of today lags by.
     lake_flush_s: float = Field(default=30.0, gt=0, le=3600)
+    #: How often each worker compacts the finished days it owns (the daily "D-1" job).
+    lake_compact_s: float = Field(default=3600.0, gt=0, le=86_400)
+    #: Files younger than this are left for the next compaction (a piece may be half-written).
+    lake_compact_min_age_s: float = Field(default=600.0, ge=0, le=86_400)
     #: Tests only: the point of a write-behind flush at which the worker kills itself (SIGKILL),
     #: to check that no crash between the changelog and the local store loses or doubles a count.
-    test_crash_at: Literal["flush-half-produced", "flush-produced", "flush-stored"] | None = None
+    test_crash_at: (
+        Literal["flush-half-produced", "flush-produced", "flush-stored", "lake-enriched-written"]
+        | None
+    ) = None
     timezone: str = "UTC"
     #: Repeats of the same device + watched SSID within this many seconds make one alert.
     alert_window_s: float = Field(default=300.0, ge=0)

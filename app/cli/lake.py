@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from app.lake.sql import connect, run_report
+from app.lake.sql import run_report, with_lake
 from app.lake.storage import Lake
 from app.logic.lake.reports import REPORTS, BadReport
 from app.settings import Settings
@@ -74,12 +74,14 @@ def _run(args: argparse.Namespace, settings: Settings, query: object) -> int:
     if args.format == "parquet" and args.output is None:
         print("probewatch: error: --format parquet needs --output FILE", file=sys.stderr)
         return EXIT_BAD_ARGUMENT
-    try:
-        con = connect(Lake(settings.lake))
+
+    def work(con: duckdb.DuckDBPyConnection) -> None:
         relation = query(con)  # type: ignore[operator]
-        if relation is None:
-            return 0
-        _print(relation, args.format, args.output)
+        if relation is not None:
+            _print(relation, args.format, args.output)
+
+    try:
+        with_lake(Lake(settings.lake), work)
     except BadReport as bad:
         print(f"probewatch: error: {bad}", file=sys.stderr)
         return EXIT_BAD_ARGUMENT

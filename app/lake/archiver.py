@@ -5,12 +5,14 @@ back the folds' commits, and the group spreads the partitions over the workers l
 Per partition it buffers what it reads and, every `flush_s` seconds (or at `max_records`), writes
 it as raw pieces (`app.logic.lake.layout`): for each piece first its enriched files, then the
 raw piece itself — the piece is the proof that everything made from it is there. Then it
-commits the offsets after it.
+commits the offsets after it. Between two polls it also compacts finished days
+(`app.lake.compactor`).
 
-After an assignment it resumes each partition after the highest offset its pieces hold, not at
-the committed offset (a crash between a piece and the commit would write it twice); enriched
-files left by a piece that was never finished (same first offset) are deleted before that
-offset is written again. A revoked partition's buffer is written out before it goes.
+After an assignment it resumes each partition after the highest offset its pieces hold (from its
+beginning when it has none), not at the committed offset (a crash between a piece and the commit
+would write it twice); enriched
+files left by a piece that was never finished (they start at that offset) are deleted then. A
+revoked partition's buffer is written out before it goes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import gzip
 import logging
 import os
+import signal
 import tempfile
 import time
 from collections import defaultdict
@@ -26,9 +29,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from app.lake.compactor import Compactor
 from app.lake.parquet import write_parquet
 from app.lake.storage import Lake
 from app.logic.lake.layout import (
@@ -65,8 +70,6 @@ class _Partition:
     buffered: list[RawRecord] = field(default_factory=list)
     #: The first offset to write next; records before it are in the lake already.
     next_offset: int = 0
-    #: Enriched files of an unfinished piece may start at `next_offset`: delete them first.
-    check_unfinished: bool = True
 
 
 class Archiver:
@@ -80,6 +83,9 @@ class Archiver:
         group_id: str,
         flush_s: float = 30.0,
         max_records: int = 50_000,
+        compactor: Compactor | None = None,
+        compact_s: float = 3600.0,
+        crash_after_enriched: bool = False,
     ) -> None:
         self.lake = lake
         self.zones = {zone.topic: zone for zone in zones}
@@ -87,9 +93,19 @@ class Archiver:
         self.group_id = group_id
         self.flush_s = flush_s
         self.max_records = max_records
+        self.compactor = compactor
+        #: Tests only (PROBEWATCH_TEST_CRASH_AT=lake-enriched-written): die by SIGKILL between
+        #: a piece's enriched files and its raw piece.
+        self.crash_after_enriched = crash_after_enriched
+        self.compact_s = compact_s
+        self._compact_at = time.monotonic() + min(compact_s, 60.0)
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._buffered = 0
         self._flushed_at = time.monotonic()
+        #: Held while partitions are written, compacted, assigned or revoked: aiokafka calls the
+        #: rebalance listener from its coordinator's task, concurrently with the loop, and a
+        #: partition resumed while its piece is still being written would be written twice.
+        self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         #: Set after each flush: tests and `flush_now` wait on it.
@@ -146,7 +162,11 @@ class Archiver:
                 if held is None:
                     continue
                 for message in messages:
-                    if message.offset < held.next_offset:
+                    # Offsets only grow: a record fetched again (a seek re-fetches what the
+                    # fetcher already brought) or already in the lake is not buffered twice.
+                    if message.offset < held.next_offset or (
+                        held.buffered and message.offset <= held.buffered[-1].offset
+                    ):
                         continue
                     held.buffered.append(
                         RawRecord(
@@ -163,30 +183,61 @@ class Archiver:
                 await self._flush(consumer, list(self._partitions))
             elif due:
                 self._flushed_at = time.monotonic()
+            if self.compactor is not None and time.monotonic() >= self._compact_at:
+                async with self._lock:
+                    await self._compact()
+                self._compact_at = time.monotonic() + self.compact_s
+
+    async def _compact(self) -> None:
+        """Compact the finished days this worker owns (see `app.lake.compactor`), between polls."""
+        compactor = self.compactor
+        assert compactor is not None
+        owned = {
+            tp.partition for tp, held in self._partitions.items() if held.zone.name == "probes"
+        }
+        if not owned:
+            return
+        for table in TABLES:
+            for day in await asyncio.to_thread(compactor.days_due, table, owned):
+                try:
+                    await asyncio.to_thread(compactor.compact, table, day)
+                except (OSError, duckdb.Error) as err:
+                    logger.warning("lake: compacting %s %s failed: %r", table, day, err)
 
     async def assigned(
         self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
     ) -> None:
         """Resume each new partition after what its pieces hold."""
+        async with self._lock:
+            await self._resume(consumer, assigned)
+
+    async def _resume(self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]) -> None:
         for tp in assigned:
             zone = self.zones[tp.topic]
             found = await asyncio.to_thread(self.lake.glob, raw_glob(zone.name, tp.partition))
             archived = [piece for path in found if (piece := Piece.parse(path)) is not None]
             last = resume_after(archived)
+            # Registered and sought at once: aiokafka fetches a new partition while this runs.
+            # Synchronous seeks only: asking the coordinator anything (the committed offset)
+            # from inside a rebalance waits for the rebalance, which waits for this. A partition
+            # with no piece is read from its beginning (0, or the earliest Kafka still holds).
             self._partitions[tp] = _Partition(zone, tp.partition, next_offset=last + 1)
-            if last >= 0:
-                consumer.seek(tp, last + 1)
-            else:
-                await consumer.seek_to_committed(tp)
+            consumer.seek(tp, last + 1)
+            await asyncio.to_thread(self._delete_unfinished, zone, tp.partition, last + 1)
 
     async def revoked(self, consumer: AIOKafkaConsumer, revoked: Iterable[TopicPartition]) -> None:
         """Write the revoked partitions' buffers while they are still this worker's."""
-        going = [tp for tp in revoked if tp in self._partitions]
-        await self._flush(consumer, going)
-        for tp in going:
-            del self._partitions[tp]
+        async with self._lock:
+            going = [tp for tp in revoked if tp in self._partitions]
+            await self._write_out(consumer, going)
+            for tp in going:
+                del self._partitions[tp]
 
     async def _flush(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
+        async with self._lock:
+            await self._write_out(consumer, tps)
+
+    async def _write_out(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
         commits: dict[TopicPartition, int] = {}
         for tp in tps:
             held = self._partitions.get(tp)
@@ -208,11 +259,11 @@ class Archiver:
     def _write(self, held: _Partition, records: list[RawRecord]) -> None:
         """Write a partition's records as pieces, each after the enriched files made from it."""
         zone = held.zone
-        if held.check_unfinished:
-            self._delete_unfinished(zone, held.partition, records[0].offset)
-            held.check_unfinished = False
         for piece, day, run in pieces(zone.name, held.partition, records):
             self._write_enriched(zone, piece, run)
+            if self.crash_after_enriched:
+                logger.warning("lake archiver: dying on purpose before writing %s", piece.stem)
+                os.kill(os.getpid(), signal.SIGKILL)
             raw = gzip.compress(b"".join(map(envelope, run)), compresslevel=5)
             self.lake.put_bytes(raw_path(piece, day), raw)
             counters.incr(f"lake.{zone.name}.archived", len(run))

@@ -11,8 +11,8 @@ the lake's own fsspec file system, registered with DuckDB (no DuckDB extension t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -20,6 +20,8 @@ from app.lake.parquet import COLUMNS, empty_select
 from app.lake.storage import Lake
 from app.logic.lake.layout import table_glob
 from app.logic.lake.reports import REPORTS, BadReport, report_parameters
+
+T = TypeVar("T")
 
 VIEWS = {
     "probes": (
@@ -58,6 +60,29 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     for name, select in VIEWS.items():
         con.execute(f"CREATE VIEW {name} AS {select}")
     return con
+
+
+#: How often a query is tried again when a file it was to read was compacted away meanwhile.
+RETRIES = 3
+
+
+def with_lake(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """`work(con)` on a fresh connection; again (up to RETRIES times) when a file listed as it
+    started was compacted away before it was read: the compacted file that replaced it is there
+    by then (compaction writes it before deleting what it merged)."""
+    for attempt in range(RETRIES):
+        with connect(lake) as con:
+            try:
+                return work(con)
+            except duckdb.IOException as err:
+                if attempt == RETRIES - 1 or not _vanished(err):
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _vanished(err: duckdb.Error) -> bool:
+    text = str(err)
+    return "No such file" in text or "not found" in text.lower()
 
 
 def run_report(

@@ -12,7 +12,7 @@ owner to read. A record faust skips on its way here is logged and counted (`Offs
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast, get_args
 
 from faust.types import TP, AppT, EventT, StreamT
 
@@ -21,13 +21,16 @@ from app.worker import dead_letters
 from app.worker.counters import counters
 from app.worker.offset_guard import OffsetGuard
 from app.worker.pacing import Pacer
-from app.worker.write_behind import WriteBehind
+from app.worker.write_behind import CrashPoint, WriteBehind
 
 write_behind = WriteBehind(
     app,
     max_staged=settings.flush_max_rows,
     interval_s=settings.flush_interval_s,
-    crash_at=settings.test_crash_at,
+    crash_at=cast(
+        "CrashPoint | None",
+        settings.test_crash_at if settings.test_crash_at in get_args(CrashPoint) else None,
+    ),
 )
 
 

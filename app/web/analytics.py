@@ -11,10 +11,11 @@ import csv
 import io
 from typing import Any
 
+import duckdb
 from aiohttp import web as aiohttp_web
 from faust import web
 
-from app.lake.sql import connect, run_report
+from app.lake.sql import run_report, with_lake
 from app.lake.storage import Lake
 from app.logic.lake.reports import REPORTS, BadReport
 from app.main import settings
@@ -67,9 +68,11 @@ class ReportView(web.View):
 
 
 def _rows(report: str, given: dict[str, str]) -> tuple[list[str], list[tuple[Any, ...]]]:
-    with connect(Lake(settings.lake)) as con:
+    def work(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple[Any, ...]]]:
         relation = run_report(con, report, given)
         return relation.columns, [tuple(_plain(v) for v in row) for row in relation.fetchall()]
+
+    return with_lake(Lake(settings.lake), work)
 
 
 def _plain(value: Any) -> Any:

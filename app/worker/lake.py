@@ -10,6 +10,7 @@ from aiokafka.partitioner import murmur2
 from mode import Service
 
 from app.lake.archiver import Archiver, Zone
+from app.lake.compactor import Compactor
 from app.lake.storage import Lake
 from app.logic.lake.flatten import message_rows, probe_rows
 from app.logic.lake.raw import RawRecord
@@ -63,8 +64,9 @@ class LakeService(Service):
 
 
 if settings.lake:
+    lake = Lake(settings.lake)
     archiver = Archiver(
-        Lake(settings.lake),
+        lake,
         [
             Zone(settings.topic("probes"), "probes", flatten_probes),
             Zone(settings.topic("telegram-updates"), "telegram", flatten_updates),
@@ -72,6 +74,9 @@ if settings.lake:
         settings.kafka_bootstrap_servers,
         group_id=f"{settings.app_id}-lake",
         flush_s=settings.lake_flush_s,
+        compactor=Compactor(lake, settings.partitions, settings.lake_compact_min_age_s),
+        compact_s=settings.lake_compact_s,
+        crash_after_enriched=settings.test_crash_at == "lake-enriched-written",
     )
     lake_service = LakeService(archiver)
 

@@ -35,7 +35,12 @@ def archived(
     deployment = Deployment(
         data_dir=tmp_path_factory.mktemp("lake"),
         partitions=4,
-        extra_env={"PROBEWATCH_LAKE_FLUSH_S": "1"},
+        extra_env={
+            "PROBEWATCH_LAKE_FLUSH_S": "1",
+            # The capture's days are long finished: compact them as soon as they are written.
+            "PROBEWATCH_LAKE_COMPACT_S": "2",
+            "PROBEWATCH_LAKE_COMPACT_MIN_AGE_S": "0",
+        },
     )
     pcap = capture(CAPTURE)
     truth = tshark_probes(pcap, damaged_ok=False)
@@ -169,3 +174,24 @@ def test_bad_reports_and_queries_are_refused_clearly(
     assert failed.returncode == 1 and "query failed" in failed.stderr
     names = [r["name"] for r in worker.get("/analytics")[1]["reports"]]
     assert "probes-per-hour" in names and "messages-per-day" in names
+
+
+def test_finished_days_are_compacted_into_one_file_each_and_nothing_changes(
+    archived: tuple[Deployment, Worker, list[TsharkProbe]],
+) -> None:
+    deployment, _, truth = archived
+    days = deployment.data_dir / "lake" / "enriched" / "probes"
+
+    def compacted() -> bool:
+        folders = list(days.glob("day=*"))
+        return bool(folders) and all(
+            [p.name for p in folder.glob("*.parquet")][:1]
+            == [p.name for p in folder.glob("compacted-*.parquet")]
+            and len(list(folder.glob("*.parquet"))) == 1
+            for folder in folders
+        )
+
+    wait_for(compacted, 60, "one compacted file per day")
+    assert _sql(deployment, "select count(*), count(distinct mac) from probes_files") == [
+        [len(truth), len({p.mac for p in truth})]
+    ]

@@ -1,0 +1,82 @@
+"""The lake across a `kill -9`: every committed record is there exactly once.
+
+The archiver kills itself (SIGKILL, `PROBEWATCH_TEST_CRASH_AT=lake-enriched-written`) after
+writing its first piece's enriched files and before the raw piece that proves them; its offsets
+are never committed. The worker started again resumes after the pieces there are, deletes the
+unfinished piece's files and writes it again: the raw zone holds each record once, and the
+enriched zone each probe once (its files, not only the deduplicating view)."""
+
+from __future__ import annotations
+
+import gzip
+import signal
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+
+from tests.harness import VENV_BIN, Deployment, Worker, new_prefix, wait_for
+from tests.kafka_io import end_offsets, probe, produce_probes
+from tests.workdir import empty_workdir
+
+TS = 1_795_300_000.0
+DEVICES = [f"f0:18:98:00:88:{i:02x}" for i in range(60)]
+PER_DEVICE = 5
+
+
+def _files_count(deployment: Deployment) -> int | None:
+    done = subprocess.run(
+        [
+            str(VENV_BIN / "probewatch"),
+            "sql",
+            "--format",
+            "csv",
+            "select count(*) from probes_files",
+        ],
+        env=deployment.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=empty_workdir(),
+    )
+    return int(done.stdout.splitlines()[1]) if done.returncode == 0 else None
+
+
+def test_a_kill_between_a_pieces_files_and_the_piece_loses_and_doubles_nothing(
+    tmp_path: Path,
+) -> None:
+    prefix = new_prefix("lakecrash")
+    calm_env = {"PROBEWATCH_LAKE_FLUSH_S": "1"}
+    crashing = Deployment(
+        tmp_path,
+        prefix=prefix,
+        partitions=2,
+        extra_env={**calm_env, "PROBEWATCH_TEST_CRASH_AT": "lake-enriched-written"},
+    )
+    calm = Deployment(tmp_path, prefix=prefix, partitions=2, extra_env=calm_env)
+    sent = [probe(mac, TS + 10 * i + n) for n in range(PER_DEVICE) for i, mac in enumerate(DEVICES)]
+    first = Worker(crashing).start()
+    try:
+        first.wait_ready()
+        produce_probes(prefix, sent)
+        status = first.wait_exit(90)
+    finally:
+        first.stop()
+    assert status == -signal.SIGKILL, "the archiver was to kill its worker"
+    lake = tmp_path / "lake"
+    enriched = {p.name.split(".")[0] for p in (lake / "enriched" / "probes").glob("day=*/*")}
+    raw = {p.name.split(".")[0] for p in (lake / "raw" / "probes").glob("context_date=*/*")}
+    assert enriched - raw, "the crash left a piece's enriched files without their raw piece"
+
+    with Worker(calm, port=first.port):
+        wait_for(lambda: _files_count(calm) == len(sent), 90, "every probe in the lake once")
+    offsets: dict[int, list[int]] = defaultdict(list)
+    for path in sorted((lake / "raw" / "probes").glob("context_date=*/*.jsonl.gz")):
+        partition = int(path.name.split("+")[1])
+        offsets[partition] += [
+            orjson.loads(line)["offset"] for line in gzip.decompress(path.read_bytes()).splitlines()
+        ]
+    for partition, end in end_offsets(f"{prefix}probes", 2).items():
+        assert sorted(offsets[partition]) == list(range(end)), f"partition {partition}"
+    assert _files_count(calm) == len(sent), "no probe doubled in the files"
