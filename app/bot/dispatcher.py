@@ -35,7 +35,7 @@ BOT_COMMANDS = (
 async def api_unavailable(event: ErrorEvent) -> None:
     """A handler's API call failed (down, timing out, rebalancing): tell the chat, don't go quiet.
 
-    Look-ups answer such failures themselves; this catches the edits and lists.
+    Look-ups answer such failures themselves; this catches the edits, lists and reports.
     """
     logger.warning("API call for a chat failed: %s", event.exception)
     message = event.update.message
