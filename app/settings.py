@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     #: The public HTTPS base URL Telegram posts to (e.g. a tunnel), for `probewatch webhook-set`.
     telegram_public_url: str | None = None
     telegram_allowed_chats: str = ""
+    #: Chats that may ask `/stats` (reports over the lake); empty = none. Comma-separated ids.
+    telegram_stats_chats: str = ""
     #: Source networks allowed to post to the webhook; empty = any (the secret is always checked).
     telegram_allowed_networks: str = ""
     #: Reverse proxies (networks) whose X-Forwarded-For names the real client; empty = trust none.

@@ -1,4 +1,5 @@
-"""The bot's client of probewatch's own HTTP API: devices, names, the watch list, subscriptions.
+"""The bot's client of probewatch's own HTTP API: devices, names, the watch list, subscriptions,
+the reports over the history lake.
 
 The bot asks the API rather than a table because the worker handling a chat rarely owns the
 device's partition; any worker's API routes the query to the owner. Edits go through the API too,
@@ -27,6 +28,8 @@ DeviceJson = Mapping[str, Any]
 
 #: How many devices a look-up by name lists: more than one Telegram message can show.
 NAMED_PAGE = 100
+#: How long a report may take: DuckDB reads the lake's files, far slower than a table look-up.
+REPORT_TIMEOUT_S = 30.0
 
 
 class ApiUnavailable(Exception):
@@ -92,12 +95,50 @@ class EditRefused:
 EditResult = EditDone | EditPending | EditRefused
 
 
+@dataclass(frozen=True)
+class ReportInfo:
+    """One ready report of `GET /analytics`: its name, what it answers, the parameters it takes."""
+
+    name: str
+    about: str
+    parameters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportRows:
+    """200 to `GET /analytics/{report}`: the columns, and each row as {column: value}."""
+
+    report: str
+    columns: tuple[str, ...]
+    rows: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class ReportRefused:
+    """400 (a bad report or parameter, named by `parameter`) or 404 (no lake): `error` says why."""
+
+    status: int
+    error: str
+    parameter: str | None
+
+
+ReportResult = ReportRows | ReportRefused
+
+
 class ProbewatchApi:
     """An aiohttp client of one worker's API; the session is opened on first use."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0, busy_retry_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        busy_retry_s: float = 5.0,
+        report_timeout: float = REPORT_TIMEOUT_S,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.report_timeout = report_timeout
         #: How long a 503 (a rebalance in progress) is retried before it counts as a failure.
         self.busy_retry_s = busy_retry_s
         self._session: aiohttp.ClientSession | None = None
@@ -166,6 +207,38 @@ class ProbewatchApi:
         """Send this chat no more alerts; `changed` is false if it was not subscribed."""
         return _edit(*await self._call("DELETE", f"/subscriptions/{chat_id}"))
 
+    async def reports(self) -> list[ReportInfo]:
+        """The ready reports over the lake (`GET /analytics`), sorted by name."""
+        status, body = await self._call("GET", "/analytics")
+        if status != 200 or not isinstance(body, dict) or not isinstance(body.get("reports"), list):
+            raise _unexpected(status)
+        return [
+            ReportInfo(
+                str(item.get("name", "")),
+                str(item.get("about") or ""),
+                tuple(str(p) for p in item.get("parameters") or ()),
+            )
+            for item in body["reports"]
+            if isinstance(item, dict)
+        ]
+
+    async def report(self, name: str, params: Mapping[str, str]) -> ReportResult:
+        """One report's rows (`GET /analytics/{report}`), or why the API refused it."""
+        status, body = await self._call(
+            "GET",
+            f"/analytics/{quote(name, safe='')}",
+            params=dict(params),
+            timeout=self.report_timeout,
+        )
+        if status == 200 and isinstance(body, dict):
+            columns = tuple(str(c) for c in body.get("columns") or ())
+            rows = tuple(r for r in body.get("rows") or () if isinstance(r, dict))
+            return ReportRows(str(body.get("report") or name), columns, rows)
+        if status in (400, 404):
+            parameter = body.get("parameter") if isinstance(body, dict) else None
+            return ReportRefused(status, _error(body), str(parameter) if parameter else None)
+        raise _unexpected(status)
+
     async def _call(
         self,
         method: str,
@@ -173,15 +246,17 @@ class ProbewatchApi:
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> tuple[int, Any]:
         """Status and decoded body; a 503 (rebalance) is retried for up to `busy_retry_s`.
 
         Every call the bot makes is safe to repeat (GETs, and PUT/DELETE of a whole value).
+        `timeout` replaces the client's for this call.
         """
         url = f"{self.base_url}{path}"
         deadline = time.monotonic() + self.busy_retry_s
         while True:
-            status, body = await self._request(method, url, json, params)
+            status, body = await self._request(method, url, json, params, timeout or self.timeout)
             if status == 503 and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
                 continue
@@ -195,17 +270,21 @@ class ProbewatchApi:
         url: str,
         json: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
+        timeout: float,
     ) -> tuple[int, Any]:
         session = self._open()
+        limit = aiohttp.ClientTimeout(total=timeout)
         try:
-            async with session.request(method, url, json=json, params=params) as response:
+            async with session.request(
+                method, url, json=json, params=params, timeout=limit
+            ) as response:
                 try:
                     body = await response.json(content_type=None)
                 except ValueError:
                     body = None
                 return response.status, body
         except TimeoutError:
-            raise ApiUnavailable(f"no answer from the API within {self.timeout:g} s") from None
+            raise ApiUnavailable(f"no answer from the API within {timeout:g} s") from None
         except aiohttp.ClientError as err:
             raise ApiUnavailable(f"cannot reach the API ({type(err).__name__})") from None
 

@@ -74,6 +74,8 @@ class TelegramConfig:
     webhook_secret: SecretStr | None = field(repr=False)
     public_url: str | None
     allowed_chats: frozenset[int]
+    #: Chats that may ask for reports over the lake (`/stats`); any other chat is refused.
+    stats_chats: frozenset[int]
     allowed_networks: tuple[Network, ...]
     trusted_proxies: tuple[Network, ...]
     max_body_bytes: int
@@ -188,16 +190,15 @@ def _read_or_create(path_file: Path) -> str:
     return path_file.read_text().strip()
 
 
-def parse_chats(text: str) -> frozenset[int]:
-    """PROBEWATCH_TELEGRAM_ALLOWED_CHATS: comma-separated chat ids (groups are negative)."""
+def parse_chats(text: str, variable: str = "PROBEWATCH_TELEGRAM_ALLOWED_CHATS") -> frozenset[int]:
+    """Comma-separated chat ids (groups are negative): PROBEWATCH_TELEGRAM_ALLOWED_CHATS, or
+    the `variable` named in an error."""
     chats = set()
     for item in filter(None, (part.strip() for part in text.split(","))):
         try:
             chats.add(int(item))
         except ValueError:
-            raise BotConfigError(
-                "PROBEWATCH_TELEGRAM_ALLOWED_CHATS", f"has {item[:30]!r}, which is not a chat id"
-            ) from None
+            raise BotConfigError(variable, f"has {item[:30]!r}, which is not a chat id") from None
     return frozenset(chats)
 
 
@@ -284,6 +285,7 @@ def load_telegram_config(settings: Settings) -> TelegramConfig | None:
         webhook_secret=secret,
         public_url=public_url,
         allowed_chats=parse_chats(settings.telegram_allowed_chats),
+        stats_chats=parse_chats(settings.telegram_stats_chats, "PROBEWATCH_TELEGRAM_STATS_CHATS"),
         allowed_networks=parse_networks(
             settings.telegram_allowed_networks, "PROBEWATCH_TELEGRAM_ALLOWED_NETWORKS"
         ),

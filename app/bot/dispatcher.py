@@ -11,8 +11,8 @@ from aiogram.types import BotCommand, ErrorEvent
 
 from app.bot.api import ApiUnavailable, ProbewatchApi
 from app.bot.format import request_failed
-from app.bot.middlewares import AllowedChatsMiddleware
-from app.bot.routers import devices, names, start, subscriptions, watchlist
+from app.bot.middlewares import AddressedMiddleware, AllowedChatsMiddleware
+from app.bot.routers import devices, names, start, stats, subscriptions, watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ BOT_COMMANDS = (
     BotCommand(command="watchlist", description="The watched SSIDs"),
     BotCommand(command="subscribe", description="Get an alert here when a watched SSID is probed"),
     BotCommand(command="unsubscribe", description="No more alerts in this chat"),
+    BotCommand(command="stats", description="Reports over the history: /stats messages-per-day 7d"),
     BotCommand(command="help", description="What this bot does and how to ask it"),
     BotCommand(command="start", description="Start talking to the bot"),
 )
@@ -34,7 +35,7 @@ BOT_COMMANDS = (
 async def api_unavailable(event: ErrorEvent) -> None:
     """A handler's API call failed (down, timing out, rebalancing): tell the chat, don't go quiet.
 
-    Look-ups answer such failures themselves; this catches the edits and lists.
+    Look-ups answer such failures themselves; this catches the edits, lists and reports.
     """
     logger.warning("API call for a chat failed: %s", event.exception)
     message = event.update.message
@@ -43,13 +44,19 @@ async def api_unavailable(event: ErrorEvent) -> None:
 
 
 def build_dispatcher(
-    *, api: ProbewatchApi, allowed_chats: frozenset[int], timezone: ZoneInfo
+    *,
+    api: ProbewatchApi,
+    allowed_chats: frozenset[int],
+    timezone: ZoneInfo,
+    stats_chats: frozenset[int] = frozenset(),
 ) -> Dispatcher:
-    """A dispatcher whose handlers get `api` and `timezone` injected by parameter name.
+    """A dispatcher whose handlers get `api`, `timezone` and `stats_chats` injected by name.
 
-    The devices router goes last: its catch-all takes any text (a MAC or a name).
+    Group messages not meant for the bot are dropped before the allow-list (which would answer
+    them) and any handler. The devices router goes last: its catch-all takes any text.
     """
     dp = Dispatcher(name="probewatch")
+    dp.update.outer_middleware(AddressedMiddleware(c.command for c in BOT_COMMANDS))
     dp.update.outer_middleware(AllowedChatsMiddleware(allowed_chats))
     dp.errors.register(api_unavailable, ExceptionTypeFilter(ApiUnavailable))
     dp.include_routers(
@@ -57,8 +64,10 @@ def build_dispatcher(
         names.create_router(),
         watchlist.create_router(),
         subscriptions.create_router(),
+        stats.create_router(),
         devices.create_router(),
     )
     dp["api"] = api
     dp["timezone"] = timezone
+    dp["stats_chats"] = stats_chats
     return dp

@@ -84,20 +84,26 @@ def format_device(stats: DeviceJson, tz: ZoneInfo, limit: int = MAX_MESSAGE) -> 
     if stats.get("ssids_truncated"):
         notes.append("<i>(more SSIDs were probed than a device's list keeps)</i>")
     lines = [f"• <code>{escape(ssid)}</code>" for ssid in ssids]
-    return _fit(head + ("\nSSIDs:" if ssids else ""), lines, notes, limit)
+    return fit(head + ("\nSSIDs:" if ssids else ""), lines, notes, limit)
 
 
-def _fit(
-    head: str, lines: list[str], notes: list[str], limit: int, total: int | None = None
+def fit(
+    head: str,
+    lines: list[str],
+    notes: list[str],
+    limit: int,
+    total: int | None = None,
+    close: str = "",
 ) -> str:
-    """`head`, as many `lines` as fit, a "… and N more" line when some did not (or `total`
-    says there are more than `lines`), then `notes`."""
+    """`head`, as many `lines` as fit, `close` (the end tag of a block the lines are in), a
+    "… and N more" line when some did not fit (or `total` says there are more than `lines`),
+    then `notes`."""
     total = len(lines) if total is None else max(total, len(lines))
     tail = "".join(f"\n{note}" for note in notes)
-    whole = head + "".join(f"\n{line}" for line in lines) + tail
+    whole = head + "".join(f"\n{line}" for line in lines) + close + tail
     if total == len(lines) and telegram_length(whole) <= limit:
         return whole
-    reserve = telegram_length(f"\n… and {total} more") + telegram_length(tail)
+    reserve = telegram_length(f"{close}\n… and {total} more") + telegram_length(tail)
     used = telegram_length(head)
     kept: list[str] = []
     for line in lines:
@@ -107,7 +113,7 @@ def _fit(
         kept.append(line)
         used += size
     more = f"\n… and {total - len(kept)} more"
-    return head + "".join(f"\n{line}" for line in kept) + more + tail
+    return head + "".join(f"\n{line}" for line in kept) + close + more + tail
 
 
 def format_devices_named(
@@ -129,7 +135,7 @@ def format_devices_named(
     head = f"🔎 <b>{count} devices</b> have <b>{escape(name)}</b> in their name:"
     lines = [_brief(stats, tz) for stats in latest_first]
     notes = ["Send a MAC address to see one of them in full."]
-    return _fit(head, lines, notes, limit, total=count)
+    return fit(head, lines, notes, limit, total=count)
 
 
 def _brief(stats: DeviceJson, tz: ZoneInfo) -> str:
@@ -159,7 +165,7 @@ def format_watchlist(entries: Sequence[WatchEntry], limit: int = MAX_MESSAGE) ->
         + (f" — {escape(entry.reason)}" if entry.reason else "")
         for entry in entries
     ]
-    return _fit(head, lines, [], limit)
+    return fit(head, lines, [], limit)
 
 
 def format_alert(alert: Alert, tz: ZoneInfo) -> str:
@@ -194,6 +200,14 @@ def no_device_named(name: str) -> str:
     return (
         f"No device is named <b>{escape(name[:80])}</b>, and that is not a MAC address either. "
         "Send a MAC address (<code>aa:bb:cc:dd:ee:ff</code>) or a name given with /name."
+    )
+
+
+def mention_usage(username: str) -> str:
+    """A mention of the bot with no question: how to ask in a group."""
+    return (
+        "Ask me about a device: mention me with a MAC address or a device's name, e.g. "
+        f"<code>@{escape(username)} aa:bb:cc:dd:ee:ff</code>, or use /device."
     )
 
 
@@ -254,6 +268,11 @@ HELP = (
     '<code>/watch "Free WiFi" phishing bait</code>); /unwatch <code>&lt;ssid&gt;</code> '
     "stops; /watchlist shows them.\n"
     "/subscribe: this chat gets a message whenever a device probes for a watched SSID; "
-    "/unsubscribe stops them.\n\n"
+    "/unsubscribe stops them.\n"
+    "/stats lists the reports over the history; "
+    "/stats <code>&lt;report&gt; [since] [until]</code> shows one, e.g. "
+    "<code>/stats messages-per-day 7d</code> (chats allowed to see reports only).\n\n"
+    "In a group I answer only commands, messages that mention me and replies to me; "
+    "everything else is recorded silently.\n\n"
     "/help shows this text again."
 )

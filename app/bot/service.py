@@ -96,6 +96,12 @@ class BotService(Service):
                 "PROBEWATCH_TELEGRAM_ALLOWED_CHATS is empty: every chat is refused (the refusal "
                 "tells each chat its id to add)"
             )
+        if config.stats_chats - config.allowed_chats:
+            logger.warning(
+                "PROBEWATCH_TELEGRAM_STATS_CHATS has chats not on "
+                "PROBEWATCH_TELEGRAM_ALLOWED_CHATS (%s): the bot refuses them before /stats",
+                ", ".join(str(c) for c in sorted(config.stats_chats - config.allowed_chats)),
+            )
         self._ready.set()
         if config.mode == "polling":
             self._start_polling(config)
@@ -108,7 +114,10 @@ class BotService(Service):
             return None
         self.api = ProbewatchApi(config.api_url)
         self.dispatcher = build_dispatcher(
-            api=self.api, allowed_chats=config.allowed_chats, timezone=config.timezone
+            api=self.api,
+            allowed_chats=config.allowed_chats,
+            timezone=config.timezone,
+            stats_chats=config.stats_chats,
         )
         for identity in config.bots:
             self.bots[identity.bot_id] = new_bot(identity, config)
@@ -138,7 +147,7 @@ class BotService(Service):
         backoff = 1.0
         while True:
             try:
-                me = await bot.get_me()
+                me = await bot.me()  # kept: group messages are checked for mentions of it
                 break
             except TelegramUnauthorizedError:
                 raise SettingError(

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
@@ -30,6 +30,7 @@ from app.bot.format import (
     format_devices_named,
     invalid_query,
     lookup_failed,
+    mention_usage,
     no_result,
     not_a_mac,
 )
@@ -136,13 +137,21 @@ async def command_device(
     await answer_query(message, command.args, api, timezone)
 
 
-async def any_text(message: Message, api: ProbewatchApi, timezone: ZoneInfo) -> None:
-    """Any other text: a MAC address in any common spelling, a device's name, or a hint."""
-    text = message.text or ""
-    if text.startswith("/"):
+async def any_text(
+    message: Message, addressed_text: str, bot: Bot, api: ProbewatchApi, timezone: ZoneInfo
+) -> None:
+    """Any other text: a MAC address in any common spelling, a device's name, or a hint.
+
+    `addressed_text` is the text without a mention of the bot (`AddressedMiddleware`): in a
+    group, `@ThisBot Alice phone` asks for "Alice phone"; a bare mention gets the usage.
+    """
+    if addressed_text.startswith("/"):
         await message.answer(UNKNOWN_COMMAND)
         return
-    await answer_query(message, text, api, timezone)
+    if not addressed_text.strip():
+        await message.answer(mention_usage((await bot.me()).username or "bot"))
+        return
+    await answer_query(message, addressed_text, api, timezone)
 
 
 def create_router() -> Router:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from app.bot.api import ProbewatchApi
 from app.bot.dispatcher import build_dispatcher
+from app.logic.lake.reports import REPORTS, BadReport, report_parameters
 from app.logic.listing import ListingError, ListItem, parse_query
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, clean_name, name_key
@@ -29,6 +30,16 @@ MAC = "f0:18:98:11:22:33"
 LIST_ITEM_FIELDS = tuple(ListItem.__annotations__)
 CHAT = 1001
 STRANGER = 2002
+#: An allowed supergroup; it may not see reports. STRANGERS is a group not allowed.
+GROUP = -1001234567890
+STRANGERS = -1009999999999
+#: The bot as the fake Bot API introduces it (getMe).
+BOT_USERNAME = f"probewatch_{BOT_ID}_bot"
+#: Messages per day, as the lake's `messages-per-day` report answers them.
+MESSAGES_PER_DAY = {
+    "columns": ["day", "messages"],
+    "rows": [{"day": "2026-11-18", "messages": 4}, {"day": "2026-11-19", "messages": 12}],
+}
 
 #: DeviceStats as `GET /devices/{mac}` serves them (app.logic.stats.device_stats).
 STATS: dict[str, Any] = {
@@ -82,6 +93,10 @@ class FakeApi:
         self.fail_with: list[int] = []
         self.watchlist: dict[str, str] = {}
         self.subscriptions: dict[int, int | None] = {}
+        #: What `GET /analytics/{report}` answers: columns and rows per report (else no rows).
+        self.reports: dict[str, dict[str, Any]] = {"messages-per-day": MESSAGES_PER_DAY}
+        #: False: answer as a worker with PROBEWATCH_LAKE empty does (404).
+        self.lake = True
         self.requests: list[tuple[str, str, Any]] = []
 
     def web_app(self) -> web.Application:
@@ -95,6 +110,8 @@ class FakeApi:
         app.router.add_delete("/watchlist/{ssid:.+}", self._unwatch)
         app.router.add_put("/subscriptions/{chat}", self._subscribe)
         app.router.add_delete("/subscriptions/{chat}", self._unsubscribe)
+        app.router.add_get("/analytics", self._analytics)
+        app.router.add_get("/analytics/{report}", self._report)
         return app
 
     @web.middleware
@@ -183,6 +200,31 @@ class FakeApi:
         changed = self.subscriptions.pop(chat, 0) != 0
         return web.json_response({"chat_id": chat, "subscribed": False, "changed": changed})
 
+    async def _analytics(self, request: web.Request) -> web.Response:
+        reports = [
+            {"name": name, "about": r.about, "parameters": ["since", "until", *r.extra]}
+            for name, r in sorted(REPORTS.items())
+        ]
+        return web.json_response({"reports": reports})
+
+    async def _report(self, request: web.Request) -> web.Response:
+        """`GET /analytics/{report}` with the real checks (app.web.analytics), canned rows."""
+        name, given = request.match_info["report"], dict(request.query)
+        if not self.lake:
+            return _error(404, "there is no lake (PROBEWATCH_LAKE is empty)")
+        report = REPORTS.get(name)
+        try:
+            if report is None:
+                raise BadReport("report", f"no report {name!r} (see GET /analytics)")
+            unknown = sorted(set(given) - {"since", "until", *report.extra})
+            if unknown:
+                raise BadReport(unknown[0], "is not a parameter of this report")
+            report_parameters(report, given)
+        except BadReport as bad:
+            return web.json_response({"error": str(bad), "parameter": bad.parameter}, status=400)
+        canned = self.reports.get(name, {"columns": ["day"], "rows": []})
+        return web.json_response({"report": name, **canned})
+
 
 def _error(status: int, error: str) -> web.Response:
     return web.json_response({"error": error}, status=status)
@@ -222,7 +264,10 @@ async def dispatcher(fake_api: FakeApi) -> AsyncIterator[Dispatcher]:
     """The real dispatcher, asking the stand-in API, serving CHAT only, in London time."""
     async with ProbewatchApi(fake_api.url, busy_retry_s=0.2) as api:
         yield build_dispatcher(
-            api=api, allowed_chats=frozenset({CHAT}), timezone=ZoneInfo("Europe/London")
+            api=api,
+            allowed_chats=frozenset({CHAT, GROUP}),
+            timezone=ZoneInfo("Europe/London"),
+            stats_chats=frozenset({CHAT}),
         )
 
 
@@ -237,9 +282,39 @@ class Chat:
 
     async def say(self, text: str, chat_id: int = CHAT) -> list[SentMessage]:
         """Feed one text message; the replies it got."""
-        before = len(self.telegram.messages(chat_id))
         self.update_id += 1
-        await self.dispatcher.feed_raw_update(self.bot, text_update(self.update_id, chat_id, text))
+        return await self.feed(text_update(self.update_id, chat_id, text), chat_id)
+
+    async def say_in_group(
+        self,
+        text: str,
+        *,
+        chat_id: int = GROUP,
+        entities: list[dict[str, Any]] | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> list[SentMessage]:
+        """Feed a supergroup message (entities as given, commands found as Telegram does);
+        `reply_to` is the `from` of the message it replies to. The replies it got."""
+        self.update_id += 1
+        update = text_update(self.update_id, chat_id, text, group=True)
+        message = update["message"]
+        message["chat"]["type"] = "supergroup"
+        if entities is not None:
+            message["entities"] = entities
+        if reply_to is not None:
+            message["reply_to_message"] = {
+                "message_id": 1,
+                "date": message["date"],
+                "chat": message["chat"],
+                "from": reply_to,
+                "text": "an earlier message",
+            }
+        return await self.feed(update, chat_id)
+
+    async def feed(self, update: dict[str, Any], chat_id: int) -> list[SentMessage]:
+        """Feed any update; the replies `chat_id` got."""
+        before = len(self.telegram.messages(chat_id))
+        await self.dispatcher.feed_raw_update(self.bot, update)
         return self.telegram.messages(chat_id)[before:]
 
 

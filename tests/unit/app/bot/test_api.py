@@ -17,6 +17,8 @@ from app.bot.api import (
     EditRefused,
     InvalidQuery,
     ProbewatchApi,
+    ReportRefused,
+    ReportRows,
     WatchEntry,
 )
 from tests.harness import free_port
@@ -140,3 +142,50 @@ async def test_an_edit_that_keeps_failing_raises(fake_api: FakeApi) -> None:
             await api.subscribe(1, 2)
         with pytest.raises(ApiUnavailable, match="being rebalanced"):
             await api.watchlist()
+
+
+async def test_reports_are_listed(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
+        reports = {r.name: r for r in await api.reports()}
+    assert reports["presence"].parameters == ("since", "until", "mac", "gap_minutes")
+    assert reports["messages-per-day"].about == "Messages per day (edits not counted)."
+
+
+async def test_a_report_s_rows_and_refusals(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
+        rows = await api.report("messages-per-day", {"since": "2026-11-18"})
+        assert rows == ReportRows(
+            "messages-per-day",
+            ("day", "messages"),
+            ({"day": "2026-11-18", "messages": 4}, {"day": "2026-11-19", "messages": 12}),
+        )
+        assert fake_api.requests[-1][1] == "/analytics/messages-per-day?since=2026-11-18"
+        assert await api.report("presence", {"mac": "nope"}) == ReportRefused(
+            400, "mac: give the device's MAC, aa:bb:cc:dd:ee:ff", "mac"
+        )
+        refused = await api.report("no such/report", {})
+        assert isinstance(refused, ReportRefused) and refused.parameter == "report"
+        assert fake_api.requests[-1][1] == "/analytics/no%20such%2Freport"
+        fake_api.lake = False
+        assert await api.report("messages-per-day", {}) == ReportRefused(
+            404, "there is no lake (PROBEWATCH_LAKE is empty)", None
+        )
+
+
+async def test_a_report_that_fails_or_takes_too_long_is_unavailable(fake_api: FakeApi) -> None:
+    async with ProbewatchApi(fake_api.url) as api:
+        fake_api.fail_with = [500]
+        with pytest.raises(ApiUnavailable, match="HTTP 500"):
+            await api.report("messages-per-day", {})
+    release = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.json_response({"report": "x", "columns": [], "rows": []})
+
+    app = web.Application()
+    app.router.add_get("/analytics/{report}", slow)
+    async with serve(app) as url, ProbewatchApi(url, timeout=5, report_timeout=0.2) as api:
+        with pytest.raises(ApiUnavailable, match=r"within 0\.2 s"):
+            await api.report("messages-per-day", {})
+        release.set()

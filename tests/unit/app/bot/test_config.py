@@ -76,6 +76,7 @@ def test_webhook_mode_needs_a_secret(tmp_path: Path) -> None:
         ({"telegram_webhook_path": "short"}, "WEBHOOK_PATH", "must be 16-128 of"),
         ({"telegram_webhook_path": "a/b" * 8}, "WEBHOOK_PATH", "must be 16-128 of"),
         ({"telegram_allowed_chats": "12, x"}, "ALLOWED_CHATS", "has 'x', which is not a chat id"),
+        ({"telegram_stats_chats": "-100 12"}, "STATS_CHATS", "has '-100 12', which is not a"),
         ({"telegram_allowed_networks": "10.0.0.0/33"}, "ALLOWED_NETWORKS", "'10.0.0.0/33', wh"),
         ({"telegram_trusted_proxies": "proxy"}, "TRUSTED_PROXIES", "has 'proxy', which is not"),
         ({"telegram_public_url": "http://x.example"}, "PUBLIC_URL", "must be an https:// URL"),
@@ -182,14 +183,21 @@ def test_allow_lists(tmp_path: Path) -> None:
         settings(
             tmp_path,
             telegram_allowed_chats="1001, -100200300,",
+            telegram_stats_chats=" -100200300 ",
             telegram_allowed_networks="149.154.160.0/20, 91.108.4.0/22",
             timezone="Europe/London",
         )
     )
     assert config is not None
     assert config.allowed_chats == {1001, -100200300}
+    assert config.stats_chats == {-100200300}
     assert config.allowed_networks == (
         ipaddress.ip_network("149.154.160.0/20"),
         ipaddress.ip_network("91.108.4.0/22"),
     )
     assert config.timezone.key == "Europe/London"
+
+
+def test_no_chat_may_see_reports_unless_named(tmp_path: Path) -> None:
+    config = load_telegram_config(settings(tmp_path, telegram_allowed_chats="1001"))
+    assert config is not None and config.stats_chats == frozenset()

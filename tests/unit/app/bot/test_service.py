@@ -46,6 +46,7 @@ async def test_start_checks_the_bot_and_sets_its_menu(tmp_path: Path, telegram: 
             "watchlist",
             "subscribe",
             "unsubscribe",
+            "stats",
             "help",
             "start",
         ]

@@ -14,7 +14,7 @@ async def test_start_greets_and_explains(chat: Chat) -> None:
 async def test_help(chat: Chat) -> None:
     [reply] = await chat.say("/help")
     assert reply.text.startswith("I tell you what Wi-Fi sensors saw")
-    for command in ("/name", "/unname", "/watch", "/unwatch", "/watchlist", "/subscribe"):
+    for command in ("/name", "/unname", "/watch", "/unwatch", "/watchlist", "/subscribe", "/stats"):
         assert command in reply.text
     assert '<code>/watch "Free WiFi" phishing bait</code>' in reply.text
 
