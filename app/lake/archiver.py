@@ -167,17 +167,23 @@ class Archiver:
     async def assigned(
         self, consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition]
     ) -> None:
-        """Resume each new partition after what its pieces hold."""
+        """Resume each new partition after what its pieces hold; with none, at the committed
+        offset; with none either, at the partition's beginning.
+
+        The position is always set here, explicitly: aiokafka fetches a new partition while this
+        listener still runs (the lake's listing takes a while in object storage), and what
+        `_consume` gets before the partition is held here is dropped. (`seek_to_committed`
+        would leave the position after those records when nothing is committed.)"""
         for tp in assigned:
             zone = self.zones[tp.topic]
             found = await asyncio.to_thread(self.lake.glob, raw_glob(zone.name, tp.partition))
             archived = [piece for path in found if (piece := Piece.parse(path)) is not None]
             last = resume_after(archived)
-            self._partitions[tp] = _Partition(zone, tp.partition, next_offset=last + 1)
-            if last >= 0:
-                consumer.seek(tp, last + 1)
-            else:
-                await consumer.seek_to_committed(tp)
+            start = last + 1 if last >= 0 else await consumer.committed(tp)
+            if start is None:
+                start = (await consumer.beginning_offsets([tp]))[tp]
+            consumer.seek(tp, start)
+            self._partitions[tp] = _Partition(zone, tp.partition, next_offset=start)
 
     async def revoked(self, consumer: AIOKafkaConsumer, revoked: Iterable[TopicPartition]) -> None:
         """Write the revoked partitions' buffers while they are still this worker's."""
