@@ -98,6 +98,8 @@ class Deployment:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self, **more: str) -> dict[str, str]:
+        """The processes' environment: no PROBEWATCH_* of the caller's, this deployment's
+        settings, then `extra_env` and `more` (which may replace any of them)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROBEWATCH_")}
         env.update(
             PROBEWATCH_KAFKA_BOOTSTRAP_SERVERS=BOOTSTRAP,
@@ -106,9 +108,9 @@ class Deployment:
             PROBEWATCH_PARTITIONS=str(self.partitions),
             PROBEWATCH_SENSOR="test-sensor",
             PROBEWATCH_LAKE=str(self.data_dir / "lake"),
-            **self.extra_env,
-            **more,
         )
+        env.update(self.extra_env)
+        env.update(more)
         return env
 
     def delete_topics(self) -> None:

@@ -2,7 +2,8 @@
 
 Both read the lake (`PROBEWATCH_LAKE`) directly, with no worker running, and print a table, or
 CSV, JSON lines or Parquet with `--format` (to `--output FILE`, or standard output). Exit status:
-0 done, 1 the query failed (DuckDB's message), 2 a bad argument or setting.
+0 done, 1 the query failed (DuckDB's message), 2 a bad argument or setting (a lake that cannot
+be used: no such bucket, access denied, the store unreachable).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import duckdb
 import orjson
 
 from app.lake.sql import run_report, with_lake
-from app.lake.storage import Lake
+from app.lake.storage import Lake, LakeUnavailable
 from app.logic.lake.reports import REPORTS, BadReport
 from app.settings import Settings
 
@@ -84,6 +85,9 @@ def _run(args: argparse.Namespace, settings: Settings, query: object) -> int:
         with_lake(Lake(settings.lake), work)
     except BadReport as bad:
         print(f"probewatch: error: {bad}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENT
+    except LakeUnavailable as err:
+        print(f"probewatch: error: the lake cannot be read: {err}", file=sys.stderr)
         return EXIT_BAD_ARGUMENT
     except duckdb.Error as err:
         print(f"probewatch: query failed: {err}", file=sys.stderr)

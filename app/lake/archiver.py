@@ -10,9 +10,12 @@ commits the offsets after it. Between two polls it also compacts finished days
 
 After an assignment it resumes each partition after the highest offset its pieces hold (from its
 beginning when it has none), not at the committed offset (a crash between a piece and the commit
-would write it twice); enriched
-files left by a piece that was never finished (they start at that offset) are deleted then. A
-revoked partition's buffer is written out before it goes.
+would write it twice); enriched files left by a piece that was never finished (they start at
+that offset) are deleted then. A revoked partition's buffer is written out before it goes.
+
+Before it joins its group it checks the lake can be used (`Lake.check`): an object-store lake's
+bucket must exist, it is never created. Until the check passes the archiver logs why, as an
+error, and reads nothing; the worker's folds and routes go on.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from aiokafka.errors import KafkaError
 
 from app.lake.compactor import Compactor
 from app.lake.parquet import write_parquet
-from app.lake.storage import Lake
+from app.lake.storage import Lake, LakeUnavailable
 from app.logic.lake.layout import (
     TABLES,
     Piece,
@@ -48,6 +51,9 @@ from app.logic.lake.raw import RawRecord, envelope, pieces
 from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
+
+#: How long the archiver waits before checking an unusable lake again.
+RECHECK_S = 10.0
 
 #: A zone's records into its tables' rows: (partition, record) → {table: rows}, None when the
 #: record is malformed (it stays in the raw zone, and is counted).
@@ -124,6 +130,7 @@ class Archiver:
 
     async def _run(self) -> None:
         while True:
+            await self._wait_for_lake()
             consumer = AIOKafkaConsumer(
                 *self.zones,
                 bootstrap_servers=self.bootstrap_servers,
@@ -146,13 +153,29 @@ class Archiver:
             except (KafkaError, OSError) as err:
                 logger.warning("lake archiver: %r; starting again", err)
                 await consumer.stop()
-                self._partitions.clear()
+                self._forget_partitions()
                 await asyncio.sleep(1.0)
             except Exception:
                 logger.exception("lake archiver failed; starting again")
                 await consumer.stop()
-                self._partitions.clear()
+                self._forget_partitions()
                 await asyncio.sleep(1.0)
+
+    def _forget_partitions(self) -> None:
+        """Drop what is buffered (the group reads it again, from the pieces on), and its count."""
+        self._partitions.clear()
+        self._buffered = 0
+
+    async def _wait_for_lake(self) -> None:
+        """Until the lake can be used; each failed check is logged and counted."""
+        while True:
+            try:
+                await asyncio.to_thread(self.lake.check)
+                return
+            except LakeUnavailable as err:
+                counters.incr("lake.unavailable")
+                logger.error("lake archiver: %s; archiving waits, checking again", err)
+            await asyncio.sleep(RECHECK_S)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:

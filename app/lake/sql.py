@@ -6,7 +6,9 @@
     devices_daily                  per day and MAC: probes, first and last probe, SSIDs, vendor
 
 Times are UTC (`time`, a TIMESTAMP; `day`, the folder's DATE). Object storage is read through
-the lake's own fsspec file system, registered with DuckDB (no DuckDB extension to download).
+the lake's own fsspec file system, registered with DuckDB (no DuckDB extension to download), so
+DuckDB reaches it with the same endpoint and credentials as the archiver. A lake whose bucket is
+missing is an error (LakeUnavailable), not an empty lake.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ VIEWS = {
 
 
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the lake's views (made over the files there now)."""
+    """An in-memory DuckDB with the lake's views (made over the files there now); LakeUnavailable
+    when the lake's object store cannot be used."""
+    lake.check()
     con = duckdb.connect()
     if not lake.local:
         con.register_filesystem(lake.fs)

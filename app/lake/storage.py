@@ -1,8 +1,15 @@
 """The lake's files, wherever they live: a local folder or any fsspec URL (`s3://bucket/lake`).
 
 Every write is whole or nothing: a local file is written beside its place and renamed into it,
-an object store puts an object in one request. Readers (and the archiver's resume) never see a
-file half written. All calls block: run them in a thread from the event loop.
+an object store puts an object in one request (s3fs uses one PUT below 100 MiB, far above any
+piece's size; a bigger file would be a multipart upload, which S3 shows only once completed).
+Readers (and the archiver's resume) never see a file half written. All calls block: run them in
+a thread from the event loop.
+
+Object stores are listed afresh every time (no fsspec listings cache): other workers write the
+same prefix, and a stale listing would make the archiver resume a partition at an offset it
+already wrote, or a query miss the newest files. The endpoint and credentials are the store's
+client's own (for S3, botocore's `AWS_*` variables: `AWS_ENDPOINT_URL` for MinIO, Ceph, …).
 """
 
 from __future__ import annotations
@@ -17,13 +24,25 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+#: Protocols whose first path component is a bucket (or container) that must exist beforehand.
+OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
+
+class LakeUnavailable(OSError):
+    """The lake's object store cannot be used: no such bucket, access denied, unreachable."""
+
 
 class Lake:
     """The lake's root; paths given and returned are relative to it (`raw/probes/…`)."""
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
         self.url = url
-        fs, root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        options = dict(storage_options or {})
+        protocol = fsspec.core.split_protocol(url)[0]
+        if protocol not in (None, "file", "local"):
+            options.setdefault("use_listings_cache", False)
+        fs, root = fsspec.core.url_to_fs(url, **options)
+        self.object_store = protocol in OBJECT_STORES
         self.fs: fsspec.AbstractFileSystem = fs
         self.local = isinstance(fs, LocalFileSystem)
         if self.local:
@@ -43,6 +62,32 @@ class Lake:
             return self.full(path)
         protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
         return f"{protocol}://{self.full(path)}"
+
+    @property
+    def bucket(self) -> str | None:
+        """The bucket (or container) an object-store lake lives in; None for anything else."""
+        return self.root.split("/", 1)[0] if self.object_store else None
+
+    def check(self) -> None:
+        """LakeUnavailable unless the lake can be used now. A folder is made when written; a
+        bucket is never created here (where, how encrypted, who may read it are the owner's
+        choices): it must exist, and the credentials must be allowed to list it."""
+        if self.bucket is None:
+            return
+        try:
+            self.fs.info(self.bucket)
+        except FileNotFoundError:
+            raise LakeUnavailable(
+                f"{self.url}: bucket {self.bucket!r} does not exist (create it first: "
+                "probewatch does not create buckets)"
+            ) from None
+        except PermissionError as err:
+            raise LakeUnavailable(
+                f"{self.url}: access to bucket {self.bucket!r} denied ({err}): check the "
+                "credentials"
+            ) from None
+        except Exception as err:  # botocore's connection errors are not OSErrors
+            raise LakeUnavailable(f"{self.url}: cannot be reached: {err}") from None
 
     def put_bytes(self, path: str, data: bytes) -> None:
         target = self.full(path)

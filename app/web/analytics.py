@@ -1,7 +1,8 @@
 """`GET /analytics` (the ready reports) and `GET /analytics/{report}`: reports over the lake.
 
 Any worker answers: it reads the lake itself (a shared folder, or object storage), with DuckDB
-in a thread so the event loop keeps serving. `?format=csv` downloads the rows as CSV.
+in a thread so the event loop keeps serving. `?format=csv` downloads the rows as CSV. A lake
+that cannot be read (no such bucket, access denied, unreachable) is a 503 that says why.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aiohttp import web as aiohttp_web
 from faust import web
 
 from app.lake.sql import run_report, with_lake
-from app.lake.storage import Lake
+from app.lake.storage import Lake, LakeUnavailable
 from app.logic.lake.reports import REPORTS, BadReport
 from app.main import settings
 
@@ -56,6 +57,8 @@ class ReportView(web.View):
             columns, rows = await asyncio.to_thread(_rows, report, given)
         except BadReport as bad:
             return self.json({"error": str(bad), "parameter": bad.parameter}, status=400)
+        except LakeUnavailable as err:
+            return self.json({"error": f"the lake cannot be read: {err}"}, status=503)
         if form == "csv":
             return _csv(report, columns, rows)
         return self.json(

@@ -1205,6 +1205,22 @@ ANALYTICS = [
                 ),
             ),
             error(404, "There is no lake (`PROBEWATCH_LAKE` is empty).", "there is no lake"),
+            Answer(
+                503,
+                "The lake cannot be read: its bucket does not exist, access is denied, or its "
+                f"object store is unreachable. Retry after `Retry-After` ({RETRY_AFTER_S} s).",
+                (
+                    json_body(
+                        ERROR,
+                        {
+                            "error": "the lake cannot be read: s3://lake/probewatch: bucket "
+                            "'lake' does not exist (create it first: probewatch does not create "
+                            "buckets)"
+                        },
+                    ),
+                ),
+                (RETRY_AFTER,),
+            ),
         ),
     ),
 ]
