@@ -17,6 +17,7 @@ probewatch is running:
 Try:
   curl -s http://localhost:$port/devices/${mac:-<mac>}
   curl -s http://localhost:$port/health
+  .venv/bin/probewatch sql "select count(*) from probes"   # the history lake, var/lake (30 s behind)
   .venv/bin/probewatch-sniffer replay YOUR.pcap     # more probes
 
 Stop everything with:  make stop
