@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.dashboard import dashboard
+from bench.lake_reports import lake_reports
 from bench.listing import listing
 from bench.peer import PeerError, run_peer_bench
 from bench.pipeline import run_pipeline_bench
@@ -20,13 +22,16 @@ def main() -> None:
     parser.add_argument("--recovery-devices", type=int, default=1_000_000, help="table to rebuild")
     parser.add_argument(
         "--only",
-        choices=["pipeline", "peer", "recovery", "failover", "listing"],
+        choices=["pipeline", "peer", "recovery", "failover", "listing", "lake", "dashboard"],
         help="run one benchmark",
     )
     parser.add_argument(
         "--listing-devices", type=int, default=1_000_000, help="devices listed (1M, 2 workers)"
     )
     parser.add_argument("--listing-rps", type=int, default=100, help="listing request rate")
+    parser.add_argument(
+        "--lake-probes", type=int, default=10_000_000, help="probes in the reports' lake (10M)"
+    )
     args = parser.parse_args()
     ours: dict[str, float] = {}
     if args.only in (None, "pipeline"):
@@ -50,6 +55,10 @@ def main() -> None:
         recovery(args.recovery_devices)
     if args.only in (None, "listing"):
         listing(args.listing_devices, args.listing_rps, args.seconds)
+    if args.only in (None, "lake"):
+        lake_reports(args.lake_probes)
+    if args.only in (None, "dashboard"):
+        dashboard()
 
 
 main()

@@ -88,6 +88,9 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
         figures["ingest_1_no_history"] = _ingest_and_latency(
             scratch, capture, probes, macs, 1, 0, seconds, history=False
         )
+        figures["ingest_1_no_lake"] = _ingest_and_latency(
+            scratch, capture, probes, macs, 1, 0, seconds, lake=False
+        )
         figures["ingest_1_single"] = _ingest_and_latency(
             scratch, capture, probes, macs, 1, 0, seconds, batch=1
         )
@@ -107,6 +110,11 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
     print(
         f"history tables on ingest, 1 worker: {with_history:,.0f} probes/s with them, "
         f"{without:,.0f} without ({100 * (1 - with_history / without):+.0f} % cost)"
+    )
+    with_lake, without = figures["ingest_1"], figures["ingest_1_no_lake"]
+    print(
+        f"lake archiver on ingest, 1 worker: {with_lake:,.0f} probes/s with it, "
+        f"{without:,.0f} without ({100 * (1 - with_lake / without):+.0f} % cost)"
     )
     return figures
 
@@ -139,14 +147,17 @@ def _ingest_and_latency(
     batch: int | None = None,
     busy: Path | None = None,
     history: bool = True,
+    lake: bool = True,
 ) -> float:
     """Time a replay until the table reflects the last probe; then query at a fixed rate (unless
     `rps` is 0), and again while the `busy` capture is being ingested. Probes/s end to end."""
     shape = ("" if batch is None else f"-batch{batch}") + ("" if history else "-no-history")
-    deployment = Deployment(
-        data_dir=scratch / f"ingest-{count}{shape}",
-        extra_env={} if history else {"PROBEWATCH_HISTORY": "false"},
-    )
+    shape += "" if lake else "-no-lake"
+    env = {} if history else {"PROBEWATCH_HISTORY": "false"}
+    # The archiver writes every 2 s here (30 s by default), so the time the lake takes to hold
+    # every probe measures it, not its interval.
+    env |= {"PROBEWATCH_LAKE_FLUSH_S": "2"} if lake else {"PROBEWATCH_LAKE": ""}
+    deployment = Deployment(data_dir=scratch / f"ingest-{count}{shape}", extra_env=env)
     workers = [Worker(deployment).start() for _ in range(count)]
     try:
         for worker in workers:
@@ -164,11 +175,25 @@ def _ingest_and_latency(
         records = "one record per probe" if batch == 1 else "probes packed per partition"
         if not history:
             records += ", history off (PROBEWATCH_HISTORY=false)"
+        if not lake:
+            records += ", lake off (PROBEWATCH_LAKE=)"
         print(
             f"end-to-end ingest, {count} worker{'s' if count > 1 else ''}, {records}: "
             f"{probes / elapsed:,.0f} probes/s "
             f"({probes} probes in {elapsed:.1f} s, first produce → last probe in the table)"
         )
+        if lake and batch is None and count == 1 and history:
+            wait_for(
+                lambda: sum(w.counters().get("lake.probes.rows", 0) for w in workers) >= probes,
+                900,
+                "the lake to hold every probe",
+                interval=0.1,
+            )
+            archived = time.perf_counter() - started
+            print(
+                f"lake: every probe in the enriched zone {archived:.1f} s after the first produce "
+                f"({probes / archived:,.0f} probes/s, archiver writing every 2 s)"
+            )
         if not rps:
             return probes / elapsed
         _wait_idle(workers)

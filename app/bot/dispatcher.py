@@ -71,3 +71,13 @@ def build_dispatcher(
     dp["timezone"] = timezone
     dp["stats_chats"] = stats_chats
     return dp
+
+
+#: Update types Telegram is asked for although no handler answers them: the lake keeps every
+#: message of a chat (`telegram-updates` → `messages`), edits and channel posts included.
+KEPT_UPDATE_TYPES = ("message", "edited_message", "channel_post", "edited_channel_post")
+
+
+def update_types(dispatcher: Dispatcher) -> list[str]:
+    """What to ask Telegram for: the types the handlers use, and those the lake keeps."""
+    return sorted({*dispatcher.resolve_used_update_types(), *KEPT_UPDATE_TYPES})

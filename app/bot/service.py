@@ -27,7 +27,7 @@ from mode import Service
 
 from app.bot.api import ProbewatchApi
 from app.bot.config import BotIdentity, TelegramConfig, telegram_config
-from app.bot.dispatcher import BOT_COMMANDS, build_dispatcher
+from app.bot.dispatcher import BOT_COMMANDS, build_dispatcher, update_types
 from app.bot.polling import Poller, Publish
 from app.settings import SettingError, Settings
 
@@ -128,7 +128,7 @@ class BotService(Service):
     def _start_polling(self, config: TelegramConfig) -> None:
         """A `Poller` per bot (only the leader's fetch updates)."""
         assert self.dispatcher is not None
-        allowed_updates = self.dispatcher.resolve_used_update_types()
+        allowed_updates = update_types(self.dispatcher)
         for identity in config.bots:
             poller = Poller(
                 self.bots[identity.bot_id],

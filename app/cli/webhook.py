@@ -87,14 +87,14 @@ async def _bots(config: TelegramConfig) -> AsyncIterator[list[tuple[BotIdentity,
 
 
 def _update_types(config: TelegramConfig) -> list[str]:
-    """The update types the handlers use, so Telegram sends no others."""
+    """The update types the handlers use and the lake keeps, so Telegram sends no others."""
     from app.bot.api import ProbewatchApi
-    from app.bot.dispatcher import build_dispatcher
+    from app.bot.dispatcher import build_dispatcher, update_types
 
     dispatcher = build_dispatcher(
         api=ProbewatchApi(config.api_url), allowed_chats=frozenset(), timezone=config.timezone
     )
-    return dispatcher.resolve_used_update_types()
+    return update_types(dispatcher)
 
 
 @app.command(

@@ -472,7 +472,12 @@ def test_webhook_admin_commands(deployment: Deployment, telegram: FakeBotApiThre
     assert done.returncode == 0, done.stderr
     hook = telegram.api.webhooks[BOT_ID]
     assert hook["url"] == f"{PUBLIC_URL}/telegram/{PATH}"
-    assert hook["secret_token"] == SECRET and hook["allowed_updates"] == ["message"]
+    assert hook["secret_token"] == SECRET and hook["allowed_updates"] == [
+        "channel_post",
+        "edited_channel_post",
+        "edited_message",
+        "message",
+    ]
     assert telegram.api.webhooks[EXTRA_ID]["url"].endswith(derive_path(PATH, EXTRA_ID))
     assert f"bot {BOT_ID}: webhook set to {PUBLIC_URL}/telegram/{PATH}" in done.stdout
 

@@ -105,4 +105,6 @@ async def test_polling_mode_publishes_what_the_leader_polls(
     finally:
         await service.stop()
     calls = [params for _, method, params in telegram.calls if method == "getupdates"]
-    assert calls[0]["allowed_updates"] == '["message"]'
+    assert calls[0]["allowed_updates"] == (
+        '["channel_post", "edited_channel_post", "edited_message", "message"]'
+    )

@@ -42,7 +42,7 @@ def rank_in_rounds(workers: list[dict[str, int]], limit: int) -> tuple[list[tupl
     return second, 2
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(WORKER, min_size=1, max_size=4), st.integers(1, 8))
 def test_the_ranking_is_what_summing_every_whole_map_gives(
     workers: list[dict[str, int]], limit: int
@@ -50,7 +50,7 @@ def test_the_ranking_is_what_summing_every_whole_map_gives(
     assert rank_in_rounds(workers, limit)[0] == brute_force(workers, limit)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.tuples(WORKER, st.integers(0, 6)), min_size=1, max_size=4),
     st.integers(1, 6),
