@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 
 from tests.harness import VENV_BIN, Deployment, Worker, new_prefix, wait_for
-from tests.kafka_io import end_offsets, probe, produce_probes
+from tests.kafka_io import end_offsets, probe, produce, produce_probes
 from tests.workdir import empty_workdir
 
 TS = 1_795_300_000.0
@@ -80,3 +80,29 @@ def test_a_kill_between_a_pieces_files_and_the_piece_loses_and_doubles_nothing(
     for partition, end in end_offsets(f"{prefix}probes", 2).items():
         assert sorted(offsets[partition]) == list(range(end)), f"partition {partition}"
     assert _files_count(calm) == len(sent), "no probe doubled in the files"
+
+
+def test_a_malformed_record_is_kept_raw_counted_and_skipped(tmp_path: Path) -> None:
+    """Not JSON, and JSON that is no probe: both in the raw zone as they came, counted, left out
+    of the enriched zone; the good probes around them are all there."""
+    deployment = Deployment(tmp_path, extra_env={"PROBEWATCH_LAKE_FLUSH_S": "1"})
+    good = [probe(DEVICES[0], TS + n) for n in range(3)]
+    with Worker(deployment) as worker:
+        produce_probes(deployment.prefix, good[:2])
+        produce(
+            f"{deployment.prefix}probes",
+            [(DEVICES[0].encode(), b"not json\n at all"), (DEVICES[0].encode(), b'{"mac": 7}')],
+        )
+        produce_probes(deployment.prefix, good[2:])
+        wait_for(lambda: _files_count(deployment) == len(good), 60, "the good probes in the lake")
+        wait_for(
+            lambda: worker.counters().get("lake.probes.rejected") == 2, 30, "both rejects counted"
+        )
+    lines = [
+        orjson.loads(line)
+        for path in sorted((tmp_path / "lake" / "raw" / "probes").glob("*/*.jsonl.gz"))
+        for line in gzip.decompress(path.read_bytes()).splitlines()
+    ]
+    assert len(lines) == 5
+    kept = {line.get("value_text") or orjson.dumps(line.get("value")).decode() for line in lines}
+    assert "not json\n at all" in kept and '{"mac":7}' in kept
