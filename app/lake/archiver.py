@@ -252,9 +252,12 @@ class Archiver:
         """Write the revoked partitions' buffers while they are still this worker's."""
         async with self._lock:
             going = [tp for tp in revoked if tp in self._partitions]
-            await self._write_out(consumer, going)
-            for tp in going:
-                del self._partitions[tp]
+            try:
+                await self._write_out(consumer, going)
+            finally:  # written or not (the next owner resumes after the pieces), no longer ours
+                for tp in going:
+                    held = self._partitions.pop(tp)
+                    self._buffered -= len(held.buffered)
 
     async def _flush(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
         async with self._lock:
