@@ -8,39 +8,23 @@ enriched zone each probe once (its files, not only the deduplicating view)."""
 
 from __future__ import annotations
 
-import gzip
 import signal
-import subprocess
-from collections import defaultdict
 from pathlib import Path
 
 import orjson
 
-from tests.harness import VENV_BIN, Deployment, Worker, new_prefix, wait_for
+from tests.harness import Deployment, Worker, new_prefix, wait_for
 from tests.kafka_io import end_offsets, probe, produce, produce_probes
-from tests.workdir import empty_workdir
+from tests.lake_io import lake_sql, raw_records
 
 TS = 1_795_300_000.0
 DEVICES = [f"f0:18:98:00:88:{i:02x}" for i in range(60)]
 PER_DEVICE = 5
 
 
-def _files_count(deployment: Deployment) -> int | None:
-    done = subprocess.run(
-        [
-            str(VENV_BIN / "probewatch"),
-            "sql",
-            "--format",
-            "csv",
-            "select count(*) from probes_files",
-        ],
-        env=deployment.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=empty_workdir(),
-    )
-    return int(done.stdout.splitlines()[1]) if done.returncode == 0 else None
+def _files_count(deployment: Deployment) -> int:
+    [[count]] = lake_sql(deployment, "select count(*) from probes_files")
+    return int(count)
 
 
 def test_a_kill_between_a_pieces_files_and_the_piece_loses_and_doubles_nothing(
@@ -71,14 +55,11 @@ def test_a_kill_between_a_pieces_files_and_the_piece_loses_and_doubles_nothing(
 
     with Worker(calm, port=first.port):
         wait_for(lambda: _files_count(calm) == len(sent), 90, "every probe in the lake once")
-    offsets: dict[int, list[int]] = defaultdict(list)
-    for path in sorted((lake / "raw" / "probes").glob("context_date=*/*.jsonl.gz")):
-        partition = int(path.name.split("+")[1])
-        offsets[partition] += [
-            orjson.loads(line)["offset"] for line in gzip.decompress(path.read_bytes()).splitlines()
-        ]
+    paths = sorted((lake / "raw" / "probes").glob("context_date=*/*.jsonl.gz"))
+    records = raw_records((path.name, path.read_bytes()) for path in paths)
+    offsets = {p: [r["offset"] for r in held] for p, held in records.items()}
     for partition, end in end_offsets(f"{prefix}probes", 2).items():
-        assert sorted(offsets[partition]) == list(range(end)), f"partition {partition}"
+        assert sorted(offsets.get(partition, [])) == list(range(end)), f"partition {partition}"
     assert _files_count(calm) == len(sent), "no probe doubled in the files"
 
 
@@ -98,10 +79,9 @@ def test_a_malformed_record_is_kept_raw_counted_and_skipped(tmp_path: Path) -> N
         wait_for(
             lambda: worker.counters().get("lake.probes.rejected") == 2, 30, "both rejects counted"
         )
+    paths = sorted((tmp_path / "lake" / "raw" / "probes").glob("*/*.jsonl.gz"))
     lines = [
-        orjson.loads(line)
-        for path in sorted((tmp_path / "lake" / "raw" / "probes").glob("*/*.jsonl.gz"))
-        for line in gzip.decompress(path.read_bytes()).splitlines()
+        r for held in raw_records((p.name, p.read_bytes()) for p in paths).values() for r in held
     ]
     assert len(lines) == 5
     kept = {line.get("value_text") or orjson.dumps(line.get("value")).decode() for line in lines}

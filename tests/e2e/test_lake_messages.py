@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
@@ -18,8 +17,8 @@ import orjson
 import pytest
 
 from tests.fake_telegram import FakeBotApiThread
-from tests.harness import VENV_BIN, Deployment, Worker, new_prefix, wait_for
-from tests.workdir import empty_workdir
+from tests.harness import Deployment, Worker, new_prefix, wait_for
+from tests.lake_io import lake_report, lake_sql
 
 TOKEN = "550501876:EEIgaWfyFK4kZMAcViiVDv3N8SEOGvdz"
 BOT_ID = 550501876
@@ -93,29 +92,12 @@ def archived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deploym
                 with urllib.request.urlopen(request, timeout=30) as response:
                     assert response.status == 200
             wait_for(
-                lambda: _sql(deployment, "select count(*) from messages") == [[len(UPDATES)]],
+                lambda: lake_sql(deployment, "select count(*) from messages") == [[len(UPDATES)]],
                 90,
                 "every update in the lake",
             )
             yield deployment, worker
         deployment.delete_topics()
-
-
-def _cli(deployment: Deployment, *args: str) -> list[list[Any]]:
-    done = subprocess.run(
-        [str(VENV_BIN / "probewatch"), *args, "--format", "json"],
-        env=deployment.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=empty_workdir(),
-    )
-    assert done.returncode == 0, done.stderr
-    return [list(orjson.loads(line).values()) for line in done.stdout.splitlines()]
-
-
-def _sql(deployment: Deployment, query: str) -> list[list[Any]]:
-    return _cli(deployment, "sql", query)
 
 
 def _day(at: int) -> str:
@@ -136,7 +118,7 @@ def test_messages_are_flat_with_their_user_chat_text_and_length(
     archived: tuple[Deployment, Worker],
 ) -> None:
     deployment, _ = archived
-    rows = _sql(
+    rows = lake_sql(
         deployment,
         "select update_id, kind, user_id, user_is_bot, user_first_name, chat_id, chat_type, "
         "content, text, text_length, epoch(time)::BIGINT from messages order by update_id",
@@ -168,7 +150,7 @@ def test_messages_are_flat_with_their_user_chat_text_and_length(
 def test_the_message_reports_are_the_hand_counts(archived: tuple[Deployment, Worker]) -> None:
     deployment, worker = archived
     per_day = Counter(_day(m["date"]) for m in MESSAGES)
-    assert _cli(deployment, "report", "messages-per-day") == sorted(map(list, per_day.items()))
+    assert lake_report(deployment, "messages-per-day") == sorted(map(list, per_day.items()))
     per_user: dict[tuple[str, int], list[int]] = defaultdict(list)
     for m in MESSAGES:
         per_user[(_day(m["date"]), m["from"]["id"])].append(len(m.get("text") or ""))
@@ -177,7 +159,7 @@ def test_the_message_reports_are_the_hand_counts(archived: tuple[Deployment, Wor
         ([day, user, names[user], len(lengths)] for (day, user), lengths in per_user.items()),
         key=lambda row: (row[0], -row[3], row[1]),
     )
-    assert _cli(deployment, "report", "messages-per-user-per-day") == want
+    assert lake_report(deployment, "messages-per-user-per-day") == want
     texts: dict[tuple[str, int], list[int]] = defaultdict(list)
     for m in MESSAGES:
         if "text" in m:
@@ -186,7 +168,7 @@ def test_the_message_reports_are_the_hand_counts(archived: tuple[Deployment, Wor
         [day, user, names[user], round(sum(ls) / len(ls), 2), len(ls)]
         for (day, user), ls in sorted(texts.items())
     ]
-    assert _cli(deployment, "report", "average-length-per-user-per-day") == want
+    assert lake_report(deployment, "average-length-per-user-per-day") == want
     grid = Counter(
         (
             datetime.fromtimestamp(m["date"], UTC).isoweekday(),
@@ -194,7 +176,7 @@ def test_the_message_reports_are_the_hand_counts(archived: tuple[Deployment, Wor
         )
         for m in MESSAGES
     )
-    assert _cli(deployment, "report", "messages-by-hour-and-weekday") == [
+    assert lake_report(deployment, "messages-by-hour-and-weekday") == [
         [weekday, hour, n] for (weekday, hour), n in sorted(grid.items())
     ]
     since = T0 + 86_400

@@ -6,19 +6,17 @@ fake, whose sendMessage calls are the bot's replies."""
 from __future__ import annotations
 
 import itertools
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pytest
 
 from tests.fake_telegram import FakeBotApiThread
-from tests.harness import VENV_BIN, Deployment, Worker, new_prefix, post_webhook, wait_for
-from tests.workdir import empty_workdir
+from tests.harness import Deployment, Worker, new_prefix, post_webhook, wait_for
+from tests.lake_io import lake_sql
 
 TOKEN = "660501876:FFIgaWfyFK4kZMAcViiVDv3N8SEOGvdz"
 BOT_ID = 660501876
@@ -85,25 +83,12 @@ def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worker, Fa
                 post_webhook(f"{worker.url}/telegram/{PATH}", SECRET, update)
             wait_for(lambda: len(telegram.messages(GROUP)) >= 2, 60, "the replies to the bot")
             wait_for(
-                lambda: _sql(deployment, "select count(*) from messages") == [[len(SENT)]],
+                lambda: lake_sql(deployment, "select count(*) from messages") == [[len(SENT)]],
                 90,
                 "every message in the lake",
             )
             yield worker, telegram
         deployment.delete_topics()
-
-
-def _sql(deployment: Deployment, query: str) -> list[list[Any]]:
-    done = subprocess.run(
-        [str(VENV_BIN / "probewatch"), "sql", query, "--format", "json"],
-        env=deployment.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=empty_workdir(),
-    )
-    assert done.returncode == 0, done.stderr
-    return [list(orjson.loads(line).values()) for line in done.stdout.splitlines()]
 
 
 def test_chatter_is_recorded_and_only_what_is_meant_for_the_bot_is_answered(
@@ -118,7 +103,7 @@ def test_chatter_is_recorded_and_only_what_is_meant_for_the_bot_is_answered(
         "No result: no probe requests seen from <code>00:00:5e:00:53:01</code>."
     )
     assert worker.counters().get("telegram.handled") == len(SENT)
-    texts = _sql(worker.deployment, "select text from messages order by update_id")
+    texts = lake_sql(worker.deployment, "select text from messages order by update_id")
     assert texts == [[u["message"]["text"]] for u in SENT]
 
 

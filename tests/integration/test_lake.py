@@ -4,22 +4,18 @@ answers what hand computations over tshark's dissection say."""
 
 from __future__ import annotations
 
-import gzip
-import subprocess
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
 import pytest
 
-from tests.harness import VENV_BIN, Deployment, Worker, wait_for
+from tests.harness import Deployment, Worker, wait_for
 from tests.kafka_io import end_offsets
+from tests.lake_io import lake_report, lake_sql, raw_records
 from tests.pcaps import capture
 from tests.tshark import TsharkProbe, ssid_text, tshark_probes
-from tests.workdir import empty_workdir
 
 CAPTURE = "probe-request-project__position_2"
 
@@ -48,7 +44,7 @@ def archived(
         result = deployment.sniffer("replay", "--no-progress", str(pcap))
         assert result.returncode == 0, result.stderr
         wait_for(
-            lambda: _sql(deployment, "select count(*) from probes") == [[len(truth)]],
+            lambda: lake_sql(deployment, "select count(*) from probes") == [[len(truth)]],
             120,
             "every probe in the lake",
         )
@@ -56,40 +52,19 @@ def archived(
     deployment.delete_topics()
 
 
-def _cli(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / "probewatch"), *args],
-        env=deployment.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=empty_workdir(),
-    )
-
-
-def _sql(deployment: Deployment, query: str) -> list[list[Any]]:
-    done = _cli(deployment, "sql", "--format", "json", query)
-    assert done.returncode == 0, done.stderr
-    return [list(orjson.loads(line).values()) for line in done.stdout.splitlines()]
-
-
 def test_the_raw_zone_holds_every_record_of_the_topic_once(
     archived: tuple[Deployment, Worker, list[TsharkProbe]],
 ) -> None:
     deployment, _, truth = archived
     lake = deployment.data_dir / "lake"
-    offsets: dict[int, list[int]] = defaultdict(list)
-    probes = 0
-    for path in sorted((lake / "raw" / "probes").glob("context_date=*/*.jsonl.gz")):
-        partition = int(path.name.split("+")[1])
-        for line in gzip.decompress(path.read_bytes()).splitlines():
-            held = orjson.loads(line)
-            offsets[partition].append(held["offset"])
-            value = held["value"]
-            probes += len(value) if isinstance(value, list) else 1
+    paths = sorted((lake / "raw" / "probes").glob("context_date=*/*.jsonl.gz"))
+    records = raw_records((path.name, path.read_bytes()) for path in paths)
+    offsets = {p: [r["offset"] for r in held] for p, held in records.items()}
+    values = [r["value"] for held in records.values() for r in held]
+    probes = sum(len(value) if isinstance(value, list) else 1 for value in values)
     ends = end_offsets(f"{deployment.prefix}probes", deployment.partitions)
     for partition, end in ends.items():
-        assert offsets[partition] == list(range(end)), f"partition {partition}"
+        assert offsets.get(partition, []) == list(range(end)), f"partition {partition}"
     assert probes == len(truth)
 
 
@@ -101,16 +76,10 @@ def test_probes_per_hour_and_their_devices_are_tsharks(
     for probe in truth:
         hours[_utc(probe.ts).replace(minute=0, second=0, microsecond=0)].append(probe.mac)
     want = [[hour.isoformat(), len(macs), len(set(macs))] for hour, macs in sorted(hours.items())]
-    assert _sql_report(deployment, "probes-per-hour") == want
+    assert lake_report(deployment, "probes-per-hour") == want
     status, body = worker.get("/analytics/probes-per-hour")
     assert status == 200, body
     assert [[r["hour"], r["probes"], r["devices"]] for r in body["rows"]] == want
-
-
-def _sql_report(deployment: Deployment, name: str, *args: str) -> list[list[Any]]:
-    done = _cli(deployment, "report", name, "--format", "json", *args)
-    assert done.returncode == 0, done.stderr
-    return [list(orjson.loads(line).values()) for line in done.stdout.splitlines()]
 
 
 def test_new_and_returning_devices_and_top_ssids_per_day_are_tsharks(
@@ -130,12 +99,12 @@ def test_new_and_returning_devices_and_top_ssids_per_day_are_tsharks(
         [day, sum(first_day[m] == day for m in macs), sum(first_day[m] < day for m in macs)]
         for day, macs in sorted(seen.items())
     ]
-    assert _sql_report(deployment, "new-and-returning-devices-per-day") == want
+    assert lake_report(deployment, "new-and-returning-devices-per-day") == want
     top = []
     for day, ssids in sorted(per_ssid.items()):
         ranked = sorted(ssids.items(), key=lambda item: (-len(item[1]), item[0]))[:3]
         top += [[day, ssid, len(macs)] for ssid, macs in ranked]
-    rows = _sql_report(deployment, "top-ssids-per-day", "--top", "3")
+    rows = lake_report(deployment, "top-ssids-per-day", "--top", "3")
     assert [row[:3] for row in rows] == top
 
 
@@ -150,7 +119,7 @@ def test_a_devices_visits_are_what_its_probes_say(
         if ts - visits[-1][-1] > 20 * 60:
             visits.append([])
         visits[-1].append(ts)
-    rows = _sql_report(deployment, "presence", "--mac", busiest.upper(), "--gap-minutes", "20")
+    rows = lake_report(deployment, "presence", "--mac", busiest.upper(), "--gap-minutes", "20")
     assert [row[3] for row in rows] == [len(v) for v in visits]
     assert [row[1] for row in rows] == [_utc(v[0]).isoformat() for v in visits]
     url = f"{worker.url}/analytics/presence?mac={busiest}&gap_minutes=20&format=csv"
@@ -170,7 +139,7 @@ def test_bad_reports_and_queries_are_refused_clearly(
     assert worker.get("/analytics/no-such-report")[0] == 400
     assert worker.get("/analytics/probes-per-hour?since=yesterday")[1]["parameter"] == "since"
     assert worker.get("/analytics/probes-per-hour?colour=red")[1]["parameter"] == "colour"
-    failed = _cli(deployment, "sql", "select nothing from nowhere")
+    failed = deployment.probewatch("sql", "select nothing from nowhere")
     assert failed.returncode == 1 and "query failed" in failed.stderr
     names = [r["name"] for r in worker.get("/analytics")[1]["reports"]]
     assert "probes-per-hour" in names and "messages-per-day" in names
@@ -192,6 +161,6 @@ def test_finished_days_are_compacted_into_one_file_each_and_nothing_changes(
         )
 
     wait_for(compacted, 60, "one compacted file per day")
-    assert _sql(deployment, "select count(*), count(distinct mac) from probes_files") == [
+    assert lake_sql(deployment, "select count(*), count(distinct mac) from probes_files") == [
         [len(truth), len({p.mac for p in truth})]
     ]

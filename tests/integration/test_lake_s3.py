@@ -7,7 +7,6 @@ it never creates it."""
 
 from __future__ import annotations
 
-import gzip
 import os
 import subprocess
 from collections import Counter, defaultdict
@@ -18,13 +17,13 @@ from typing import Any
 
 import boto3
 import duckdb
-import orjson
 import pytest
 import s3fs
 from moto.server import ThreadedMotoServer
 
 from tests.harness import Deployment, Worker, free_port, wait_for
 from tests.kafka_io import end_offsets
+from tests.lake_io import lake_sql, raw_records
 from tests.pcaps import capture
 from tests.tshark import TsharkProbe, tshark_probes
 
@@ -126,18 +125,12 @@ def archived(
         result = deployment.sniffer("replay", "--no-progress", str(pcap))
         assert result.returncode == 0, result.stderr
         wait_for(
-            lambda: _sql(deployment, "select count(*) from probes") == [[len(truth)]],
+            lambda: lake_sql(deployment, "select count(*) from probes") == [[len(truth)]],
             120,
             "every probe in the lake",
         )
         yield deployment, worker, truth, before
     deployment.delete_topics()
-
-
-def _sql(deployment: Deployment, query: str) -> list[list[Any]]:
-    done = deployment.probewatch("sql", "--format", "json", query)
-    assert done.returncode == 0, done.stderr
-    return [list(orjson.loads(line).values()) for line in done.stdout.splitlines()]
 
 
 def _utc(ts: float) -> datetime:
@@ -162,18 +155,14 @@ def test_the_raw_objects_hold_every_record_of_the_topic_once(
 ) -> None:
     deployment, _, truth, _ = archived
     fs = store.fs()
-    offsets: dict[int, list[int]] = defaultdict(list)
-    probes = 0
-    for path in sorted(fs.glob(f"{BUCKET}/lake/raw/probes/context_date=*/*.jsonl.gz")):
-        partition = int(path.rsplit("/", 1)[1].split("+")[1])
-        for line in gzip.decompress(fs.cat_file(path)).splitlines():
-            held = orjson.loads(line)
-            offsets[partition].append(held["offset"])
-            value = held["value"]
-            probes += len(value) if isinstance(value, list) else 1
+    paths = sorted(fs.glob(f"{BUCKET}/lake/raw/probes/context_date=*/*.jsonl.gz"))
+    records = raw_records((path, fs.cat_file(path)) for path in paths)
+    offsets = {p: [r["offset"] for r in held] for p, held in records.items()}
+    values = [r["value"] for held in records.values() for r in held]
+    probes = sum(len(value) if isinstance(value, list) else 1 for value in values)
     ends = end_offsets(f"{deployment.prefix}probes", deployment.partitions)
     for partition, end in ends.items():
-        assert offsets[partition] == list(range(end)), f"partition {partition}"
+        assert offsets.get(partition, []) == list(range(end)), f"partition {partition}"
     assert probes == len(truth)
 
 
@@ -181,7 +170,7 @@ def test_sql_and_the_workers_report_are_tsharks(
     archived: tuple[Deployment, Worker, list[TsharkProbe], BeforeTheBucket],
 ) -> None:
     deployment, worker, truth, _ = archived
-    assert _sql(deployment, "select count(*) from probes") == [[len(truth)]]
+    assert lake_sql(deployment, "select count(*) from probes") == [[len(truth)]]
     hours: dict[datetime, list[str]] = defaultdict(list)
     for probe in truth:
         hours[_utc(probe.ts).replace(minute=0, second=0, microsecond=0)].append(probe.mac)
@@ -205,7 +194,7 @@ def test_a_plain_duckdb_reads_the_same_rows_from_the_bucket(
             f"'s3://{BUCKET}/lake/enriched/probes/*/*.parquet', hive_partitioning = true) "
             "ORDER BY ALL"
         ).fetchall()
-    ours = _sql(deployment, f"SELECT {columns} FROM probes ORDER BY ALL")
+    ours = lake_sql(deployment, f"SELECT {columns} FROM probes ORDER BY ALL")
     assert [list(row) for row in outside] == ours
     assert Counter((mac, round(ts, 6)) for mac, _, ts, _ in outside) == Counter(
         (p.mac, round(p.ts, 6)) for p in truth
