@@ -31,11 +31,16 @@ def probe(mac: str, ts: float, ssid: str = "", rssi: int | None = -60) -> dict[s
     }
 
 
-def produce(topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]) -> None:
-    """Keyed like the sniffer (murmur2, the partitioner faust's router assumes); waits for acks."""
+def produce(
+    topic: str,
+    messages: Iterable[tuple[bytes | None, bytes | None]],
+    timestamp_ms: int = 0,
+) -> None:
+    """Keyed like the sniffer (murmur2, the partitioner faust's router assumes); waits for acks.
+    Stamped now, or at `timestamp_ms`."""
     producer = Producer({"bootstrap.servers": BOOTSTRAP, "partitioner": "murmur2_random"})
     for key, value in messages:
-        producer.produce(topic, key=key, value=value)
+        producer.produce(topic, key=key, value=value, timestamp=timestamp_ms)
     assert producer.flush(30) == 0, "Kafka did not acknowledge every test message"
 
 

@@ -5,8 +5,8 @@ back the folds' commits, and the group spreads the partitions over the workers l
 Per partition it buffers what it reads and, every `flush_s` seconds (or at `max_records`), writes
 it as raw pieces (`app.logic.lake.layout`): for each piece first its enriched files, then the
 raw piece itself — the piece is the proof that everything made from it is there. Then it
-commits the offsets after it. Between two polls it also compacts finished days
-(`app.lake.compactor`).
+commits the offsets after it. Between two polls it also compacts finished days: its own
+partitions' raw pieces, and the enriched files of the days it owns (`app.lake.compactor`).
 
 After an assignment it resumes each partition after the highest offset its pieces hold (from its
 beginning when it has none), not at the committed offset (a crash between a piece and the commit
@@ -215,6 +215,16 @@ class Archiver:
         """Compact the finished days this worker owns (see `app.lake.compactor`), between polls."""
         compactor = self.compactor
         assert compactor is not None
+        for held in list(self._partitions.values()):
+            try:
+                await asyncio.to_thread(compactor.compact_raw, held.zone.name, held.partition)
+            except OSError as err:
+                logger.warning(
+                    "lake: merging raw pieces of %s %d failed: %r",
+                    held.zone.name,
+                    held.partition,
+                    err,
+                )
         owned = {
             tp.partition for tp, held in self._partitions.items() if held.zone.name == "probes"
         }

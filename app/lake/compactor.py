@@ -1,5 +1,6 @@
 """The daily "D-1" job, run by the workers themselves: a finished day's enriched files of a
-table, one per raw piece, merged into one file sorted by time.
+table, one per raw piece, merged into one file sorted by time; and a finished day's raw pieces
+of a partition merged into one piece (`compact_raw`).
 
 Which worker compacts a day: the one whose archiver holds the `probes` partition the day's name
 hashes to, and only between two of its polls, so the group's rebalancing (which waits for the
@@ -11,13 +12,21 @@ The merged file, `compacted-<hash of its sources>.parquet`, lists its sources in
 metadata. It is written whole before they are deleted; a crash in between leaves both, and the
 next round deletes the sources a compacted file lists before anything else. (A query running
 in that moment may count those rows twice; one a moment later does not.)
+
+Raw pieces are merged by the worker archiving their partition, between its polls, so no piece
+of that partition is being written meanwhile (no age to wait for). The merged piece is named
+like any piece (its first and last offsets) and written whole before its sources are deleted;
+after a crash in between, the next round deletes every piece another piece holds whole
+(`superseded`).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import zlib
 from datetime import UTC, datetime
@@ -27,6 +36,7 @@ import orjson
 
 from app.lake.parquet import COLUMNS
 from app.lake.storage import Lake
+from app.logic.lake.layout import Piece, merges, raw_day, raw_glob, raw_path, superseded
 from app.worker.counters import counters
 
 logger = logging.getLogger(__name__)
@@ -79,6 +89,48 @@ class Compactor:
         counters.incr(f"lake.{table}.compacted_files", len(old_enough))
         logger.info("lake: compacted %d files of %s %s", len(old_enough), table, day)
         return len(old_enough)
+
+    def compact_raw(self, zone: str, partition: int, today: str | None = None) -> int:
+        """Merge each finished day's raw pieces of a partition into one piece (finishing a
+        merge a crash interrupted first); how many pieces merged."""
+        today = today or datetime.now(UTC).strftime("%Y-%m-%d")
+        paths = {}
+        for path in self.lake.glob(raw_glob(zone, partition)):
+            piece, day = Piece.parse(path), raw_day(path)
+            if piece is not None and day is not None:
+                paths[piece] = (path, day)
+        stale = superseded(list(paths))
+        if stale:
+            logger.info("lake: deleting %d raw pieces a merged piece holds", len(stale))
+            self.lake.delete([paths.pop(piece)[0] for piece in stale])
+        merged = 0
+        for merge in merges([(piece, day) for piece, (_, day) in paths.items()], today):
+            handle, local = tempfile.mkstemp(suffix=".jsonl.gz", prefix="probewatch-compact-")
+            os.close(handle)
+            try:
+                self._concatenate([paths[source][0] for source in merge.sources], local)
+                self.lake.put_file(raw_path(merge.into, merge.day), local)
+            finally:
+                if os.path.exists(local):
+                    os.unlink(local)
+            self.lake.delete([paths[source][0] for source in merge.sources])
+            merged += len(merge.sources)
+            counters.incr(f"lake.{zone}.compacted_pieces", len(merge.sources))
+            logger.info(
+                "lake: merged %d raw pieces of %s %d on %s",
+                len(merge.sources),
+                zone,
+                partition,
+                merge.day,
+            )
+        return merged
+
+    def _concatenate(self, pieces: list[str], local: str) -> None:
+        """The pieces' lines, in order, into one gzip file (one gzip member: any reader)."""
+        with gzip.open(local, "wb", compresslevel=5) as out:
+            for path in pieces:
+                with self.lake.fs.open(self.lake.full(path), "rb") as raw, gzip.open(raw) as lines:
+                    shutil.copyfileobj(lines, out)
 
     def _finish_interrupted(self, folder: str, files: list[str]) -> list[str]:
         """Delete the sources a compacted file already holds; the files that remain."""

@@ -4,6 +4,7 @@ answers what hand computations over tshark's dissection say."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.harness import Deployment, Worker, wait_for
-from tests.kafka_io import end_offsets
+from tests.kafka_io import end_offsets, produce
 from tests.lake_io import lake_report, lake_sql, raw_records
 from tests.pcaps import capture
 from tests.tshark import TsharkProbe, ssid_text, tshark_probes
@@ -164,3 +165,31 @@ def test_finished_days_are_compacted_into_one_file_each_and_nothing_changes(
     assert lake_sql(deployment, "select count(*), count(distinct mac) from probes_files") == [
         [len(truth), len({p.mac for p in truth})]
     ]
+
+
+def test_a_finished_days_raw_pieces_become_one_piece_per_partition(
+    archived: tuple[Deployment, Worker, list[TsharkProbe]],
+) -> None:
+    """Updates received two days ago (by their Kafka timestamps), written in three flushes:
+    merged into one piece per partition, every record kept once, in offset order."""
+    deployment, _, _ = archived
+    topic = f"{deployment.prefix}telegram-updates"
+    day_ms = 86_400_000
+    stamp = (int(time.time() * 1000) // day_ms - 2) * day_ms + 3_600_000
+    day = datetime.fromtimestamp(stamp / 1000, UTC).strftime("%Y-%m-%d")
+    folder = deployment.data_dir / "lake" / "raw" / "telegram" / f"context_date={day}"
+    for burst in range(3):
+        updates = [(b"-100", b'{"update_id": %d}' % (burst * 10 + i)) for i in range(10)]
+        produce(topic, updates, stamp)
+        time.sleep(1.5)  # PROBEWATCH_LAKE_FLUSH_S is 1: a piece per burst at least
+    [(partition, end)] = [(p, e) for p, e in end_offsets(topic, deployment.partitions).items() if e]
+
+    def merged() -> list[str] | None:
+        names = sorted(path.name for path in folder.glob("*.jsonl.gz"))
+        return names if len(names) == 1 else None
+
+    [name] = wait_for(merged, 60, "one piece for the day")
+    assert name == f"telegram+{partition:04d}+{0:020d}+{end - 1:020d}.jsonl.gz"
+    [records] = raw_records([(name, (folder / name).read_bytes())]).values()
+    assert [r["offset"] for r in records] == list(range(end))
+    assert [r["value"]["update_id"] for r in records] == list(range(30))

@@ -5,7 +5,9 @@
     enriched/<table>/day=YYYY-MM-DD/compacted-<first piece>-<count>.parquet
 
 A raw *piece* holds a run of consecutive records of one partition, all received on one UTC day
-(by their Kafka timestamp); its name says which. The highest last offset among a partition's
+(by their Kafka timestamp); its name says which. Pieces that follow each other on one finished
+day are merged into one piece (`merges`), named the same way: first offset of the first, last
+of the last. The highest last offset among a partition's
 pieces is where archiving resumes after a crash or a rebalance: a piece is written whole or not
 at all, so every record is in exactly one piece. The enriched files made from a piece carry its
 name, one per day of the events in it (a probe's capture time, a message's date), so making
@@ -81,6 +83,53 @@ def enriched_glob(table: str, stem: str) -> str:
 def table_glob(table: str) -> str:
     """Every file of an enriched table (what its view reads)."""
     return f"enriched/{table}/day=*/*.parquet"
+
+
+def raw_day(path: str) -> str | None:
+    """The day folder a raw piece's path is in (None when it is in none)."""
+    folder = path.rsplit("/", 2)[-2] if path.count("/") >= 2 else ""
+    return folder.removeprefix("context_date=") if folder.startswith("context_date=") else None
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Raw pieces of one partition and day to write as one, `into`, then delete."""
+
+    day: str
+    into: Piece
+    sources: tuple[Piece, ...]
+
+
+def merges(held: list[tuple[Piece, str]], today: str) -> list[Merge]:
+    """How to merge a partition's raw pieces (each with its day): every run of two or more
+    pieces of one day before `today`, with no other piece between them in offset order. A piece
+    of another day in between splits the run, so a merged piece still holds every record its
+    name covers and nothing of another day."""
+    runs: list[tuple[str, list[Piece]]] = []
+    for piece, day in sorted(held, key=lambda item: (item[0].first, item[0].last)):
+        if day >= today:
+            runs.append(("", []))
+        elif runs and runs[-1][1] and runs[-1][0] == day:
+            runs[-1][1].append(piece)
+        else:
+            runs.append((day, [piece]))
+    return [
+        Merge(day, Piece(run[0].zone, run[0].partition, run[0].first, run[-1].last), tuple(run))
+        for day, run in runs
+        if len(run) >= 2
+    ]
+
+
+def superseded(held: list[Piece]) -> list[Piece]:
+    """Pieces another piece of the partition holds whole: the sources of a merge that a crash
+    cut short between writing the merged piece and deleting them."""
+    found = []
+    reach = -1
+    for piece in sorted(set(held), key=lambda piece: (piece.first, -piece.last)):
+        if piece.last <= reach:
+            found.append(piece)
+        reach = max(reach, piece.last)
+    return found
 
 
 def resume_after(pieces: list[Piece]) -> int:

@@ -1,8 +1,10 @@
 """The daily compaction (`app.lake.compactor`) on real files in a folder: a finished day's files
-become one, the rows unchanged; a compaction a crash cut short is finished, never doubled."""
+become one, the rows unchanged, and so do a partition's raw pieces of a finished day; a
+compaction a crash cut short is finished, never doubled."""
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ from app.lake.compactor import COMPACTED, Compactor, owner_partition
 from app.lake.sql import connect
 from app.lake.storage import Lake
 from app.logic.lake.flatten import probe_rows
-from app.logic.lake.raw import RawRecord
+from app.logic.lake.layout import Piece
+from app.logic.lake.raw import RawRecord, parse_line
 
 DAY = "2024-01-01"
 T0 = 1_704_067_200.0
@@ -98,3 +101,52 @@ def test_files_younger_than_the_minimum_age_wait(lake: Lake) -> None:
     assert Compactor(lake, partitions=8, min_age_s=600).compact("probes", DAY) == 5
     assert young in _files(lake)
     assert len(_files(lake)) == 2
+
+
+def _raw(lake: Lake) -> tuple[list[str], list[RawRecord]]:
+    """The raw zone's pieces (day/name) and its records, in the pieces' order."""
+    paths = lake.glob("raw/probes/context_date=*/*.jsonl.gz")
+    pieces = sorted(paths, key=lambda path: Piece.parse(path) or Piece("", 0, 0, 0))
+    records = [
+        parse_line(line)
+        for path in pieces
+        for line in gzip.decompress(lake.read_bytes(path)).splitlines()
+    ]
+    return [path.split("/", 2)[2] for path in pieces], records
+
+
+def test_a_finished_days_raw_pieces_become_one_piece_and_today_waits(lake: Lake) -> None:
+    archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
+    held = _Partition(archiver.zones["probes"], 0, next_offset=6)
+    day_ms = 86_400_000
+    late = [RawRecord(o, int(T0 * 1000) + day_ms * min(o - 5, 2), None, b"[]") for o in (6, 7, 8)]
+    archiver._write(held, late)  # one record of day 2, two of day 3 ("today")
+    archiver._write(held, [RawRecord(9, int(T0 * 1000) + 2 * day_ms, None, b"[]")])
+    names, before = _raw(lake)
+    assert len(names) == 3 + 3 + 2 + 1
+    compactor = Compactor(lake, partitions=8, min_age_s=600)
+    assert compactor.compact_raw("probes", 0, today="2024-01-03") == 3
+    names, after = _raw(lake)
+    assert after == before
+    assert [name for name in names if "+0000+" in name] == [
+        f"context_date={DAY}/probes+0000+{0:020d}+{5:020d}.jsonl.gz",
+        f"context_date=2024-01-02/probes+0000+{6:020d}+{6:020d}.jsonl.gz",
+        f"context_date=2024-01-03/probes+0000+{7:020d}+{8:020d}.jsonl.gz",
+        f"context_date=2024-01-03/probes+0000+{9:020d}+{9:020d}.jsonl.gz",
+    ], "one piece for the finished day; today's pieces wait"
+    assert compactor.compact_raw("probes", 0, today="2024-01-03") == 0
+    assert compactor.compact_raw("probes", 1, today="2024-01-03") == 3
+
+
+def test_a_raw_merge_cut_short_by_a_crash_is_finished_not_doubled(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, before = _raw(lake)
+    compactor = Compactor(lake, partitions=8, min_age_s=0)
+    monkeypatch.setattr(lake, "delete", lambda paths: None)  # the crash: sources not deleted
+    compactor.compact_raw("probes", 0, today="2024-01-02")
+    assert len(_raw(lake)[0]) == 7
+    monkeypatch.undo()
+    assert compactor.compact_raw("probes", 0, today="2024-01-02") == 0
+    names, after = _raw(lake)
+    assert len(names) == 4 and after == before

@@ -7,7 +7,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.logic.lake.layout import Piece, day_of, raw_path, resume_after
+from app.logic.lake.layout import (
+    Merge,
+    Piece,
+    day_of,
+    merges,
+    raw_day,
+    raw_path,
+    resume_after,
+    superseded,
+)
 from app.logic.lake.raw import RawRecord, envelope, parse_line, pieces
 
 DAY_MS = 86_400_000
@@ -80,3 +89,57 @@ def test_a_piece_is_named_and_found_again_from_its_path() -> None:
     assert resume_after([piece, Piece("telegram", 12, 0, 4)]) == 1_000_000_000_123
     assert resume_after([]) == -1
     assert day_of(float("inf")) == "0000-00-00"
+
+
+def test_a_finished_days_pieces_merge_unless_another_days_piece_lies_between() -> None:
+    day_1, day_2, today = "2024-01-01", "2024-01-02", "2024-01-03"
+    held = [
+        (Piece("probes", 3, 0, 9), day_1),
+        (Piece("probes", 3, 10, 19), day_1),
+        (Piece("probes", 3, 20, 20), day_2),  # a late record: splits day 1's run
+        (Piece("probes", 3, 21, 30), day_1),
+        (Piece("probes", 3, 31, 40), day_1),
+        (Piece("probes", 3, 41, 50), day_2),
+        (Piece("probes", 3, 51, 60), today),  # not finished: never merged
+        (Piece("probes", 3, 61, 70), today),
+    ]
+    assert merges(list(reversed(held)), today) == [
+        Merge(day_1, Piece("probes", 3, 0, 19), (held[0][0], held[1][0])),
+        Merge(day_1, Piece("probes", 3, 21, 40), (held[3][0], held[4][0])),
+    ]
+    assert merges(held, day_1) == [], "nothing before the first day"
+    assert raw_day(raw_path(held[0][0], day_1)) == day_1
+    assert raw_day("elsewhere/probes+0003+1+2.jsonl.gz") is None
+
+
+@given(st.lists(st.tuples(st.integers(1, 5), st.sampled_from("ab")), min_size=1, max_size=30))
+def test_merged_pieces_are_disjoint_and_cover_exactly_their_sources(
+    runs: list[tuple[int, str]],
+) -> None:
+    held, first = [], 0
+    for length, day in runs:
+        held.append((Piece("probes", 0, first, first + length - 1), f"2024-01-0{ord(day) - 96}"))
+        first += length
+    found = merges(held, "2024-01-09")
+    for merge in found:
+        days = {day for piece, day in held if piece in merge.sources}
+        assert days == {merge.day} and len(merge.sources) >= 2
+        assert merge.into.first == merge.sources[0].first
+        assert merge.into.last == merge.sources[-1].last
+        assert (
+            sum(p.last - p.first + 1 for p in merge.sources)
+            == merge.into.last - merge.into.first + 1
+        )
+    merged = [piece for merge in found for piece in merge.sources]
+    assert len(merged) == len(set(merged))
+    after = [p for p, _ in held if p not in merged] + [merge.into for merge in found]
+    assert superseded(after) == [], "a merge leaves no piece inside another"
+    assert resume_after(after) == resume_after([p for p, _ in held])
+
+
+def test_pieces_a_merged_piece_holds_are_superseded() -> None:
+    merged = Piece("probes", 0, 0, 19)
+    sources = [Piece("probes", 0, 0, 9), Piece("probes", 0, 10, 19)]
+    later = Piece("probes", 0, 20, 29)
+    assert sorted(superseded([later, *sources, merged])) == sources
+    assert superseded([*sources, later]) == []
