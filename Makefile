@@ -58,6 +58,7 @@ $(SAMPLE): $(STAMP)
 	$(VENV)/bin/probewatch-sniffer synth $@ --probes 50000 --devices 2000 --seed 7
 
 run: install kafka $(SAMPLE)
+	@scripts/api-token.sh
 	@scripts/run-workers.sh $(WORKERS) $(FIRST_PORT)
 	$(VENV)/bin/probewatch-sniffer replay $(SAMPLE)
 	@scripts/run-summary.sh $(WORKERS) $(FIRST_PORT) $(SAMPLE)

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     web_bind: str = "127.0.0.1"
     web_host: str = "localhost"
     canonical_url: str | None = None
+    #: Who may use the HTTP API (`app.web.access`): `auto` asks for a token once any exists
+    #: (open until then, saying so), `required` always, `localhost-open` always except from
+    #: this host's loopback addresses (development only).
+    api_auth: Literal["auto", "required", "localhost-open"] = "auto"
+    #: A second listener that answers Telegram's webhook and nothing else (the one to expose).
+    webhook_port: int | None = Field(default=None, ge=1, le=65535)
+    webhook_bind: str = "127.0.0.1"
     partitions: int = Field(default=8, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     standby_replicas: int = Field(default=1, ge=0)
@@ -189,7 +196,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("web_bind", "web_host")
+    @field_validator("web_bind", "web_host", "webhook_bind")
     @classmethod
     def _host(cls, value: str) -> str:
         if not _is_host(value):

@@ -33,6 +33,7 @@ INPUT_TOPICS: dict[str, TopicSpec] = {
     "device-names": TopicSpec(COMPACTED),
     "ssid-watchlist": TopicSpec(COMPACTED, single_partition=True),
     "chat-subscriptions": TopicSpec(COMPACTED, single_partition=True),
+    "api-tokens": TopicSpec(COMPACTED, single_partition=True),
     "alerts": TopicSpec(),
     "ssid-probes": TopicSpec(),
     "dead-letters": TopicSpec({"retention.ms": THIRTY_DAYS_MS}),
@@ -81,6 +82,10 @@ ssid_watchlist_topic = _raw_topic("ssid-watchlist")
 
 #: Chats that asked for alerts: key chat id, value `{"subscribed": true, …}`, null = stop.
 chat_subscriptions_topic = _raw_topic("chat-subscriptions")
+
+#: API tokens (`app.logic.tokens`): key token id, value its role and hash, null = revoked; key
+#: `cluster`, the workers' shared key. One partition.
+api_tokens_topic = _raw_topic("api-tokens")
 
 #: Probes for watched SSIDs (see `app.logic.alerts`), keyed by MAC.
 alerts_topic = _raw_topic("alerts")

@@ -8,6 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 run="$root/var/run"
 logs="$root/var/log"
 mkdir -p "$run" "$logs"
+token=$(cat "$run/api-token" 2>/dev/null || true)
 
 for ((i = 0; i < count; i++)); do
   port=$((first + i))
@@ -23,7 +24,7 @@ done
 for ((i = 0; i < count; i++)); do
   port=$((first + i))
   for _ in $(seq 1 120); do
-    if curl -fsS "http://localhost:$port/cluster?scope=local" 2>/dev/null | grep -q '"recovering":false'; then
+    if curl -fsS -H "Authorization: Bearer $token" "http://localhost:$port/cluster?scope=local" 2>/dev/null | grep -q '"recovering":false'; then
       echo "worker: serving on http://localhost:$port (log var/log/worker-$port.log)"
       continue 2
     fi

@@ -68,7 +68,11 @@ def new_prefix(label: str) -> str:
 
 
 def http_json(
-    url: str, method: str = "GET", body: Any = None, timeout: float = 10.0
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """Status and decoded JSON body of one request (errors included, they carry JSON too).
 
@@ -77,6 +81,8 @@ def http_json(
     data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")

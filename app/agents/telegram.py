@@ -85,12 +85,14 @@ async def handle_update(bots: BotService, event: EventT[bytes]) -> None:
 if settings.telegram_token is not None:
     # aiogram takes seconds to import (its pydantic models): only a worker with a bot pays that.
     from app.bot.service import BotService
+    from app.web.access import worker_headers
 
     bots = BotService(
         settings,
         publish=publish_update,
         is_leader=app.is_leader,
         on_unusable=lambda err: request_exit(EXIT_BAD_SETTING, err.line()),
+        credential=worker_headers,
     )
 
     @app.task  # type: ignore[untyped-decorator]

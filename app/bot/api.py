@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -135,8 +135,11 @@ class ProbewatchApi:
         timeout: float = 10.0,
         busy_retry_s: float = 5.0,
         report_timeout: float = REPORT_TIMEOUT_S,
+        credential: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
+        """`credential()` gives the headers that let the bot in (the workers' own)."""
         self.base_url = base_url.rstrip("/")
+        self.credential = credential
         self.timeout = timeout
         self.report_timeout = report_timeout
         #: How long a 503 (a rebalance in progress) is retried before it counts as a failure.
@@ -276,7 +279,7 @@ class ProbewatchApi:
         limit = aiohttp.ClientTimeout(total=timeout)
         try:
             async with session.request(
-                method, url, json=json, params=params, timeout=limit
+                method, url, json=json, params=params, headers=self.credential(), timeout=limit
             ) as response:
                 try:
                     body = await response.json(content_type=None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -59,16 +59,19 @@ class BotService(Service):
         publish: Publish,
         is_leader: Callable[[], bool],
         on_unusable: Callable[[SettingError], bool] = lambda _err: False,
+        credential: Callable[[], Mapping[str, str]] = dict,
         poll_timeout: int = 10,
         **kwargs: Any,
     ) -> None:
         """`on_unusable(err)` stops the worker for a setting found unusable at start (True), or
-        says there is no worker to stop (False: the service raises BotStartupError)."""
+        says there is no worker to stop (False: the service raises BotStartupError);
+        `credential()` gives the headers that let the bot into the API."""
         super().__init__(**kwargs)
         self.settings = settings
         self.publish = publish
         self.is_leader = is_leader
         self.on_unusable = on_unusable
+        self.credential = credential
         self.poll_timeout = poll_timeout
         self.config: TelegramConfig | None = None
         self.bots: dict[int, Bot] = {}
@@ -112,7 +115,7 @@ class BotService(Service):
         if config is None:
             logger.info("Telegram bot off: PROBEWATCH_TELEGRAM_TOKEN is not set")
             return None
-        self.api = ProbewatchApi(config.api_url)
+        self.api = ProbewatchApi(config.api_url, credential=self.credential)
         self.dispatcher = build_dispatcher(
             api=self.api,
             allowed_chats=config.allowed_chats,

@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> None:
         from app.cli.names_import import main as names_import
 
         raise SystemExit(names_import(args[1:], settings))
+    if args[:1] == ["tokens"]:
+        from app.cli.tokens import main as tokens_main
+
+        raise SystemExit(tokens_main(args[1:], settings))
     if args[:1] in (["sql"], ["report"]):
         from app.cli.lake import report_main, sql_main
 

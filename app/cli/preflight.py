@@ -89,15 +89,26 @@ def check_data_dir(settings: Settings) -> None:
 
 
 def check_web_port(settings: Settings) -> None:
-    """The HTTP server will be able to listen on PROBEWATCH_WEB_BIND:PROBEWATCH_WEB_PORT."""
-    where = f"{settings.web_bind}:{settings.web_port}"
+    """The HTTP server will be able to listen on PROBEWATCH_WEB_BIND:PROBEWATCH_WEB_PORT, and
+    the webhook's own listener on PROBEWATCH_WEBHOOK_BIND:PROBEWATCH_WEBHOOK_PORT if set."""
+    check_listen(settings.web_bind, settings.web_port, "WEB")
+    if settings.webhook_port is not None:
+        if settings.webhook_port == settings.web_port:
+            raise SettingError(
+                "PROBEWATCH_WEBHOOK_PORT",
+                "must differ from PROBEWATCH_WEB_PORT (a listener of its own)",
+            )
+        check_listen(settings.webhook_bind, settings.webhook_port, "WEBHOOK")
+
+
+def check_listen(bind: str, port: int, which: str) -> None:
+    """A server will be able to listen on bind:port (PROBEWATCH_<which>_BIND/_PORT)."""
+    where = f"{bind}:{port}"
     try:
-        addresses = socket.getaddrinfo(
-            settings.web_bind.strip("[]"), settings.web_port, type=socket.SOCK_STREAM
-        )
+        addresses = socket.getaddrinfo(bind.strip("[]"), port, type=socket.SOCK_STREAM)
     except socket.gaierror as err:
         raise SettingError(
-            "PROBEWATCH_WEB_BIND", f"{settings.web_bind!r} is not an address: {err.strerror}"
+            f"PROBEWATCH_{which}_BIND", f"{bind!r} is not an address: {err.strerror}"
         ) from None
     family, kind, proto, _, address = addresses[0]
     with socket.socket(family, kind, proto) as sock:
@@ -108,15 +119,15 @@ def check_web_port(settings: Settings) -> None:
         except OSError as err:
             if err.errno == errno.EADDRINUSE:
                 raise SettingError(
-                    "PROBEWATCH_WEB_PORT",
+                    f"PROBEWATCH_{which}_PORT",
                     f"{where} is in use (another worker on this port? use --web-port)",
                 ) from None
             if err.errno in (errno.EACCES, errno.EPERM):
                 raise SettingError(
-                    "PROBEWATCH_WEB_PORT", f"{where} needs privileges this process lacks"
+                    f"PROBEWATCH_{which}_PORT", f"{where} needs privileges this process lacks"
                 ) from None
             raise SettingError(
-                "PROBEWATCH_WEB_BIND", f"cannot listen on {where}: {err.strerror or err}"
+                f"PROBEWATCH_{which}_BIND", f"cannot listen on {where}: {err.strerror or err}"
             ) from None
 
 

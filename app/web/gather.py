@@ -10,6 +10,7 @@ import aiohttp
 from faust.types import AppT
 from faust.web import Request
 
+from app.web.access import worker_headers
 from app.web.routing import FORWARD_TIMEOUT_S
 
 LOCAL = "local"
@@ -45,7 +46,10 @@ async def gather(app: AppT, request: Request, params: Mapping[str, str] | None =
         url = f"{base.rstrip('/')}{request.url.path}"
         try:
             async with app.http_client.get(
-                url, params=query, timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
+                url,
+                params=query,
+                headers=worker_headers(),
+                timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S),
             ) as response:
                 if response.status != 200:
                     raise WorkerUnavailable(f"{base} answered {response.status}")

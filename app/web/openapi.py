@@ -13,6 +13,7 @@ schema test, so the description cannot fall behind the code unnoticed.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import metadata
 from typing import Any
 
@@ -33,6 +34,7 @@ from app.logic.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS
 from app.logic.listing.ranking import DEFAULT_LIMIT as RANKING_DEFAULT
 from app.logic.listing.ranking import MAX_LIMIT as RANKING_MAX
 from app.logic.names import MAX_NAME
+from app.logic.tokens import needed
 from app.logic.watchlist import MAX_REASON
 from app.web.openapi_terms import (
     Answer,
@@ -1436,6 +1438,91 @@ DOCS = [
     ),
 ]
 
+SESSION = [
+    Operation(
+        "POST",
+        "/login",
+        "session",
+        "Log the dashboard in",
+        "Checks the token in the body and keeps it in the `probewatch_token` cookie (HttpOnly, "
+        "SameSite=Strict, 12 hours), which then authenticates this browser's requests.",
+        body=Body(
+            "The token.",
+            json_body(
+                {
+                    "type": "object",
+                    "properties": {"token": {"type": "string", "minLength": 1}},
+                    "required": ["token"],
+                },
+                {"token": "pw_1a2b3c4d_…"},
+            ),
+        ),
+        answers=(
+            Answer(
+                200,
+                "Logged in: the cookie is set.",
+                (
+                    json_body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "capabilities": {"type": "array", "items": STRING},
+                            },
+                            "required": ["capabilities"],
+                        },
+                        {"capabilities": ["admin", "read"]},
+                    ),
+                ),
+            ),
+            error(400, 'A body that is not `{"token": …}`.', 'the body must be {"token": "pw_…"}'),
+            error(401, "Not a valid token.", "this token is not valid"),
+            *BODY_ANSWERS,
+        ),
+    ),
+    Operation(
+        "POST",
+        "/logout",
+        "session",
+        "Log the dashboard out",
+        "Removes the `probewatch_token` cookie (the token itself stays valid until revoked).",
+        answers=(
+            Answer(
+                200,
+                "Logged out.",
+                (
+                    json_body(
+                        {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+                        {"ok": True},
+                    ),
+                ),
+            ),
+        ),
+    ),
+]
+
+#: The answers every route that needs a token may give, and the ways to present one.
+NO_TOKEN = error(
+    401,
+    "No token, or one that is not valid (unknown, revoked): send `Authorization: Bearer <token>`"
+    " (or log in with `POST /login`). Not while the API is open (no token exists yet and "
+    "PROBEWATCH_API_AUTH is `auto`).",
+    "a token is required: Authorization: Bearer <token>",
+)
+NOT_ALLOWED = error(
+    403,
+    "The token's role cannot change anything (a `read` token), or a change authenticated by "
+    "the cookie came from another origin.",
+    "this token's role cannot do this (needs 'admin')",
+)
+SECURITY_SCHEMES = {
+    "token": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token (`probewatch tokens create`): `read` or `admin`.",
+    },
+    "session": {"type": "apiKey", "in": "cookie", "name": "probewatch_token"},
+}
+
 OPERATIONS: list[Operation] = [
     *DEVICES,
     *ACTIVITY,
@@ -1450,6 +1537,7 @@ OPERATIONS: list[Operation] = [
     *FAUST,
     *DASHBOARD,
     *DOCS,
+    *SESSION,
 ]
 
 TAGS = [
@@ -1466,6 +1554,7 @@ TAGS = [
     Tag("faust", "Routes faust itself serves on every worker."),
     Tag("dashboard", "The web page every worker serves at /."),
     Tag("docs", "This description."),
+    Tag("session", "The dashboard's login."),
 ]
 
 DESCRIPTION = f"""\
@@ -1479,18 +1568,42 @@ cannot decode is a 400, one over {MAX_BODY_BYTES} bytes a 413, one slower than
 {BODY_TIMEOUT_S:g} s a 408, an `Expect` header other than `100-continue` a 417. A path no route
 has is `404: Not Found` and a method a route lacks `405: Method Not Allowed`, both plain text.
 Every path also answers HEAD: as its GET without the body, or 405 where it has no GET.
+
+Tokens: every route but the public ones (health, the dashboard's page and files, this
+description, the webhook, login and logout) needs an API token once any exists — `read` to
+read, `admin` to change anything — as `Authorization: Bearer <token>` or the dashboard's cookie.
 """
 
 
 def openapi_document(*, bot_on: bool = False) -> dict[str, Any]:
     """The description of the routes this worker serves: the webhook's only while the bot is on."""
-    return document(
-        (op for op in OPERATIONS if bot_on or not op.only_with_bot),
+    described = document(
+        (_secured(op) for op in OPERATIONS if bot_on or not op.only_with_bot),
         title="probewatch",
         version=_version(),
         description=DESCRIPTION,
         tags=TAGS,
         schemas=SCHEMAS,
+    )
+    described["components"]["securitySchemes"] = SECURITY_SCHEMES
+    for path, methods in described["paths"].items():
+        for method, operation in methods.items():
+            if needed(method, path) is not None:
+                operation["security"] = [{"token": []}, {"session": []}]
+    return described
+
+
+def _secured(operation: Operation) -> Operation:
+    """The operation with the answers its token check adds (`app.web.access`)."""
+    want = needed(operation.method, operation.path)
+    if want is None:
+        return operation
+    added = [NO_TOKEN, *([NOT_ALLOWED] if want == "admin" else [])]
+    if all(answer.status != 503 for answer in operation.answers):
+        added.append(UNAVAILABLE)
+    have = {answer.status for answer in operation.answers}
+    return replace(
+        operation, answers=(*operation.answers, *(a for a in added if a.status not in have))
     )
 
 

@@ -15,12 +15,16 @@
 | telegram | `POST /telegram/{secret path}`, only while the bot is on |
 | dashboard | `GET /` (the page), `GET /ui/{asset}` (its scripts and style sheet) |
 | docs | `GET /openapi.json` (the description, `app.web.openapi`), `GET /docs` (the same, a page) |
+| session | `POST /login`, `POST /logout` (the dashboard's token, in a cookie) |
+
+Every request passes `app.web.access` (tokens and roles) between routing and its view.
 """
 
 from __future__ import annotations
 
 from app.main import app, settings
 from app.web import (
+    access,
     activity,
     analytics,
     cluster,
@@ -29,6 +33,7 @@ from app.web import (
     docs,
     health,
     sensors,
+    session,
     ssids,
     streams,
     subscriptions,
@@ -48,7 +53,8 @@ MODULES = (
     cluster,
     analytics,
 )
-for module in (*MODULES, dashboard, docs):
+for module in (*MODULES, dashboard, docs, session):
     module.blueprint.register(app)
+access.install(app.web.web_app)  # type: ignore[attr-defined]
 if settings.telegram_token is not None:
     telegram.blueprint.register(app)

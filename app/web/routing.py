@@ -22,6 +22,7 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 from yarl import URL
 
+from app.web.access import worker_headers
 from app.web.server import RETRY_AFTER_S
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ async def forward(view: View, request: Request, owner: URL, body: bytes | None =
 
     The target is built from the owner's address and the request's path and query exactly as
     received (not from the client's Host header); the body is JSON whatever the client said.
+    This worker has let the request in: the owner is asked with the workers' own credential.
     """
     rel = request.rel_url
     target = URL.build(
@@ -150,7 +152,7 @@ async def forward(view: View, request: Request, owner: URL, body: bytes | None =
             request.method,
             target,
             data=body,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **worker_headers()},
             timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S),
         ) as response:
             return view.text(

@@ -262,6 +262,9 @@ class Web(AiohttpWeb):
     without faust's index page (`GET /` is the dashboard, `app.web.dashboard`)."""
 
     production_blueprints: ClassVar[list[tuple[str, Any]]] = []
+    #: Further (bind, port) pairs the same server listens on: the webhook's own listener, whose
+    #: requests `app.web.access` lets reach the webhook only.
+    extra_listeners: ClassVar[list[tuple[str, int]]] = []
 
     def __init__(self, app: AppT, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
@@ -274,6 +277,8 @@ class Web(AiohttpWeb):
         assert server is not None  # set by setup()
         server.request_handler = guard(server.request_handler)
         await self._create_site().start()
+        for bind, port in self.extra_listeners:
+            await aiohttp_web.TCPSite(self._runner, bind, port, reuse_address=True).start()
 
 
 DRIVERS.aliases.setdefault(WEB_DRIVER.partition(":")[0], f"{__name__}:Web")

@@ -67,6 +67,11 @@ class TopicMirror(Generic[V]):
         self._values = dict(values)
         self._ready.set()
 
+    @property
+    def ready(self) -> bool:
+        """Whether the mirror has read everything the topic held when it started."""
+        return self._ready.is_set()
+
     async def wait_ready(self, timeout: float | None = None) -> bool:
         """Until the mirror has read everything the topic held when it started."""
         try:

@@ -7,7 +7,6 @@ the assertions are on the page's content.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,14 +15,12 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import CHROMIUM
 from tests.harness import REPO_ROOT, Deployment, Worker, http_json, wait_for
 from tests.kafka_io import probe, produce_probes
 from tests.pcaps import capture
 from tests.tshark import DeviceTruth, devices_by_tshark
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "var" / "test-artifacts" / "dashboard"
 CAPTURE = "probe-request-project__position_2"
 #: Long enough for a view to fetch and draw; every wait is for a condition, never a fixed sleep.
@@ -52,25 +49,6 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worker,
         worker.wait_flushed()
         yield worker, {"truth": truth, "deployment": deployment}
     deployment.delete_topics()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda err: errors.append(str(err)))
-    yield opened
-    context.close()
-    assert errors == [], f"the page raised: {errors}"
 
 
 def _shot(page: Any, name: str) -> None:

@@ -37,6 +37,10 @@ async function api(path, options = {}) {
     headers: { Accept: "application/json", ...(options.headers || {}) },
   });
   const body = await response.json().catch(() => null);
+  if (response.status === 401) {
+    showLogin(body && body.error);
+    throw new ApiError(401, "a token is required");
+  }
   if (!response.ok) {
     throw new ApiError(response.status, (body && body.error) || `${path} answered ${response.status}`);
   }
@@ -304,7 +308,12 @@ async function search(params) {
   );
 }
 
-function live() {
+// An event stream cannot tell a refused token from a lost connection: a cheap read that needs
+// the same token can (a 401 shows the login form).
+const checkToken = () => api("/cluster?scope=local");
+
+async function live() {
+  await checkToken();
   const probes = h("tbody");
   const alerts = h("tbody");
   const state = h("p", { class: "muted", id: "live-state" }, "Connecting…");
@@ -319,7 +328,10 @@ function live() {
   const follow = (path, body, row) => {
     const source = new EventSource(path);
     source.onopen = () => { state.textContent = "Following new probes and alerts as they arrive."; };
-    source.onerror = () => { state.textContent = "Connection lost; reconnecting…"; };
+    source.onerror = () => {
+      state.textContent = "Connection lost; reconnecting…";
+      checkToken().catch(() => {});
+    };
     source.onmessage = (message) => {
       body.prepend(row(JSON.parse(message.data)));
       while (body.children.length > LIVE_ROWS) body.lastChild.remove();
@@ -388,6 +400,44 @@ async function cluster() {
   );
 }
 
+// --- logging in ------------------------------------------------------------------------------
+
+// Asked for when the API answers 401. The token goes to POST /login, which keeps it in an
+// HttpOnly cookie: it never sits in the page's storage or in a URL.
+function showLogin(reason) {
+  if (document.getElementById("login")) return;
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  const message = h("p", { class: "error", id: "login-error" });
+  const form = h("form", { id: "login" },
+    h("label", { for: "login-token" }, "API token"), " ",
+    h("input", { id: "login-token", name: "token", type: "password", autocomplete: "current-password", required: true }),
+    " ", h("button", { type: "submit" }, "Log in"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ token: form.elements.token.value.trim() }),
+    });
+    if (response.ok) {
+      route();
+    } else {
+      const body = await response.json().catch(() => null);
+      message.textContent = (body && body.error) || `login answered ${response.status}`;
+    }
+  });
+  view.replaceChildren(h("h1", {}, "Log in"),
+    h("p", { class: "muted" }, reason || "This API asks for a token.",
+      " Make one with ", h("code", {}, "probewatch tokens create --role read"), "."),
+    form, message);
+  form.elements.token.focus();
+}
+
+async function logOut() {
+  await fetch("/logout", { method: "POST" });
+  location.reload();
+}
+
 // --- routing ---------------------------------------------------------------------------------
 
 const ROUTES = [
@@ -412,6 +462,7 @@ async function route() {
     try {
       await draw(match, params);
     } catch (err) {
+      if (err.status === 401) return; // the login form is shown
       view.replaceChildren(h("h1", {}, err.status === 404 ? "Not found" : "Something went wrong"), problem(err));
     }
     return;
@@ -425,5 +476,6 @@ document.getElementById("search").addEventListener("submit", (event) => {
   if (q) location.hash = `#/search?${new URLSearchParams({ q })}`;
 });
 document.getElementById("worker").textContent = `served by ${location.host}`;
+document.getElementById("logout").addEventListener("click", logOut);
 window.addEventListener("hashchange", route);
 route();
