@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from sniffer import cli
+from sniffer.capture import read_capture
+from sniffer.parse import parse_frame
 from sniffer.pseudonym import (
     fingerprint_pseudonym,
     key_from_hex,
@@ -175,6 +177,30 @@ def test_replay_sends_only_pseudonyms(
     secrets |= {e.ie_fingerprint for e in real if e.ie_fingerprint}
     sent_json = b"".join(e.to_json() for e in sent).decode()
     assert not [value for value in secrets if value in sent_json]
+
+
+@pytest.mark.parametrize("pseudonymize", ["off", "hmac"])
+def test_the_sniffers_messages_never_name_a_device(
+    fake_kafka: type[FakeProducer],
+    key_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    pseudonymize: str,
+) -> None:
+    """Its summary, warnings and errors (a damaged file, undelivered probes) name files, places
+    and counts: no MAC or SSID, pseudonymised or not."""
+    monkeypatch.setenv("PROBEWATCH_PSEUDONYMIZE", pseudonymize)
+    fake_kafka.fail_every = 50
+    paths = [str(capture("SamsungA53_01.pcap")), str(capture("bad_rsn_parsing"))]
+    assert cli.main(["replay", *paths]) == 1
+    out, err = capsys.readouterr()
+    assert "could not be read" in err and "not acknowledged" in err
+    events = fake_kafka.instances[0].events
+    names = {e.mac for e in events} | {e.ssid for e in events if len(e.ssid) > 3}
+    plain = [e for lt, d, ts in read_capture(paths[0]) if (e := parse_frame(lt, d, ts, ""))]
+    names |= {e.mac for e in plain} | {e.ssid for e in plain if len(e.ssid) > 3}
+    assert len(names) > 90
+    assert not [name for name in names if name in out + err]
 
 
 def test_sample_mac_prints_the_pseudonym_when_pseudonymising(
