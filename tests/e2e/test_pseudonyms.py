@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, KafkaError
 
 from sniffer.capture import read_capture
 from sniffer.parse import MalformedFrame, parse_frame
-from tests.harness import BOOTSTRAP, VENV_BIN, Deployment, Worker, wait_for
+from tests.harness import BOOTSTRAP, VENV_BIN, Deployment, Worker, http_json, wait_for
 from tests.lake_io import lake_sql
 from tests.pcaps import captures
 from tests.tshark import DeviceTruth, devices_by_tshark
@@ -126,8 +126,6 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
 
 
 def _request(worker: Worker, path: str, method: str, body: Any) -> tuple[int, Any]:
-    from tests.harness import http_json
-
     return http_json(f"{worker.url}{path}", method, body)
 
 
