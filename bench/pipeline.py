@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bench.latency import fixed_rate_gets
+from sniffer.pseudonym import new_key_text
 from tests.harness import REPO_ROOT, VENV_BIN, Deployment, Worker, kafka_reachable, wait_for
 
 BENCH_DIR = REPO_ROOT / "var" / "bench"
@@ -120,16 +121,35 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
 
 
 def _replay_only(scratch: Path, capture: Path) -> float:
-    """Parse + produce only: no worker is consuming."""
-    deployment = Deployment(data_dir=scratch / "replay")
+    """Parse + produce only: no worker is consuming. Then the same with pseudonyms (hmac on
+    MACs, fingerprints and SSIDs, under a fresh key), printed beside it."""
+    rate, elapsed = _replay_alone(scratch / "replay", capture)
+    print(
+        f"replay (parse+produce, acks=all, idempotent): {rate:,.0f} frames/s ({elapsed:.1f} s wall)"
+    )
+    pseudonyms = {
+        "PROBEWATCH_PSEUDONYMIZE": "hmac",
+        "PROBEWATCH_PSEUDONYM_KEY": new_key_text(),
+        "PROBEWATCH_PSEUDONYM_SSIDS": "true",
+    }
+    hashed, elapsed = _replay_alone(scratch / "replay-pseudonyms", capture, pseudonyms)
+    print(
+        f"replay with pseudonyms (hmac: MACs, fingerprints, SSIDs): {hashed:,.0f} frames/s "
+        f"({elapsed:.1f} s wall; {100 * (1 - hashed / rate):+.0f} % cost)"
+    )
+    return rate
+
+
+def _replay_alone(
+    data_dir: Path, capture: Path, env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """(frames/s, wall seconds) of one replay into a deployment of its own, deleted after."""
+    deployment = Deployment(data_dir=data_dir, extra_env=env or {})
     try:
         rate, elapsed, _ = replay_rate(deployment, capture)
     finally:
         deployment.delete_topics()
-    print(
-        f"replay (parse+produce, acks=all, idempotent): {rate:,.0f} frames/s ({elapsed:.1f} s wall)"
-    )
-    return rate
+    return rate, elapsed
 
 
 def _accepted(workers: list[Worker]) -> int:

@@ -1,15 +1,17 @@
-"""`probewatch-sniffer`: replay captures, capture live, or write a synthetic capture.
+"""`probewatch-sniffer`: replay captures, capture live, write a synthetic capture, make a
+pseudonym key and look pseudonyms up.
 
 Exit codes: 0 success, 1 Kafka failure (unreachable, or messages not acknowledged after all
-retries), 2 bad arguments, files or interface, 3 input damaged (some bytes of a capture could not
-be read and were skipped; the probe requests that could be read were still produced and flushed),
-130 replay interrupted. When several apply: 1, then 130, then 3.
+retries), 2 bad arguments, settings, files or interface, 3 input damaged (some bytes of a capture
+could not be read and were skipped; the probe requests that could be read were still produced and
+flushed), 130 replay interrupted. When several apply: 1, then 130, then 3.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -26,7 +28,9 @@ from sniffer.capture import CaptureError, CaptureReader, live_frames, read_captu
 from sniffer.parse import TS_LIMIT, linktype_name
 from sniffer.pipeline import Counts, pump, replay
 from sniffer.producer import KAFKA_LOG, DeliveryReport, KafkaUnavailable, ProbeProducer
+from sniffer.pseudonym import NEW_KEY_BYTES, new_key_text, normalize_mac
 from sniffer.settings import BATCH_RANGE, SnifferSettings
+from sniffer.ssid import ssid_octets
 from sniffer.synth import DEFAULT_START, write_synthetic_pcap
 
 PROG = "probewatch-sniffer"
@@ -120,8 +124,15 @@ def _producer(settings: SnifferSettings) -> ProbeProducer:
     return producer
 
 
-def _summary(counts: Counts, report: DeliveryReport, elapsed: float, topic: str) -> None:
+def _summary(
+    counts: Counts, report: DeliveryReport, elapsed: float, settings: SnifferSettings
+) -> None:
     rate = counts.frames / elapsed if elapsed > 0 else 0.0
+    topic = settings.probes_topic
+    if settings.pseudonymizer() is not None:
+        ssids = ", SSIDs" if settings.pseudonym_ssids else ""
+        oui = " (OUIs kept)" if settings.pseudonym_keep_oui else ""
+        print(f"pseudonyms:         hmac: MACs{oui}, ie_fingerprints{ssids}")
     print(
         f"frames read:        {counts.frames}\n"
         f"probe requests:     {counts.probes} produced to {topic!r}, "
@@ -175,13 +186,13 @@ def _finish(
     except KeyboardInterrupt:
         report = producer.flush(0)
         producer.close()
-        _summary(counts, report, time.monotonic() - started, settings.probes_topic)
+        _summary(counts, report, time.monotonic() - started, settings)
         return _fail(
             f"interrupted while waiting for Kafka: {report.pending} probe requests unconfirmed",
             EXIT_KAFKA,
         )
     producer.close()
-    _summary(counts, report, time.monotonic() - started, settings.probes_topic)
+    _summary(counts, report, time.monotonic() - started, settings)
     if not report.ok:
         lost = report.queued - report.delivered
         return _fail(
@@ -258,6 +269,7 @@ def _cmd_replay(args: argparse.Namespace, settings: SnifferSettings) -> int:
             progress=progress,
             stop=stop,
             on_file=lambda reader: _report_file(progress, reader),
+            transform=settings.pseudonymizer(),
         )
         return complete
 
@@ -274,7 +286,16 @@ def _cmd_live(args: argparse.Namespace, settings: SnifferSettings) -> int:
 
     def loop(producer: ProbeProducer) -> bool:
         counts = Counts()
-        pump(frames, producer, settings.sensor, counts, progress=progress, stop=stop, every=1)
+        pump(
+            frames,
+            producer,
+            settings.sensor,
+            counts,
+            progress=progress,
+            stop=stop,
+            every=1,
+            transform=settings.pseudonymizer(),
+        )
         return True  # ending live capture by signal, count or timeout is the normal way
 
     try:
@@ -302,6 +323,75 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         f"({stats.randomized_devices} randomized), {stats.wildcard_probes} wildcard, "
         f"{stats.distinct_ssids} distinct SSIDs, {stats.first_ts:.6f}..{stats.last_ts:.6f}"
     )
+    return 0
+
+
+def _cmd_pseudonym_key(args: argparse.Namespace) -> int:
+    """Write a new random key to a file that did not exist, readable by its owner only."""
+    path: str = args.file
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return _fail(
+            f"{path} exists: not replaced (another key gives every device a new pseudonym); "
+            "to change keys, write the new one to another file (see README, Privacy)",
+            EXIT_USAGE,
+        )
+    except OSError as exc:
+        return _fail(f"{path}: cannot create ({exc.strerror or exc})", EXIT_USAGE)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as stream:
+            stream.write(new_key_text() + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+    except OSError as exc:
+        return _fail(f"{path}: cannot write ({exc.strerror or exc})", EXIT_USAGE)
+    print(
+        f"wrote a new {NEW_KEY_BYTES * 8}-bit pseudonym key to {path} (mode 0600); it never "
+        f"leaves this host. Use it with:\n"
+        f"  PROBEWATCH_PSEUDONYMIZE=hmac PROBEWATCH_PSEUDONYM_KEY_FILE={os.path.abspath(path)}"
+    )
+    return 0
+
+
+def _cmd_pseudonym(args: argparse.Namespace) -> int:
+    """Print `VALUE<TAB>PSEUDONYM` per value under the configured key."""
+    if not (args.macs or args.ssids or args.fingerprints):
+        return _fail("pseudonym: give at least one MAC, --ssid or --fingerprint", EXIT_USAGE)
+    try:
+        settings = SnifferSettings.from_env()
+        pseudonyms = settings.key_pseudonymizer()
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    lines: list[str] = []
+    try:
+        for text in args.macs:
+            mac = normalize_mac(text)
+            lines.append(f"{mac}\t{pseudonyms.mac(mac)}")
+        for text in args.ssids:
+            octets = ssid_octets(text)
+            if not octets:
+                raise ValueError("--ssid: the empty SSID is the wildcard; it is sent as it is")
+            lines.append(f"{text}\t{pseudonyms.ssid(text, octets.hex())}")
+        for text in args.fingerprints:
+            fingerprint = text.strip().lower()
+            lines.append(f"{fingerprint}\t{pseudonyms.fingerprint(fingerprint)}")
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if settings.pseudonymize != "hmac":
+        print(
+            f"{PROG}: warning: PROBEWATCH_PSEUDONYMIZE is off: the sniffer sends the real "
+            "values, not these pseudonyms",
+            file=sys.stderr,
+        )
+    elif args.ssids and not settings.pseudonym_ssids:
+        print(
+            f"{PROG}: warning: PROBEWATCH_PSEUDONYM_SSIDS is off: the sniffer sends SSIDs as "
+            "they are, not these pseudonyms",
+            file=sys.stderr,
+        )
+    print("\n".join(lines), flush=True)
     return 0
 
 
@@ -408,6 +498,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_START,
         help="epoch seconds of the first probe (the capture must end before 2100)",
     )
+
+    key = commands.add_parser(
+        "pseudonym-key", help="write a new random pseudonym key to a new file (mode 0600)"
+    )
+    key.add_argument("file", metavar="FILE", help="the key file to create (never overwritten)")
+
+    pse = commands.add_parser(
+        "pseudonym",
+        help="print the pseudonyms of real MACs, SSIDs and fingerprints under the configured key",
+    )
+    pse.add_argument("macs", nargs="*", metavar="MAC", help="real MAC addresses")
+    pse.add_argument(
+        "--ssid",
+        dest="ssids",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an SSID as probewatch writes it (\\xNN for an octet); repeatable",
+    )
+    pse.add_argument(
+        "--fingerprint",
+        dest="fingerprints",
+        action="append",
+        default=[],
+        metavar="HEX",
+        help="an ie_fingerprint as the sniffer computes it without pseudonyms; repeatable",
+    )
     return parser
 
 
@@ -417,6 +534,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     KAFKA_LOG.setLevel(logging.CRITICAL)  # the error callback already reports what matters
     if args.command == "synth":
         return _cmd_synth(args)
+    if args.command == "pseudonym-key":
+        return _cmd_pseudonym_key(args)
+    if args.command == "pseudonym":
+        return _cmd_pseudonym(args)
     try:
         settings = _settings(args)
     except ValueError as exc:

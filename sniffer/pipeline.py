@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sniffer.capture import CaptureReader, Record, read_capture
+from sniffer.event import ProbeEvent
 from sniffer.parse import TS_LIMIT, TS_MIN, MalformedFrame, parse_frame
 from sniffer.producer import Sink
 
@@ -83,6 +84,8 @@ class Pacer:
 
 
 ProgressCallback = Callable[[Counts], None]
+#: What a probe goes through between the parser and the sink (sniffer.pseudonym.Pseudonymizer).
+Transform = Callable[[ProbeEvent], ProbeEvent]
 
 
 def pump(
@@ -95,11 +98,13 @@ def pump(
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     every: int = _HOUSEKEEPING_EVERY,
+    transform: Transform | None = None,
 ) -> bool:
     """Parse every record and send the probe requests; False if `stop` ended it early.
 
-    Every `every` records (and on every paced record) the sink is polled so delivery callbacks
-    run, and progress is reported.
+    `transform` (the pseudonyms) is applied to every probe before the sink sees it. Every
+    `every` records (and on every paced record) the sink is polled so delivery callbacks run,
+    and progress is reported.
     """
     parse = parse_frame
     send = sink.send
@@ -120,7 +125,7 @@ def pump(
             if event is None:
                 counts.not_probe += 1
             else:
-                send(event)
+                send(event if transform is None else transform(event))
                 counts.probes += 1
         since += 1
         if since >= every or pacer is not None:
@@ -143,13 +148,14 @@ def replay(
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     on_file: Callable[[CaptureReader], None] | None = None,
+    transform: Transform | None = None,
 ) -> tuple[Counts, bool]:
     """Replay capture files in order; `speed` None means as fast as possible.
 
     Bytes that could not be read (a damaged or cut record or block) and frames of non-802.11
     pcapng interfaces are added to the counts, and `on_file` sees each reader once its file is
-    done, to report them per file. Returns the counts and whether every file was read to its
-    end (False when `stop` interrupted).
+    done, to report them per file. `transform` is applied to every probe (see `pump`). Returns
+    the counts and whether every file was read to its end (False when `stop` interrupted).
     """
     counts = Counts()
     pacer = Pacer(speed, stop) if speed is not None else None
@@ -157,7 +163,16 @@ def replay(
         with read_capture(path) as reader:
             if pacer is not None:
                 pacer.reset()
-            finished = pump(reader, sink, sensor, counts, pacer=pacer, progress=progress, stop=stop)
+            finished = pump(
+                reader,
+                sink,
+                sensor,
+                counts,
+                pacer=pacer,
+                progress=progress,
+                stop=stop,
+                transform=transform,
+            )
         counts.other_linktype += reader.other_linktype_frames
         counts.skipped_bytes += reader.skipped_bytes
         counts.skip_places += reader.skip_places

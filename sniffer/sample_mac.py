@@ -1,6 +1,7 @@
 """`python -m sniffer.sample_mac CAPTURE`: print the MAC that sent the most probe requests.
 
-`make run` uses it to print a ready-to-try `GET /devices/{mac}` for the sample it replayed.
+`make run` uses it to print a ready-to-try `GET /devices/{mac}` for the sample it replayed. With
+PROBEWATCH_PSEUDONYMIZE=hmac it prints that MAC's pseudonym, as the sniffer sent it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 from sniffer.capture import CaptureError, read_capture
 from sniffer.parse import MalformedFrame, parse_frame
+from sniffer.settings import SnifferSettings
 
 
 def busiest_mac(path: str) -> str | None:
@@ -33,13 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m sniffer.sample_mac CAPTURE", file=sys.stderr)
         return 2
     try:
+        pseudonyms = SnifferSettings.from_env().pseudonymizer()
         mac = busiest_mac(args[0])
-    except CaptureError as exc:
+    except (CaptureError, ValueError) as exc:
         print(f"sample_mac: error: {exc}", file=sys.stderr)
         return 2
     if mac is None:
         return 1
-    print(mac)
+    print(mac if pseudonyms is None else pseudonyms.mac(mac))
     return 0
 
 

@@ -57,3 +57,28 @@ def ssid_text(raw: bytes) -> tuple[str, str | None]:
     if not escaped:
         return decoded, None
     return "".join(parts), raw.hex()
+
+
+_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+
+def ssid_octets(text: str) -> bytes:
+    """The octets an SSID in its text form stands for: `ssid_text`'s inverse.
+
+    Every `\\xNN` is the octet NN; every other character is its UTF-8. Raises ValueError for
+    more than 32 octets, or a character that cannot be UTF-8 (a lone surrogate).
+    """
+    parts: list[bytes] = []
+    at = 0
+    try:
+        for escape in _ESCAPE.finditer(text):
+            parts.append(text[at : escape.start()].encode("utf-8"))
+            parts.append(bytes((int(escape.group(1), 16),)))
+            at = escape.end()
+        parts.append(text[at:].encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("an SSID is UTF-8 text (with \\xNN for other octets)") from None
+    octets = b"".join(parts)
+    if len(octets) > MAX_SSID_BYTES:
+        raise ValueError(f"an SSID has at most {MAX_SSID_BYTES} bytes, this one {len(octets)}")
+    return octets

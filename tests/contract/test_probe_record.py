@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.logic.limits import check_ssid, ssid_from_octets, ssid_raw_length
+from app.logic.mac import is_randomized
 from app.logic.probe import decode_probe
 from sniffer.parse import LINKTYPE_IEEE802_11_RADIOTAP, parse_frame
+from sniffer.pseudonym import Pseudonymizer, PseudonymKey
 from sniffer.ssid import ssid_text
 from sniffer.synth import probe_request, radiotap_frame
 
@@ -61,3 +63,30 @@ def test_every_probe_the_sniffer_writes_is_one_the_app_accepts_as_is(
     for field in ("ts", "mac", "ssid", "ssid_hex", "rssi_dbm", "freq_mhz", "seq", "sensor"):
         assert getattr(decoded, field) == getattr(event, field), field
     assert (decoded.randomized, decoded.ie_fingerprint) == (event.randomized, event.ie_fingerprint)
+
+
+KEY = PseudonymKey(bytes(range(32)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mac=st.binary(min_size=6, max_size=6),
+    ssid=OCTETS,
+    keep_oui=st.booleans(),
+    elements=st.lists(st.sampled_from([b"\x01\x02\x82\x84", b"\x2d\x02\x01\x02", b"\x7f\x00"])),
+)
+def test_a_pseudonymised_probe_is_one_the_app_accepts_as_is(
+    mac: bytes, ssid: bytes, keep_oui: bool, elements: list[bytes]
+) -> None:
+    """Pseudonyms keep the record contract: the app reads the same fields, and its own idea of
+    `randomized` (the MAC's locally administered bit) agrees with the sniffer's."""
+    frame = radiotap_frame(probe_request(mac, 7, ssid, b"".join(elements)), freq=2412, signal=-50)
+    event = parse_frame(LINKTYPE_IEEE802_11_RADIOTAP, frame, 1_700_000_000.0, "sensor-1")
+    assert event is not None
+    out = Pseudonymizer(KEY, keep_oui=keep_oui, ssids=True)(event)
+    decoded = decode_probe(out.to_json())
+    for field in ("ts", "mac", "ssid", "ssid_hex", "rssi_dbm", "freq_mhz", "seq", "sensor"):
+        assert getattr(decoded, field) == getattr(out, field), field
+    assert (decoded.randomized, decoded.ie_fingerprint) == (out.randomized, out.ie_fingerprint)
+    assert is_randomized(out.mac) == event.randomized
+    assert (out.ssid == "") == (event.ssid == "")

@@ -12,6 +12,7 @@ import pytest
 from sniffer.capture import read_capture
 from sniffer.parse import parse_frame
 from sniffer.pipeline import Counts, Pacer, pump, replay
+from sniffer.pseudonym import Pseudonymizer, PseudonymKey
 from sniffer.synth import write_synthetic_pcap
 from tests.pcaps import capture
 from tests.unit.sniffer.fakes import FakeSink
@@ -27,6 +28,17 @@ def test_replay_counts_a_mixed_capture() -> None:
     assert sink.events == expected
     assert {e.sensor for e in sink.events} == {"roof"}
     assert sink.polls >= 8497 // 512
+
+
+def test_every_probe_goes_through_the_transform_before_the_sink() -> None:
+    path = capture("SamsungA53_01.pcap")
+    pseudonyms = Pseudonymizer(PseudonymKey(bytes(range(32))), ssids=True)
+    plain, hashed = FakeSink(), FakeSink()
+    replay([path], plain, "roof")
+    counts, _ = replay([path], hashed, "roof", transform=pseudonyms)
+    assert counts.probes == 741
+    assert hashed.events == [pseudonyms(event) for event in plain.events]
+    assert not {e.mac for e in plain.events} & {e.mac for e in hashed.events}
 
 
 def test_replay_counts_malformed_and_damaged_records() -> None:
