@@ -2,6 +2,7 @@
 # Start N probewatch workers in the background on consecutive web ports; wait until each serves.
 # Usage: scripts/run-workers.sh N FIRST_PORT
 set -euo pipefail
+umask 077  # the logs name devices: readable by their owner only
 count=${1:-1}
 first=${2:-6066}
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -72,7 +72,8 @@ def fold_record_history(
         try:
             row = fold_history(row, probes, offset, source, clock, sightings)
         except Exception:
-            logger.warning("folding the history of %s failed; folding it one by one", mac)
+            logger.warning("folding a device's history failed; folding it one by one")
+            logger.debug("the device whose history failed: %s", mac)
             del sightings[told:]
             row = _rebuilt(partition, key, probes, offset, source, clock, sightings, earlier(mac))
         if row is not None:
@@ -147,7 +148,8 @@ def _folded_alone(
             row = fold_history(copy, [item], offset, source, clock, seen)
         except Exception:
             counters.incr(FOLD_FAILED)
-            logger.exception("a probe of %s at offset %s left out of history", item[1].mac, offset)
+            logger.exception("a probe at offset %s left out of history", offset)
+            logger.debug("the device whose probe was left out: %s", item[1].mac)
             continue
         sightings += seen
     return row

@@ -202,7 +202,8 @@ def _fold_devices(
         try:
             row = _fold(row, probes, offset, source, alerts)
         except Exception:
-            logger.warning("folding the probes of %s failed; folding them one by one", mac)
+            logger.warning("folding a device's probes failed; folding them one by one")
+            logger.debug("the device whose fold failed: %s", mac)
             del alerts[due:]
             failed.append(Probes(mac, offset, source, probes, batch))
             continue

@@ -8,6 +8,7 @@ is `app.worker.lifecycle.ProbewatchWorker`, whose shutdown PROBEWATCH_SHUTDOWN_T
 
 from __future__ import annotations
 
+import os
 import sys
 
 from app.cli.preflight import EXIT_BAD_SETTING, EXIT_FAILURE, check_worker, load_settings
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     is created, so it must reach the settings before `app.main` is imported.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    # Device histories are personal data: every folder this process makes is its owner's only
+    # (0700), every file too (0600) — the tables, the lake, the webhook path, temporary files.
+    os.umask(0o077)
     try:
         settings = checked_settings(args)
     except SettingError as err:

@@ -80,6 +80,7 @@ def check_data_dir(settings: Settings) -> None:
     folder = settings.worker_data_dir
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)  # made by an earlier version, or by hand: owner only from now on
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:

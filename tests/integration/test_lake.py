@@ -193,3 +193,19 @@ def test_a_finished_days_raw_pieces_become_one_piece_per_partition(
     [records] = raw_records([(name, (folder / name).read_bytes())]).values()
     assert [r["offset"] for r in records] == list(range(end))
     assert [r["value"]["update_id"] for r in records] == list(range(30))
+
+
+def test_every_folder_and_file_the_worker_made_is_its_owners_only(
+    archived: tuple[Deployment, Worker, list[TsharkProbe]],
+) -> None:
+    deployment, _, _ = archived
+    made = [
+        path
+        for path in deployment.data_dir.rglob("*")
+        if not path.is_symlink() and path.parent != deployment.data_dir  # the test's own log
+    ]
+    assert any(path.suffix == ".gz" for path in made) and any("worker-" in p.name for p in made)
+    shared = [
+        f"{oct(path.stat().st_mode & 0o777)} {path}" for path in made if path.stat().st_mode & 0o077
+    ]
+    assert shared == []
