@@ -26,6 +26,7 @@ from faust.types import EventT, StreamT
 
 from app.agents.history import DeviceProbes, fold_record_history
 from app.logic.alerts import make_alert, should_alert
+from app.logic.erasure import InvalidErasure, decode_erasure, looks_like_erasure
 from app.logic.forwarding import (
     ForwardedFrom,
     InvalidForward,
@@ -39,10 +40,11 @@ from app.logic.ssids import SsidTally, ssid_totals_message
 from app.logic.stats import fold_probe
 from app.main import app, settings
 from app.models import DeviceState, ProbeEvent
+from app.tables.activity import device_activity_table
 from app.tables.devices import devices_table
 from app.tables.names import device_names_table
 from app.tables.staged import fold_each, write_behind
-from app.topics import alerts_topic, probes_topic, ssid_probes_topic
+from app.topics import alerts_topic, device_names_topic, probes_topic, ssid_probes_topic
 from app.web.routing import partition_of
 from app.worker import dead_letters
 from app.worker.counters import counters
@@ -87,6 +89,9 @@ PROBED_SSIDS = "probed_ssids"
 async def fold_record(event: EventT[bytes]) -> None:
     """Fold one record; a bad probe in it is dead-lettered on its own, the others are counted."""
     message = event.message
+    if looks_like_erasure(message.value):
+        await erase_device(event)
+        return
     try:
         record = decode_record(message.value)
         source = forwarded_from(event.headers)
@@ -117,6 +122,33 @@ async def fold_record(event: EventT[bytes]) -> None:
         counters.incr(f"{STREAM}.accepted", accepted)
     if duplicates:
         counters.incr(f"{STREAM}.duplicates_skipped", duplicates)
+
+
+async def erase_device(event: EventT[bytes]) -> None:
+    """Erase a device (`app.logic.erasure`): its row, its history, its name, and its place in
+    the SSID index go, with this record's flush; a record for another partition is sent on."""
+    message = event.message
+    try:
+        erasure = decode_erasure(message.value)
+    except InvalidErasure as bad:
+        await dead_letters.reject(event, STREAM, "bad_erasure", str(bad))
+        return
+    key = erasure.mac.encode()
+    partition = message.partition
+    if _partition(erasure.mac) != partition or message.key != key:
+        await probes_topic.send(key=key, value=message.value)
+        counters.incr(f"{STREAM}.rekeyed")
+        return
+    row: DeviceState | None = write_behind.get(devices_table, partition, key)
+    if row is not None:
+        forget = orjson.dumps({"forget": {erasure.mac: message.offset}})
+        for ssid in row.get("ssids", []):
+            write_behind.send_with_flush(ssid_probes_topic.get_topic_name(), ssid.encode(), forget)
+    write_behind.stage(devices_table, partition, key, None)
+    write_behind.stage(device_activity_table, partition, key, None)
+    if device_names_table.get(erasure.mac) is not None:
+        write_behind.send_with_flush(device_names_topic.get_topic_name(), key, None)
+    counters.incr(f"{STREAM}.erased.{erasure.by}")
 
 
 def _by_device(

@@ -12,7 +12,7 @@ import orjson
 from faust.types import EventT, StreamT
 
 from app.logic.limits import OutOfRange, check_ssid
-from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes
+from app.logic.ssids import InvalidSsidProbes, apply_ssid_probes, is_empty
 from app.main import app
 from app.tables.ssids import ssids_table
 from app.tables.staged import fold_each, write_behind
@@ -46,7 +46,7 @@ async def apply(event: EventT[bytes]) -> None:
         await dead_letters.reject(event, STREAM, "bad_value", str(bad))
         return
     if row is not None:
-        write_behind.stage(ssids_table, message.partition, key, row)
+        write_behind.stage(ssids_table, message.partition, key, None if is_empty(row) else row)
         counters.incr(f"{STREAM}.applied")
     else:
         counters.incr(f"{STREAM}.duplicates_skipped")

@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> None:
         from app.cli.names_import import main as names_import
 
         raise SystemExit(names_import(args[1:], settings))
+    if args[:1] == ["erase"]:
+        from app.cli.erase import main as erase_main
+
+        raise SystemExit(erase_main(args[1:], settings))
     if args[:1] == ["tokens"]:
         from app.cli.tokens import main as tokens_main
 

@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from app.lake.compactor import Compactor
+from app.lake.eraser import LakeEraser
 from app.lake.parquet import write_parquet
 from app.lake.storage import Lake, LakeUnavailable
 from app.logic.lake.layout import (
@@ -67,6 +68,8 @@ class Zone:
     topic: str
     name: str
     flatten: Flatten
+    #: The MAC an erasure record names (`app.logic.erasure`), None for any other record.
+    erased: Callable[[RawRecord], str | None] | None = None
 
 
 @dataclass
@@ -100,6 +103,7 @@ class Archiver:
         self.flush_s = flush_s
         self.max_records = max_records
         self.compactor = compactor
+        self.eraser = LakeEraser(lake)
         #: Tests only (PROBEWATCH_TEST_CRASH_AT=lake-enriched-written): die by SIGKILL between
         #: a piece's enriched files and its raw piece.
         self.crash_after_enriched = crash_after_enriched
@@ -303,6 +307,10 @@ class Archiver:
             raw = gzip.compress(b"".join(map(envelope, run)), compresslevel=5)
             self.lake.put_bytes(raw_path(piece, day), raw)
             counters.incr(f"lake.{zone.name}.archived", len(run))
+        if zone.erased is not None:
+            macs = frozenset(mac for record in records if (mac := zone.erased(record)))
+            if macs:  # every earlier probe of theirs is in the lake now: take them out
+                self.eraser.erase(zone.name, held.partition, macs)
 
     def _write_enriched(self, zone: Zone, piece: Piece, records: list[RawRecord]) -> None:
         by_table_day: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)

@@ -4,8 +4,10 @@ The fold of `probes` sends, per SSID, each changed device's *total* for it (`tot
 device's row holds that total, so a message sent twice, or sent again with other totals after a
 crash made the fold re-read its input, still leaves the right count. A device's probes all come
 from one partition of `probes`, in offset order, so the source offset orders a device's totals
-and an older one arriving late is skipped. Messages of the earlier shape (`devices`: the probes
-of one batch, added) are still applied, skipped when their offset was applied before.
+and an older one arriving late is skipped. An erased device is forgotten (`forget`: {mac: the
+erasure's offset}), its probes taken off the SSID's count. Messages of the earlier shape
+(`devices`: the probes of one batch, added) are still applied, skipped when their offset was
+applied before.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def apply_ssid_probes(row: dict[str, Any] | None, update: Any) -> dict[str, Any]
     """The new row, or None when every device's share was applied before (a re-sent message)."""
     if not isinstance(update, dict):
         raise InvalidSsidProbes('value must be an object like {"totals": {mac: [n, ts, offset]}}')
+    if isinstance(update.get("forget"), dict):
+        return _forget(row, update["forget"])
     if isinstance(update.get("totals"), dict):
         shares, apply = update["totals"], _apply_total
     elif isinstance(update.get("devices"), dict):
@@ -48,6 +52,28 @@ def apply_ssid_probes(row: dict[str, Any] | None, update: Any) -> dict[str, Any]
         changed |= apply(row, mac, count, last_ts, offset)
     if row["probe_count"] > INT64[1]:
         raise InvalidSsidProbes("the SSID's probe count would exceed 64 bits")
+    return row if changed else None
+
+
+def _forget(row: dict[str, Any] | None, erased: dict[str, Any]) -> dict[str, Any] | None:
+    """The row without the erased devices' shares (None: none of them was in it)."""
+    for mac, offset in erased.items():
+        try:
+            if normalize_mac(mac) != mac:
+                raise InvalidSsidProbes(f"{mac!r} is not a MAC in canonical form")
+            check_int(offset, "offset", (0, INT64[1]))
+        except (InvalidMac, OutOfRange) as bad:
+            raise InvalidSsidProbes(f"forget {str(mac)[:40]!r}: {bad}") from None
+    if row is None:
+        return None
+    devices: dict[str, list[Any]] = row["devices"]
+    changed = False
+    for mac, offset in erased.items():
+        share = devices.get(mac)
+        if share is not None and share[2] <= offset:
+            del devices[mac]
+            row["probe_count"] -= share[0]
+            changed = True
     return row if changed else None
 
 
@@ -99,6 +125,11 @@ def _apply_total(row: dict[str, Any], mac: str, count: int, last_ts: float, offs
         row["devices_truncated"] = True
         row["probe_count"] += count
     return True
+
+
+def is_empty(row: dict[str, Any]) -> bool:
+    """Whether no device is left in the row (every one erased): the row itself goes."""
+    return not row["devices"] and row["probe_count"] <= 0 and not row["devices_truncated"]
 
 
 def ssid_view(ssid: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -1,21 +1,26 @@
-"""Where devices are served: the listing (`GET /devices`), one device, and naming a device."""
+"""Where devices are served: the listing (`GET /devices`), one device, naming a device, and
+erasing one (`DELETE /devices/{mac}`)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import orjson
 from faust import web
 
+from app.logic.erasure import erasure_record
 from app.logic.listing import DeviceQuery, ListingError, Page, merge_pages, parse_query
 from app.logic.mac import InvalidMac, normalize_mac
 from app.logic.names import InvalidName, clean_name, encode_name_value
 from app.logic.stats import device_stats
-from app.main import app
+from app.main import app, settings
+from app.tables.activity import device_activity_row
 from app.tables.devices import device_row, devices_table
 from app.tables.listing import device_index, owned_devices_partitions
 from app.tables.names import device_names_table, names_applied
-from app.topics import device_names_topic
+from app.topics import device_names_topic, probes_topic
 from app.web.gather import WorkerUnavailable, gather, is_local_request
 from app.web.routing import OwnerUnknown, recovering, routed
 from app.web.server import RETRY_AFTER_S, read_body
@@ -60,6 +65,41 @@ class DeviceView(web.View):
         if stats is None:
             return self.json({"error": f"no probes seen from {canonical}"}, status=404)
         return self.json(stats)
+
+    async def delete(self, request: web.Request, mac: str) -> web.Response:
+        """Erase the device everywhere probewatch keeps it (`app.logic.erasure`): the request
+        goes through its own partition of `probes`; answered once this worker (its owner) has
+        applied it, saying where it was found."""
+        canonical = await owned_here(self, request, mac)
+        if not isinstance(canonical, str):
+            return canonical
+        state = device_row(canonical)
+        found = {
+            "device": state is not None,
+            "history": device_activity_row(None, canonical) is not None,
+            "name": device_names_table.get(canonical) is not None,
+            "ssids": len(state["ssids"]) if state is not None else 0,
+            "lake": bool(settings.lake),
+        }
+        key, value = erasure_record(canonical, "api")
+        await (await probes_topic.send(key=key, value=value))
+        if not await _erased(canonical):
+            return self.json(
+                {"error": "the erasure was stored in Kafka but is not applied yet", "mac": mac},
+                status=202,
+            )
+        return self.json({"mac": canonical, "erased": found})
+
+
+async def _erased(mac: str) -> bool:
+    """Whether the fold on this worker has applied the erasure within EDIT_VISIBLE_WITHIN_S:
+    the row is gone, and the name too (its tombstone goes with the next flush)."""
+    deadline = time.monotonic() + EDIT_VISIBLE_WITHIN_S
+    while time.monotonic() < deadline:
+        if device_row(mac) is None and device_names_table.get(mac) is None:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 @blueprint.route("/devices/{mac}/name", name="device-name")

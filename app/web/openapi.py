@@ -460,6 +460,63 @@ DEVICES = [
         ),
     ),
     Operation(
+        "DELETE",
+        "/devices/{mac}",
+        "devices",
+        "Erase a device",
+        "Removes the device everywhere probewatch keeps it: its statistics, history, name, its "
+        "place in the SSID index and the listing, and (after the archiver's next flush) its "
+        "probes in the lake's files. The request travels through the device's own partition "
+        "of `probes`, so probes before it are erased and probes after it start the device "
+        "afresh. Answered by the device's owner once applied, saying where it was found.",
+        params=(MAC,),
+        answers=(
+            Answer(
+                200,
+                "Erased; where it was found.",
+                (
+                    json_body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "mac": STRING,
+                                "erased": {
+                                    "type": "object",
+                                    "properties": {
+                                        "device": {"type": "boolean"},
+                                        "history": {"type": "boolean"},
+                                        "name": {"type": "boolean"},
+                                        "ssids": {"type": "integer"},
+                                        "lake": {"type": "boolean"},
+                                    },
+                                },
+                            },
+                            "required": ["mac", "erased"],
+                        },
+                        {
+                            "mac": EXAMPLE_MAC,
+                            "erased": {
+                                "device": True,
+                                "history": True,
+                                "name": False,
+                                "ssids": 2,
+                                "lake": True,
+                            },
+                        },
+                    ),
+                ),
+            ),
+            error(
+                202,
+                "Stored in Kafka, not applied yet.",
+                "the erasure was stored in Kafka but is not applied yet",
+            ),
+            error(400, "Not a MAC address.", NOT_A_MAC),
+            OWNER_SILENT,
+            UNAVAILABLE,
+        ),
+    ),
+    Operation(
         "GET",
         "/devices",
         "devices",

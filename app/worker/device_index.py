@@ -87,9 +87,12 @@ class WorkerIndex:
         """A flush's rows of one partition, now durable (a `WriteBehind.on_stored` observer)."""
         if table != self.devices_table:
             return
-        upsert = self.index.upsert
+        upsert, remove = self.index.upsert, self.index.remove
         for key, row in rows.items():
-            upsert(key.decode(), row, partition)
+            if row is None:  # erased
+                remove(key.decode())
+            else:
+                upsert(key.decode(), row, partition)
         reading = self._reading.get(partition)
         if reading is not None:
             reading.devices.update(rows)

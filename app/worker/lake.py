@@ -12,6 +12,7 @@ from mode import Service
 from app.lake.archiver import Archiver, Zone
 from app.lake.compactor import Compactor
 from app.lake.storage import Lake
+from app.logic.erasure import InvalidErasure, decode_erasure, looks_like_erasure
 from app.logic.lake.flatten import message_rows, probe_rows
 from app.logic.lake.raw import RawRecord
 from app.logic.mac import normalize_mac
@@ -41,6 +42,16 @@ def flatten_probes(partition: int, record: RawRecord) -> dict[str, list[dict[str
     return None if rows is None else {"probes": rows}
 
 
+def erased_mac(record: RawRecord) -> str | None:
+    """The MAC an erasure record on `probes` names (None for a probe, or a bad erasure)."""
+    if not looks_like_erasure(record.value):
+        return None
+    try:
+        return decode_erasure(record.value).mac
+    except InvalidErasure:
+        return None
+
+
 def flatten_updates(partition: int, record: RawRecord) -> dict[str, list[dict[str, Any]]] | None:
     rows = message_rows(record)
     return None if rows is None else {"messages": rows}
@@ -68,7 +79,7 @@ if settings.lake:
     archiver = Archiver(
         lake,
         [
-            Zone(settings.topic("probes"), "probes", flatten_probes),
+            Zone(settings.topic("probes"), "probes", flatten_probes, erased_mac),
             Zone(settings.topic("telegram-updates"), "telegram", flatten_updates),
         ],
         settings.kafka_bootstrap_servers,

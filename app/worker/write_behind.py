@@ -25,6 +25,10 @@ does not, so a worker rebuilding or standing by for a partition sees exactly wha
 
 Reads see staged rows first (this generation, then the one being flushed, then the store), so an
 agent and the HTTP API on this worker see their own writes at once.
+
+A row staged as None is a deletion (an erased or forgotten device): a tombstone in the changelog
+(so compaction drops the key, and a worker rebuilding the partition never sees it again), a
+delete in the store, and None to the observers.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ PACE_EVERY = 256
 #: How long a failed flush waits before it tries again (the broker may be restarting).
 RETRY_AFTER_S = 1.0
 
-Message = tuple[str, bytes, bytes]
+#: (topic, key, value): a None value is a tombstone.
+Message = tuple[str, bytes, bytes | None]
 #: Where a test may have a flush kill its worker: half the changelog written, all of it, or the
 #: local store too (events still not acknowledged).
 CrashPoint = Literal["flush-half-produced", "flush-produced", "flush-stored"]
@@ -91,7 +96,8 @@ class _Flushing:
     bytes meanwhile, or from a copy of the row while it is not encoded yet."""
 
     rows: StagedRows
-    encoded: dict[tuple[str, int], dict[bytes, bytes]]
+    #: A row's JSON, None for a deletion.
+    encoded: dict[tuple[str, int], dict[bytes, bytes | None]]
     messages: list[Message]
     held: list[EventT[Any]]
     #: The flush hands the event loop back every few milliseconds as it goes.
@@ -101,7 +107,8 @@ class _Flushing:
         """(found, a fresh copy of the row) for a key of this generation."""
         encoded = self.encoded.get(slot)
         if encoded is not None and key in encoded:
-            return True, orjson.loads(encoded[key])
+            raw = encoded[key]
+            return True, None if raw is None else orjson.loads(raw)
         rows = self.rows.get(slot)
         if rows is not None and key in rows:
             return True, orjson.loads(orjson.dumps(rows[key]))
@@ -205,7 +212,8 @@ class WriteBehind:
         return None if raw is None else orjson.loads(raw)
 
     def stage(self, table: TableT[Any, Any], partition: int, key: bytes, row: Any) -> None:
-        """Make `row` the new value of `key`; it reaches the changelog and store at the flush."""
+        """Make `row` the new value of `key` (None deletes it); it reaches the changelog and
+        store at the flush."""
         rows = self._generation.rows[(table.name, partition)]
         if key not in rows:
             self._generation.staged += 1
@@ -213,7 +221,7 @@ class WriteBehind:
                 self._generation.counted += 1
         rows[key] = row
 
-    def send_with_flush(self, topic: str, key: bytes, value: bytes) -> None:
+    def send_with_flush(self, topic: str, key: bytes, value: bytes | None) -> None:
         """Produce a message derived from staged rows together with their changelog records."""
         self._generation.messages.append((topic, key, value))
 
@@ -307,9 +315,9 @@ class WriteBehind:
         """Encode every row once, a slice at a time (reads meanwhile copy the row itself)."""
         dumps, pacer = orjson.dumps, flushing.pacer
         for slot, rows in flushing.rows.items():
-            encoded: dict[bytes, bytes] = {}
+            encoded: dict[bytes, bytes | None] = {}
             for number, (key, row) in enumerate(rows.items()):
-                encoded[key] = dumps(row)
+                encoded[key] = None if row is None else dumps(row)
                 if number % PACE_EVERY == 0:
                     await pacer.pace()
             flushing.encoded[slot] = encoded
@@ -364,7 +372,11 @@ class WriteBehind:
                     await pacer.pace()
 
     async def _produce_rows(
-        self, client: Any, slot: tuple[str, int], encoded: dict[bytes, bytes], pacer: Pacer
+        self,
+        client: Any,
+        slot: tuple[str, int],
+        encoded: dict[bytes, bytes | None],
+        pacer: Pacer,
     ) -> list[tuple[tuple[str, int], int, asyncio.Future[Any]]]:
         """Send one (table, partition)'s rows to its changelog: (slot, records, future) a batch."""
         name, partition = slot
@@ -413,11 +425,16 @@ class _RocksDBRows:
             return None
         return db.get(key)  # type: ignore[no-any-return]
 
-    def write(self, partition: int, encoded: dict[bytes, bytes], changelog_offset: int) -> None:
+    def write(
+        self, partition: int, encoded: dict[bytes, bytes | None], changelog_offset: int
+    ) -> None:
         """One WriteBatch: the rows and the changelog offset they reach, atomically."""
         batch = rocksdict.WriteBatch(raw_mode=True)
         for key, value in encoded.items():
-            batch.put(key, value)
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
         batch.put(self.store.offset_key, str(changelog_offset).encode())
         self.store._db_for_partition(partition).write(batch)
 
@@ -433,9 +450,14 @@ class _MemoryRows:
         value = self.store.get(key)
         return None if value is None else orjson.dumps(value)
 
-    def write(self, partition: int, encoded: dict[bytes, bytes], changelog_offset: int) -> None:
+    def write(
+        self, partition: int, encoded: dict[bytes, bytes | None], changelog_offset: int
+    ) -> None:
         for key, value in encoded.items():
-            self.store[key] = orjson.loads(value)
+            if value is None:
+                self.store.pop(key, None)
+            else:
+                self.store[key] = orjson.loads(value)
 
 
 def _stored(table: TableT[Any, Any]) -> _RocksDBRows | _MemoryRows:

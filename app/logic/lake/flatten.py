@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from app.logic.erasure import looks_like_erasure
 from app.logic.forwarding import InvalidForward, forwarded_from
 from app.logic.lake.layout import day_of
 from app.logic.lake.raw import RawRecord
@@ -59,7 +60,10 @@ def probe_rows(
     name_of: Callable[[str], str | None],
 ) -> list[dict[str, Any]] | None:
     """The probes of one `probes` record kept in its partition; None for a record the fold
-    rejects whole (not decodable, or a bad source header)."""
+    rejects whole (not decodable, or a bad source header); none for an erasure (kept raw until
+    the archiver applies it)."""
+    if looks_like_erasure(record.value):
+        return []
     try:
         decoded = decode_record(record.value)
         source = forwarded_from(dict(record.headers))
