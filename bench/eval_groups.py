@@ -387,11 +387,14 @@ def robustness(devices: Sequence[Device], folder: Path, out: Callable[[str], Non
 
 SWEPT = (
     "settle_s",
+    "scan_gap_s",
     "burst_gap_s",
     "max_gap_s",
+    "overlap_s",
     "seq_step_max",
     "rssi_tolerance_db",
     "rssi_margin_db",
+    "rssi_history",
 )
 
 

@@ -100,6 +100,11 @@ def remember_peaks(
         del recent[:-history]
 
 
+def scan_signal(peaks: Mapping[str, Sequence[int]]) -> dict[str, list[int]]:
+    """A scan's signal as one value a radio: the median of its MACs' strongest signals."""
+    return {key: [round(median(values))] for key, values in peaks.items() if values}
+
+
 def shared_ssids(mine: Iterable[str], theirs: Iterable[str]) -> tuple[str, ...]:
     """Named SSIDs both asked for, sorted. A remembered network asked for by name is personal
     (a home, an office), so sharing one supports a link; not sharing one says nothing, as a

@@ -47,15 +47,19 @@ class GroupingParams:
     #: that keeps it must continue it; for one that starts afresh, a step that happens to fall
     #: in the window is chance and says nothing.
     seq_habit_changes: int = 2
-    #: Signal (strongest per MAC, per sensor) this far from the median of a group's recent MACs
-    #: contradicts the link: a device that stays put varies by ~4-6 dB (fading, how it is held),
-    #: so 12 dB is about two of those spreads.
+    #: A newcomer whose signal is this far from what it would continue contradicts the link
+    #: (`evidence.rssi_distance`: per radio, a scan is the median of its MACs, a group the median
+    #: of its last scans). Scans of a device that stays put vary by a few dB (fading, how it is
+    #: held; here 9 in 10 within 6 dB for seven of the eight devices); 12 dB is twice that, and
+    #: lets a device that is carried about keep its group (the eighth reached 14).
     rssi_tolerance_db: float = 12.0
-    #: Between two groups that fit equally well otherwise, the nearer in signal wins only when
-    #: it is nearer by this much (about one spread); otherwise the MAC is left alone.
+    #: Between candidates that rank alike, the nearer in signal wins only when it is nearer by
+    #: this much (one spread); otherwise the newcomer is left alone, in doubt.
     rssi_margin_db: float = 6.0
-    #: Recent MACs a group's signal reference is the median of.
-    rssi_history: int = 8
+    #: A group's signal is the median of its last scans (each the median of its MACs): one odd
+    #: scan (the phone picked up, someone in the way) does not move it, while a device that
+    #: moved for good moves it within three scans.
+    rssi_history: int = 5
     #: SSIDs kept per MAC and per group (the evidence of a shared remembered network).
     max_ssids: int = 32
     #: A decided MAC is remembered this long after its last probe, so its late or repeated

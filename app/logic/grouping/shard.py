@@ -19,6 +19,7 @@ from app.logic.grouping.evidence import (
     continues_sequence,
     radio,
     remember_peaks,
+    scan_signal,
 )
 from app.logic.grouping.params import DEFAULT_PARAMS, GroupingParams
 from app.logic.grouping.records import Assignment, Link
@@ -208,7 +209,7 @@ def _decide(state: ShardState, scan: ScanState, params: GroupingParams) -> list[
         group.last_ts, group.last_seq, group.last_mac = scan.last_ts, scan.last_seq, scan.last_mac
     group.seq_kept += scan.seq_kept
     group.seq_reset += scan.seq_reset
-    remember_peaks(group.peaks, scan.peaks, params.rssi_history)
+    remember_peaks(group.peaks, scan_signal(scan.peaks), params.rssi_history)
     add_ssids(group.ssids, scan.ssids, params.max_ssids)
     decided = []
     for index, name in enumerate(scan.macs):

@@ -76,7 +76,8 @@ class GroupState(msgspec.Struct):
     #: sequence counter, and how many did not.
     seq_kept: int = 0
     seq_reset: int = 0
-    #: Per radio, the strongest signal of each recent member (oldest first, bounded).
+    #: Per radio, the signal of each recent scan (the median of its MACs' strongest), oldest
+    #: first, bounded.
     peaks: dict[str, list[int]] = msgspec.field(default_factory=dict)
     ssids: list[str] = msgspec.field(default_factory=list)
     #: A scan that fitted these groups alike began it: it is one of them, not a device of its
