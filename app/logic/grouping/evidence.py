@@ -48,7 +48,7 @@ def radio(sensor: str, freq_mhz: int | None) -> str:
     """The key signals are compared under: one sensor on one channel. The radios of a sensor
     rig differ per channel (antenna, gain, place): ProbingPatternsDataset's three sniffers hear
     one iPhone 12 with medians 10 dB apart across channels 1, 6 and 11."""
-    return sensor if freq_mhz is None else f"{sensor}@{freq_mhz}"
+    return f"{sensor}@{'' if freq_mhz is None else freq_mhz}"
 
 
 def rssi_distance(
@@ -86,8 +86,8 @@ def as_history(peaks: Mapping[str, int]) -> dict[str, list[int]]:
 
 
 def sensor_of(radio_key: str) -> str:
-    """The sensor of a `radio` key."""
-    return radio_key.rpartition("@")[0] if "@" in radio_key else radio_key
+    """The sensor of a `radio` key (whatever its name holds: the channel comes last)."""
+    return radio_key.rpartition("@")[0]
 
 
 def remember_peaks(

@@ -20,6 +20,9 @@ class GroupingParams:
     #: first frames of a burst are often heard off-channel, 30-50 dB weaker), and frames that
     #: several sniffers merged out of order (up to ~0.25 s apart) have come in.
     settle_s: float = 1.0
+    #: A MAC still probing this long after its first probe is placed anyway: a scan takes a
+    #: second or two, and no MAC waits for its group for ever.
+    longest_burst_s: float = 10.0
     #: A MAC that begins this soon after the last MAC of a scan continues the scan: a scan
     #: visits the channels in turn, tens of ms on each, so its MACs follow one another closely
     #: (here 9 in 10 within 0.1 s); a pause of half a second ends it.
@@ -72,8 +75,8 @@ class GroupingParams:
     #: MACs a scan may hold: a scan is a second or two of one device (a few dozen MACs at most);
     #: more means several devices alike keep the channel busy, and chaining them on helps nobody.
     max_scan_macs: int = 64
-    #: Open groups examined for a MAC, the most recently heard first. In a crowd of more than
-    #: this many devices alike, timing cannot tell them apart anyway.
+    #: Open groups examined for a scan, the most recently heard first. In a crowd of more than
+    #: this many devices alike, timing and signal cannot tell them apart anyway.
     max_candidates: int = 64
 
 

@@ -76,11 +76,16 @@ def advance(
     if now > state.clock:
         state.clock = now
     clock = state.clock
-    due = [m for m in state.pending.values() if m.last_ts + params.settle_s <= clock]
+    due = [
+        m
+        for m in state.pending.values()
+        if min(m.last_ts + params.settle_s, m.first_ts + params.longest_burst_s) <= clock
+    ]
     for mac in sorted(due, key=_began):
         _place(state, mac, params)
     over = clock - params.settle_s - params.scan_gap_s
-    finished = [s for s in state.scans.values() if s.last_ts <= over]
+    longest = clock - params.longest_burst_s - params.scan_gap_s
+    finished = [s for s in state.scans.values() if s.last_ts <= over or s.first_ts <= longest]
     decided = [
         a for scan in sorted(finished, key=_scan_began) for a in _decide(state, scan, params)
     ]

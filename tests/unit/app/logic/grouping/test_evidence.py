@@ -46,10 +46,11 @@ def test_a_habit_needs_enough_changes_and_the_upper_hand() -> None:
 
 def test_a_radio_is_a_sensor_on_a_channel() -> None:
     assert radio("hall", 2437) == "hall@2437"
-    assert radio("hall", None) == "hall"
+    assert radio("hall", None) == "hall@"
     assert sensor_of("hall@2437") == "hall"
-    assert sensor_of("hall") == "hall"
-    assert sensor_of("a@b@2412") == "a@b"
+    assert sensor_of(radio("hall", None)) == "hall"
+    assert sensor_of(radio("a@b", 2412)) == "a@b"
+    assert sensor_of(radio("a@b", None)) == "a@b"
 
 
 def test_signals_are_compared_radio_by_radio_then_by_sensor() -> None:
@@ -60,6 +61,7 @@ def test_signals_are_compared_radio_by_radio_then_by_sensor() -> None:
     assert rssi_distance({"s@2412": [-50], "s@2437": [-70]}, group) == 5
     # Another sensor's signal says nothing about this one's.
     assert rssi_distance({"t@2412": [-50]}, group) is None
+    assert rssi_distance({"s@": [-50]}, group) == 1  # a sensor that names no channel
     assert rssi_distance({}, group) is None
 
 

@@ -174,6 +174,15 @@ def test_a_quiet_shard_is_decided_by_the_clock() -> None:
     assert advance(state, T0 + 5) == [], "the clock never goes back"
 
 
+def test_a_mac_that_never_pauses_is_decided_all_the_same() -> None:
+    state = ShardState(key="fp:" + FP)
+    decided: list[Assignment] = []
+    for k in range(100):  # a probe every 0.5 s for 50 s
+        decided += observe(state, probe("02:00:00:00:00:01", T0 + 0.5 * k, seq=k), DEFAULT_PARAMS)
+    assert [a.mac for a in decided] == ["02:00:00:00:00:01"]
+    assert decided[0].decided_ts <= T0 + DEFAULT_PARAMS.longest_burst_s + 2
+
+
 def test_late_repeated_and_reordered_probes_change_nothing() -> None:
     rng = random.Random(9)
     phones = [Phone(rng, rssi=-40), Phone(rng, rssi=-65, macs_per_scan=1)]
