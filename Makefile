@@ -13,12 +13,13 @@ FIRST_PORT ?= 6066
 SAMPLE     := var/sample/probes.pcap
 RUN_DIR    := var/run
 
-.PHONY: help install install-test-tools kafka kafka-stop run stop test check format bench clean
+.PHONY: help install install-test-tools kafka kafka-stop run stop test check format bench eval-groups clean
 
 help:
 	@echo "make run    set everything up, start Kafka + a worker, replay a sample capture"
 	@echo "make test   the whole test suite (unit, integration on the real Kafka, end-to-end)"
 	@echo "make bench  print throughput and latency figures"
+	@echo "make eval-groups  score the grouping of random MACs into devices on labelled captures"
 	@echo "make stop   stop the workers and the local Kafka that make run started"
 
 install: $(STAMP)
@@ -82,6 +83,10 @@ test: install install-test-tools kafka check
 
 bench: install kafka
 	$(PY) -m bench
+
+# No Kafka: the grouper alone, fed the labelled captures (../shared/data/pcaps by default).
+eval-groups: install
+	$(PY) -m bench.eval_groups $(ARGS)
 
 clean: stop
 	rm -rf var/data var/run var/sample var/bench var/log var/kafka/data var/kafka/logs

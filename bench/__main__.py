@@ -22,8 +22,17 @@ def main() -> None:
     parser.add_argument("--recovery-devices", type=int, default=1_000_000, help="table to rebuild")
     parser.add_argument(
         "--only",
-        choices=["pipeline", "peer", "recovery", "failover", "listing", "lake", "dashboard"],
-        help="run one benchmark",
+        choices=[
+            "pipeline",
+            "peer",
+            "recovery",
+            "failover",
+            "listing",
+            "lake",
+            "dashboard",
+            "groups",
+        ],
+        help="run one benchmark (groups: only with --only, the grouping's scores, no Kafka)",
     )
     parser.add_argument(
         "--listing-devices", type=int, default=1_000_000, help="devices listed (1M, 2 workers)"
@@ -33,6 +42,10 @@ def main() -> None:
         "--lake-probes", type=int, default=10_000_000, help="probes in the reports' lake (10M)"
     )
     args = parser.parse_args()
+    if args.only == "groups":
+        from bench.eval_groups import main as eval_groups
+
+        sys.exit(eval_groups([]))
     ours: dict[str, float] = {}
     if args.only in (None, "pipeline"):
         ours = run_pipeline_bench(args.probes, args.devices, args.rps, args.seconds)

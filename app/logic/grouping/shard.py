@@ -1,0 +1,264 @@
+"""The online fold of one shard: probes in, assignments out, state bounded.
+
+A probe updates its MAC (span, sequence numbers, strongest signal, SSIDs), in any order and as
+often as sniffers repeat it. Once a MAC's burst is over (`settle_s` of the shard's clock past its
+last probe) it is placed in a scan: the open scan it continues (`decide.attach`) or a new one.
+Once a scan is over (`scan_gap_s` more) it is decided as a whole: it continues the open group
+`decide.choose` names, or starts a group named after its first MAC. A decided MAC's later probes
+only keep its group's timing and counter current; it is never decided again while remembered,
+so a group's id and its members' groups never change. MACs heard long ago and groups that can
+no longer be continued are forgotten, and both are capped per shard.
+"""
+
+from __future__ import annotations
+
+from app.logic.grouping.decide import Decision, attach, choose
+from app.logic.grouping.evidence import (
+    add_ssids,
+    as_history,
+    continues_sequence,
+    radio,
+    remember_peaks,
+    scan_signal,
+)
+from app.logic.grouping.params import DEFAULT_PARAMS, GroupingParams
+from app.logic.grouping.records import Assignment, Link
+from app.logic.grouping.state import GroupState, MacState, ScanState, ShardState
+from app.models import ProbeEvent
+
+#: Shard keys: by IE fingerprint, or by MAC for a probe without one (it can be linked to none).
+FINGERPRINT_PREFIX = "fp:"
+MAC_PREFIX = "mac:"
+
+
+def shard_key(probe: ProbeEvent) -> str:
+    """The key of the shard a probe belongs to: what candidates for one group share.
+
+    In the cluster, probes re-keyed by it meet in one partition whatever their MAC."""
+    if probe.ie_fingerprint:
+        return FINGERPRINT_PREFIX + probe.ie_fingerprint
+    return MAC_PREFIX + probe.mac
+
+
+def observe(
+    state: ShardState, probe: ProbeEvent, params: GroupingParams = DEFAULT_PARAMS
+) -> list[Assignment]:
+    """Fold one probe of this shard in; the MACs it lets be decided, scan by scan."""
+    if shard_key(probe) != state.key:
+        raise ValueError(f"probe of shard {shard_key(probe)!r} given to shard {state.key!r}")
+    mac = state.pending.get(probe.mac) or state.macs.get(probe.mac)
+    if mac is None:
+        mac = MacState(
+            mac=probe.mac,
+            randomized=probe.randomized,
+            first_ts=probe.ts,
+            last_ts=probe.ts,
+            first_seq=probe.seq,
+            last_seq=probe.seq,
+        )
+        state.pending[probe.mac] = mac
+    _hear(mac, probe, params)
+    later: GroupState | ScanState | None = None
+    if mac.group is not None:
+        later = state.groups.get(mac.group)
+    elif mac.scan is not None:
+        later = state.scans.get(mac.scan)
+    if later is not None and probe.ts >= later.last_ts:
+        later.last_ts, later.last_seq, later.last_mac = probe.ts, probe.seq, probe.mac
+    return advance(state, probe.ts, params)
+
+
+def advance(
+    state: ShardState, now: float, params: GroupingParams = DEFAULT_PARAMS
+) -> list[Assignment]:
+    """Move the shard's clock to `now` (never back), place the MACs and decide the scans that
+    are due. Called by `observe`, and by a timer for a shard that has gone quiet."""
+    if now > state.clock:
+        state.clock = now
+    clock = state.clock
+    due = [
+        m
+        for m in state.pending.values()
+        if min(m.last_ts + params.settle_s, m.first_ts + params.longest_burst_s) <= clock
+    ]
+    for mac in sorted(due, key=_began):
+        _place(state, mac, params)
+    over = clock - params.settle_s - params.scan_gap_s
+    longest = clock - params.longest_burst_s - params.scan_gap_s
+    finished = [s for s in state.scans.values() if s.last_ts <= over or s.first_ts <= longest]
+    decided = [
+        a for scan in sorted(finished, key=_scan_began) for a in _decide(state, scan, params)
+    ]
+    if clock - state.swept >= params.settle_s or len(state.pending) + len(state.macs) > (
+        params.max_macs
+    ):
+        decided += _sweep(state, params)
+    return decided
+
+
+def settle_all(state: ShardState, params: GroupingParams = DEFAULT_PARAMS) -> list[Assignment]:
+    """Place every pending MAC and decide every scan, as if all were over (a replay's end)."""
+    for mac in sorted(state.pending.values(), key=_began):
+        _place(state, mac, params)
+    return [
+        a
+        for scan in sorted(state.scans.values(), key=_scan_began)
+        for a in _decide(state, scan, params)
+    ]
+
+
+def _began(mac: MacState) -> tuple[float, str]:
+    return (mac.first_ts, mac.mac)
+
+
+def _scan_began(scan: ScanState) -> tuple[float, str]:
+    return (scan.first_ts, scan.scan)
+
+
+def _fingerprint(state: ShardState) -> str | None:
+    """The IE fingerprint the shard is keyed by; None for a shard of one MAC."""
+    if state.key.startswith(FINGERPRINT_PREFIX):
+        return state.key.removeprefix(FINGERPRINT_PREFIX)
+    return None
+
+
+def _hear(mac: MacState, probe: ProbeEvent, params: GroupingParams) -> None:
+    """Add a probe to its MAC, whatever order probes come in."""
+    mac.probes += 1
+    if probe.ts < mac.first_ts:
+        mac.first_ts, mac.first_seq = probe.ts, probe.seq
+    if probe.ts >= mac.last_ts:
+        mac.last_ts, mac.last_seq = probe.ts, probe.seq
+    if probe.rssi_dbm is not None:
+        key = radio(probe.sensor, probe.freq_mhz)
+        peak = mac.peaks.get(key)
+        if peak is None or probe.rssi_dbm > peak:
+            mac.peaks[key] = probe.rssi_dbm
+    if probe.ssid:
+        add_ssids(mac.ssids, (probe.ssid,), params.max_ssids)
+
+
+def _place(state: ShardState, mac: MacState, params: GroupingParams) -> None:
+    """Put a MAC whose burst is over in the open scan it continues, or in a new one."""
+    del state.pending[mac.mac]
+    state.macs[mac.mac] = mac
+    fingerprint = _fingerprint(state)
+    decision: Decision[ScanState] = Decision()
+    if fingerprint is not None:
+        decision = attach(mac, list(state.scans.values()), fingerprint, params)
+    if decision.target is not None and decision.link is not None:
+        scan = decision.target
+        scan.links[mac.mac] = decision.link
+        _count_change(scan, decision.link, params)
+    else:
+        scan = state.scans.get(mac.mac) or ScanState(
+            scan=mac.mac,
+            randomized=mac.randomized,
+            first_ts=mac.first_ts,
+            last_ts=mac.last_ts,
+            first_seq=mac.first_seq,
+            last_seq=mac.last_seq,
+            last_mac=mac.mac,
+            doubt=bool(decision.tied),
+        )
+        state.scans[scan.scan] = scan
+    scan.macs.append(mac.mac)
+    if mac.first_ts < scan.first_ts:
+        scan.first_ts, scan.first_seq = mac.first_ts, mac.first_seq
+    if mac.last_ts >= scan.last_ts:
+        scan.last_ts, scan.last_seq, scan.last_mac = mac.last_ts, mac.last_seq, mac.mac
+    remember_peaks(scan.peaks, as_history(mac.peaks), params.max_scan_macs)
+    add_ssids(scan.ssids, mac.ssids, params.max_ssids)
+    mac.scan = scan.scan
+
+
+def _count_change(side: ScanState | GroupState, link: Link, params: GroupingParams) -> None:
+    """Count a MAC change: did the sequence counter go on across it?"""
+    if link.seq_step is None:
+        return
+    if continues_sequence(link.seq_step, params.seq_step_max):
+        side.seq_kept += 1
+    else:
+        side.seq_reset += 1
+
+
+def _decide(state: ShardState, scan: ScanState, params: GroupingParams) -> list[Assignment]:
+    """Decide a finished scan: it continues the group `choose` names, or starts its own; every
+    MAC of it is assigned that group (the first with the scan's link, the others with theirs)."""
+    del state.scans[scan.scan]
+    fingerprint = _fingerprint(state)
+    decision: Decision[GroupState] = Decision()
+    if fingerprint is not None:
+        decision = choose(scan, list(state.groups.values()), fingerprint, params)
+    link = decision.link
+    if decision.target is not None and link is not None:
+        group = decision.target
+        _count_change(group, link, params)
+    else:
+        # A group of its own, named after its first MAC (found again if that MAC returns).
+        group = state.groups.get(scan.scan) or GroupState(
+            group=scan.scan,
+            randomized=scan.randomized,
+            first_ts=scan.first_ts,
+            last_ts=scan.last_ts,
+            last_mac=scan.last_mac,
+            last_seq=scan.last_seq,
+            members=0,
+            doubt=[g.group for g in decision.tied],
+        )
+        state.groups[group.group] = group
+    group.members += len(scan.macs)
+    group.randomized = group.randomized and scan.randomized
+    group.first_ts = min(group.first_ts, scan.first_ts)
+    if scan.last_ts >= group.last_ts:
+        group.last_ts, group.last_seq, group.last_mac = scan.last_ts, scan.last_seq, scan.last_mac
+    group.seq_kept += scan.seq_kept
+    group.seq_reset += scan.seq_reset
+    remember_peaks(group.peaks, scan_signal(scan.peaks), params.rssi_history)
+    add_ssids(group.ssids, scan.ssids, params.max_ssids)
+    decided = []
+    for index, name in enumerate(scan.macs):
+        mac = state.macs[name]
+        mac.group = group.group
+        decided.append(
+            Assignment(
+                mac=name,
+                group=group.group,
+                decided_ts=state.clock,
+                first_ts=mac.first_ts,
+                last_ts=mac.last_ts,
+                link=link if index == 0 else scan.links.get(name),
+                doubt=tuple(group.doubt),
+            )
+        )
+    return decided
+
+
+def _sweep(state: ShardState, params: GroupingParams) -> list[Assignment]:
+    """Forget what can no longer matter, then enforce the caps (oldest first).
+
+    A group stays open while something not yet decided could still continue it: its silence is
+    at most `max_gap_s` counted from the earliest pending MAC or open scan (or from the clock,
+    less the time a MAC and a scan take to be decided)."""
+    state.swept = state.clock
+    horizon = state.clock - params.settle_s - params.scan_gap_s
+    waiting = [m.first_ts for m in state.pending.values()]
+    waiting += [s.first_ts for s in state.scans.values()]
+    if waiting:
+        horizon = min(horizon, min(waiting))
+    for gid in [g for g, grp in state.groups.items() if horizon - grp.last_ts > params.max_gap_s]:
+        del state.groups[gid]
+    if len(state.groups) > params.max_groups:
+        oldest = sorted(state.groups.values(), key=lambda g: g.last_ts)
+        for group in oldest[: len(state.groups) - params.max_groups]:
+            del state.groups[group.group]
+    forget = state.clock - params.forget_mac_s
+    for name in [m for m, st in state.macs.items() if st.group is not None and st.last_ts < forget]:
+        del state.macs[name]
+    decided: list[Assignment] = []
+    if len(state.pending) + len(state.macs) > params.max_macs:
+        decided = settle_all(state, params)  # the cap beats waiting for the end of bursts
+        excess = len(state.macs) - params.max_macs
+        for mac in sorted(state.macs.values(), key=lambda m: m.last_ts)[: max(excess, 0)]:
+            del state.macs[mac.mac]
+    return decided
