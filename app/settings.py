@@ -118,6 +118,15 @@ class Settings(BaseSettings):
     #: Keep history (`GET /activity`, `GET /devices/{mac}/activity`). Off, the fold skips it
     #: (what `make bench` compares ingest with) and those routes answer as if nothing was seen.
     history: bool = True
+    #: Devices unseen (by capture time) for longer than this many days are erased from every
+    #: table; the raw topics keep their records as long (`retention.ms`). None: kept for ever.
+    retention_days: float | None = Field(default=None, gt=0, le=36_500)
+    #: How often each worker looks for devices to forget, among the partitions it owns.
+    retention_sweep_s: float = Field(default=600.0, gt=0, le=86_400)
+    #: The lake's zones, in days of their folders (`context_date`, `day`); None: as
+    #: `retention_days` (kept for ever when that is None too).
+    lake_raw_retention_days: float | None = Field(default=None, gt=0, le=36_500)
+    lake_enriched_retention_days: float | None = Field(default=None, gt=0, le=36_500)
     #: The history lake (`app.lake`): a folder or an fsspec URL (`s3://bucket/prefix`); empty
     #: turns the archiver off.
     lake: str = "var/lake"
@@ -152,6 +161,8 @@ class Settings(BaseSettings):
     telegram_allowed_chats: str = ""
     #: Chats that may ask `/stats` (reports over the lake); empty = none. Comma-separated ids.
     telegram_stats_chats: str = ""
+    #: Chats that may erase devices (`/erase`); empty = none. Comma-separated ids.
+    telegram_admin_chats: str = ""
     #: Source networks allowed to post to the webhook; empty = any (the secret is always checked).
     telegram_allowed_networks: str = ""
     #: Reverse proxies (networks) whose X-Forwarded-For names the real client; empty = trust none.

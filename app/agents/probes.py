@@ -140,6 +140,9 @@ async def erase_device(event: EventT[bytes]) -> None:
         counters.incr(f"{STREAM}.rekeyed")
         return
     row: DeviceState | None = write_behind.get(devices_table, partition, key)
+    if not erasure.applies_to(None if row is None else row["last_seen_ts"]):
+        counters.incr(f"{STREAM}.erasure_skipped.heard_since")
+        return
     if row is not None:
         forget = orjson.dumps({"forget": {erasure.mac: message.offset}})
         for ssid in row.get("ssids", []):

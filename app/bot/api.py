@@ -174,6 +174,10 @@ class ProbewatchApi:
         path = f"/devices/{quote(mac, safe=':')}/name"
         return _edit(*await self._call("PUT", path, json={"name": name}, params={"source": "bot"}))
 
+    async def erase(self, mac: str) -> EditResult:
+        """Erase a device everywhere (`DELETE /devices/{mac}`): where it was found."""
+        return _edit(*await self._call("DELETE", f"/devices/{quote(mac, safe=':')}"))
+
     async def forget_name(self, mac: str) -> EditResult:
         """Forget a device's name (`DELETE /devices/{mac}/name`)."""
         return _edit(*await self._call("DELETE", f"/devices/{quote(mac, safe=':')}/name"))

@@ -76,6 +76,8 @@ class TelegramConfig:
     allowed_chats: frozenset[int]
     #: Chats that may ask for reports over the lake (`/stats`); any other chat is refused.
     stats_chats: frozenset[int]
+    #: Chats that may erase devices (`/erase`); any other chat is refused.
+    admin_chats: frozenset[int]
     allowed_networks: tuple[Network, ...]
     trusted_proxies: tuple[Network, ...]
     max_body_bytes: int
@@ -286,6 +288,7 @@ def load_telegram_config(settings: Settings) -> TelegramConfig | None:
         public_url=public_url,
         allowed_chats=parse_chats(settings.telegram_allowed_chats),
         stats_chats=parse_chats(settings.telegram_stats_chats, "PROBEWATCH_TELEGRAM_STATS_CHATS"),
+        admin_chats=parse_chats(settings.telegram_admin_chats, "PROBEWATCH_TELEGRAM_ADMIN_CHATS"),
         allowed_networks=parse_networks(
             settings.telegram_allowed_networks, "PROBEWATCH_TELEGRAM_ALLOWED_NETWORKS"
         ),

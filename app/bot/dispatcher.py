@@ -12,7 +12,7 @@ from aiogram.types import BotCommand, ErrorEvent
 from app.bot.api import ApiUnavailable, ProbewatchApi
 from app.bot.format import request_failed
 from app.bot.middlewares import AddressedMiddleware, AllowedChatsMiddleware
-from app.bot.routers import devices, names, start, stats, subscriptions, watchlist
+from app.bot.routers import devices, erase, names, start, stats, subscriptions, watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ BOT_COMMANDS = (
     BotCommand(command="subscribe", description="Get an alert here when a watched SSID is probed"),
     BotCommand(command="unsubscribe", description="No more alerts in this chat"),
     BotCommand(command="stats", description="Reports over the history: /stats messages-per-day 7d"),
+    BotCommand(
+        command="erase", description="Erase a device everywhere (admin chats): /erase <mac>"
+    ),
     BotCommand(command="help", description="What this bot does and how to ask it"),
     BotCommand(command="start", description="Start talking to the bot"),
 )
@@ -49,8 +52,10 @@ def build_dispatcher(
     allowed_chats: frozenset[int],
     timezone: ZoneInfo,
     stats_chats: frozenset[int] = frozenset(),
+    admin_chats: frozenset[int] = frozenset(),
 ) -> Dispatcher:
-    """A dispatcher whose handlers get `api`, `timezone` and `stats_chats` injected by name.
+    """A dispatcher whose handlers get `api`, `timezone`, `stats_chats` and `admin_chats`
+    injected by name.
 
     Group messages not meant for the bot are dropped before the allow-list (which would answer
     them) and any handler. The devices router goes last: its catch-all takes any text.
@@ -65,11 +70,13 @@ def build_dispatcher(
         watchlist.create_router(),
         subscriptions.create_router(),
         stats.create_router(),
+        erase.create_router(),
         devices.create_router(),
     )
     dp["api"] = api
     dp["timezone"] = timezone
     dp["stats_chats"] = stats_chats
+    dp["admin_chats"] = admin_chats
     return dp
 
 

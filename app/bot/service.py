@@ -121,6 +121,7 @@ class BotService(Service):
             allowed_chats=config.allowed_chats,
             timezone=config.timezone,
             stats_chats=config.stats_chats,
+            admin_chats=config.admin_chats,
         )
         for identity in config.bots:
             self.bots[identity.bot_id] = new_bot(identity, config)

@@ -3,6 +3,10 @@
 A worker that subscribes to a topic that does not exist yet is not assigned its partitions until
 the next metadata refresh, minutes later; and a topic auto-created by a producer gets the broker's
 default partition count, which would break co-partitioning with the changelogs.
+
+With PROBEWATCH_RETENTION_DAYS, the topics that keep raw records (every input topic that is not
+compacted) keep them no longer than that: `retention.ms` is set when they are created, and set
+again on existing ones at every start.
 """
 
 from __future__ import annotations
@@ -11,7 +15,14 @@ import logging
 import time
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from app.settings import Settings
 from app.topics import COMPACTED, INPUT_TOPICS, TABLE_CHANGELOGS, TopicSpec, changelog_topic
@@ -35,7 +46,9 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         raise TopicSetupError(
             f"Kafka at {settings.kafka_bootstrap_servers} did not answer: {err}"
         ) from None
-    wanted = {settings.topic(name): spec for name, spec in INPUT_TOPICS.items()}
+    wanted = {
+        settings.topic(name): with_retention(spec, settings) for name, spec in INPUT_TOPICS.items()
+    }
     wanted.update({changelog_topic(table): TopicSpec(COMPACTED) for table in TABLE_CHANGELOGS})
     for name in wanted.keys() & existing.keys():
         partitions = len(existing[name].partitions)
@@ -46,6 +59,7 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
                 partitions,
                 settings.partitions,
             )
+    _set_retention(admin, settings, [name for name in wanted if name in existing], wanted, timeout)
     missing = [
         NewTopic(
             name,
@@ -66,6 +80,54 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
                 raise TopicSetupError(f"could not create topic {name}: {err}") from None
     _wait_until_served(admin, list(wanted), timeout)
     return [topic.topic for topic in missing]
+
+
+def with_retention(spec: TopicSpec, settings: Settings) -> TopicSpec:
+    """The spec, its `retention.ms` capped by PROBEWATCH_RETENTION_DAYS (compacted topics keep
+    their latest values: their tombstones are how they forget)."""
+    if settings.retention_days is None or spec.config.get("cleanup.policy") == "compact":
+        return spec
+    cap = int(settings.retention_days * 86_400_000)
+    current = int(spec.config.get("retention.ms", cap))
+    return TopicSpec({**spec.config, "retention.ms": str(min(cap, current))}, spec.single_partition)
+
+
+def _set_retention(
+    admin: AdminClient,
+    settings: Settings,
+    names: list[str],
+    wanted: dict[str, TopicSpec],
+    timeout: float,
+) -> None:
+    """Set `retention.ms` on existing topics as their specs say (only with a retention)."""
+    if settings.retention_days is None:
+        return
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(
+                    "retention.ms",
+                    wanted[name].config["retention.ms"],
+                    incremental_operation=AlterConfigOpType.SET,
+                )
+            ],
+        )
+        for name in names
+        if "retention.ms" in wanted[name].config
+    ]
+    if not resources:
+        return
+    for resource, future in admin.incremental_alter_configs(
+        resources, request_timeout=timeout
+    ).items():
+        try:
+            future.result()
+        except KafkaException as err:
+            raise TopicSetupError(
+                f"could not set the retention of {resource.name}: {err}"
+            ) from None
 
 
 def _wait_until_served(admin: AdminClient, names: list[str], timeout: float) -> None:

@@ -39,6 +39,7 @@ from aiokafka.errors import KafkaError
 from app.lake.compactor import Compactor
 from app.lake.eraser import LakeEraser
 from app.lake.parquet import write_parquet
+from app.lake.retention import LakeRetention
 from app.lake.storage import Lake, LakeUnavailable
 from app.logic.lake.layout import (
     TABLES,
@@ -94,6 +95,7 @@ class Archiver:
         max_records: int = 50_000,
         compactor: Compactor | None = None,
         compact_s: float = 3600.0,
+        retention: LakeRetention | None = None,
         crash_after_enriched: bool = False,
     ) -> None:
         self.lake = lake
@@ -103,6 +105,7 @@ class Archiver:
         self.flush_s = flush_s
         self.max_records = max_records
         self.compactor = compactor
+        self.retention = retention
         self.eraser = LakeEraser(lake)
         #: Tests only (PROBEWATCH_TEST_CRASH_AT=lake-enriched-written): die by SIGKILL between
         #: a piece's enriched files and its raw piece.
@@ -234,6 +237,11 @@ class Archiver:
         }
         if not owned:
             return
+        if self.retention is not None:
+            try:
+                await asyncio.to_thread(self.retention.expire, owned)
+            except OSError as err:
+                logger.warning("lake: deleting expired days failed: %r", err)
         for table in TABLES:
             for day in await asyncio.to_thread(compactor.days_due, table, owned):
                 try:

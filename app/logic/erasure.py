@@ -1,7 +1,9 @@
 """Erasing a device: the request that travels on `probes` itself, in the device's partition.
 
 An erasure is a `probes` record keyed by the MAC whose value is
-`{"erase": "<mac>", "requested_ts": <epoch s>, "by": "api|cli|retention|…"}`. Sent through the
+`{"erase": "<mac>", "requested_ts": <epoch s>, "by": "api|cli|retention|…"}`, and for retention
+also `"unseen_since": <epoch s>`: the device is erased only if it has not been heard since
+(a probe folded between the sweep and the erasure keeps it). Sent through the
 device's own partition, it is folded in order with its probes: everything before it is erased,
 anything after it starts the device afresh, and a crash that makes the fold read the partition
 again re-applies both in the same order. (A separate topic could not promise that order.)
@@ -29,6 +31,14 @@ class Erasure:
     mac: str
     requested_ts: float
     by: str
+    #: Erase only a device last heard before this capture time (retention); None: always.
+    unseen_since: float | None = None
+
+    def applies_to(self, last_seen_ts: float | None) -> bool:
+        """Whether a device last heard at `last_seen_ts` (None: no row) is to be erased."""
+        return (
+            self.unseen_since is None or last_seen_ts is None or (last_seen_ts < self.unseen_since)
+        )
 
 
 def looks_like_erasure(value: bytes | None) -> bool:
@@ -49,15 +59,27 @@ def decode_erasure(value: bytes | None) -> Erasure:
         raise InvalidErasure(str(bad)) from None
     requested = held.get("requested_ts")
     by = held.get("by")
+    since = held.get("unseen_since")
+    if since is not None and not isinstance(since, int | float):
+        raise InvalidErasure("unseen_since must be epoch seconds")
     return Erasure(
         mac,
         float(requested) if isinstance(requested, int | float) else 0.0,
         by if by in REQUESTERS else "other",
+        None if since is None else float(since),
     )
 
 
-def erasure_record(mac: str, by: str, now: float | None = None) -> tuple[bytes, bytes]:
-    """(key, value) of the record that erases `mac`."""
+def erasure_record(
+    mac: str, by: str, now: float | None = None, unseen_since: float | None = None
+) -> tuple[bytes, bytes]:
+    """(key, value) of the record that erases `mac` (if unheard since `unseen_since`)."""
     mac = normalize_mac(mac)
-    value = {"erase": mac, "requested_ts": time.time() if now is None else now, "by": by}
+    value: dict[str, object] = {
+        "erase": mac,
+        "requested_ts": time.time() if now is None else now,
+        "by": by,
+    }
+    if unseen_since is not None:
+        value["unseen_since"] = unseen_since
     return mac.encode(), orjson.dumps(value)

@@ -11,6 +11,7 @@ from mode import Service
 
 from app.lake.archiver import Archiver, Zone
 from app.lake.compactor import Compactor
+from app.lake.retention import LakeRetention
 from app.lake.storage import Lake
 from app.logic.erasure import InvalidErasure, decode_erasure, looks_like_erasure
 from app.logic.lake.flatten import message_rows, probe_rows
@@ -47,9 +48,11 @@ def erased_mac(record: RawRecord) -> str | None:
     if not looks_like_erasure(record.value):
         return None
     try:
-        return decode_erasure(record.value).mac
+        erasure = decode_erasure(record.value)
     except InvalidErasure:
         return None
+    # Retention's erasures leave the lake to its own retention, by day (`app.lake.retention`).
+    return erasure.mac if erasure.unseen_since is None else None
 
 
 def flatten_updates(partition: int, record: RawRecord) -> dict[str, list[dict[str, Any]]] | None:
@@ -87,6 +90,12 @@ if settings.lake:
         flush_s=settings.lake_flush_s,
         compactor=Compactor(lake, settings.partitions, settings.lake_compact_min_age_s),
         compact_s=settings.lake_compact_s,
+        retention=LakeRetention(
+            lake,
+            settings.partitions,
+            settings.lake_raw_retention_days or settings.retention_days,
+            settings.lake_enriched_retention_days or settings.retention_days,
+        ),
         crash_after_enriched=settings.test_crash_at == "lake-enriched-written",
     )
     lake_service = LakeService(archiver)

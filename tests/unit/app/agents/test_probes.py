@@ -17,6 +17,7 @@ from faust import App
 
 from app.agents import probes as probes_agent
 from app.agents.probes import fold_probes
+from app.logic.erasure import erasure_record
 from app.logic.forwarding import SOURCE_HEADER
 from app.tables.devices import device_row, devices_table
 from app.tables.staged import write_behind
@@ -54,10 +55,14 @@ class Flushed:
             raise ConnectionError("broker gone")
         for (name, partition), encoded in flushing.encoded.items():
             for key, value in encoded.items():
-                self.rows.append((name, partition, key, orjson.loads(value)))
+                self.rows.append((name, partition, key, _loads(value)))
         for topic, key, value in flushing.messages:
-            self.messages.append((topic, key, orjson.loads(value)))
+            self.messages.append((topic, key, _loads(value)))
         return {slot: len(self.rows) for slot in flushing.encoded}
+
+
+def _loads(value: bytes | None) -> Any:
+    return None if value is None else orjson.loads(value)
 
 
 @pytest.fixture()
@@ -337,3 +342,60 @@ async def test_observers_see_each_flush_once_stored_and_before_any_acknowledgeme
     assert all(stored and not acked for *_, stored, acked, _ in seen), seen
     assert seen[-1][2:4] == (MAC.encode(), 2)
     assert seen[-1][-1] == len(flushed.rows), "the changelog offset the rows reached"
+
+
+async def test_an_erasure_deletes_the_row_its_history_and_its_ssid_shares(
+    agent: object, flushed: Flushed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probes_agent, "partition_of", lambda *_: 0)
+    probes_agent._partitions.clear()
+    for offset, ssid in enumerate(["home", "work"]):
+        await _put(agent, _value(10.0 + offset, ssid), offset)
+    await _settle()
+    _, erasure = erasure_record(MAC, "api")
+    await _put(agent, erasure, 2)
+    await _settle()
+    assert _row() is None
+    deleted = {name for name, _, key, row in flushed.rows if key == MAC.encode() and row is None}
+    assert deleted == {"devices", "device-activity"}
+    forgets = {
+        key.decode(): value["forget"]
+        for topic, key, value in flushed.messages
+        if topic == ssid_probes_topic.get_topic_name() and "forget" in value
+    }
+    assert forgets == {"home": {MAC: 2}, "work": {MAC: 2}}
+    assert counters.counts["probes.erased.api"] == 1
+    await _put(agent, _value(20.0, "new"), 3)
+    await _settle()
+    assert _row()["probe_count"] == 1 and _row()["ssids"] == ["new"], "heard again: afresh"
+
+
+async def test_a_retention_erasure_spares_a_device_heard_since(
+    agent: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probes_agent, "partition_of", lambda *_: 0)
+    probes_agent._partitions.clear()
+    await _put(agent, _value(100.0), 0)
+    await _put(agent, erasure_record(MAC, "retention", unseen_since=50.0)[1], 1)
+    await _settle()
+    assert _row()["probe_count"] == 1
+    assert counters.counts["probes.erasure_skipped.heard_since"] == 1
+    await _put(agent, erasure_record(MAC, "retention", unseen_since=150.0)[1], 2)
+    await _settle()
+    assert _row() is None
+
+
+async def test_an_erasure_of_another_partition_is_sent_on_and_a_bad_one_dead_lettered(
+    agent: object, dead: AsyncMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probes_agent, "partition_of", lambda *_: 1)
+    probes_agent._partitions.clear()
+    sent = AsyncMock()
+    monkeypatch.setattr(probes_topic, "send", sent)
+    key, value = erasure_record(MAC, "cli")
+    await _put(agent, value, 0)
+    await _put(agent, b'{"erase": "not a mac"}', 1)
+    await _settle()
+    probes_agent._partitions.clear()
+    assert sent.await_args.kwargs == {"key": key, "value": value}
+    assert _dead_letter_reasons(dead) == ["bad_erasure"]

@@ -105,6 +105,7 @@ class FakeApi:
         app.router.add_get("/devices", self._devices_named)
         app.router.add_put("/devices/{mac}/name", self._name)
         app.router.add_delete("/devices/{mac}/name", self._unname)
+        app.router.add_delete("/devices/{mac}", self._erase)
         app.router.add_get("/watchlist", self._watchlist)
         app.router.add_put("/watchlist/{ssid:.+}", self._watch)
         app.router.add_delete("/watchlist/{ssid:.+}", self._unwatch)
@@ -162,6 +163,23 @@ class FakeApi:
             return web.json_response({"mac": mac, "name": name, "seen": False})
         self.devices[mac]["name"] = name
         return web.json_response({"mac": mac, "name": name, "seen": True})
+
+    async def _erase(self, request: web.Request) -> web.Response:
+        """As the real API answers: where the device was found, then nothing is left."""
+        try:
+            mac = normalize_mac(request.match_info["mac"])
+        except InvalidMac as bad:
+            return _error(400, str(bad))
+        device = self.devices.pop(mac, None)
+        found = {
+            "device": device is not None,
+            "history": device is not None,
+            "name": bool(device and device.get("name"))
+            or self.named_unseen.pop(mac, None) is not None,
+            "ssids": len(device["ssids"]) if device else 0,
+            "lake": self.lake,
+        }
+        return web.json_response({"mac": mac, "erased": found})
 
     async def _unname(self, request: web.Request) -> web.Response:
         mac = normalize_mac(request.match_info["mac"])
@@ -268,6 +286,7 @@ async def dispatcher(fake_api: FakeApi) -> AsyncIterator[Dispatcher]:
             allowed_chats=frozenset({CHAT, GROUP}),
             timezone=ZoneInfo("Europe/London"),
             stats_chats=frozenset({CHAT}),
+            admin_chats=frozenset({CHAT}),
         )
 
 

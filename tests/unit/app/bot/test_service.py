@@ -47,6 +47,7 @@ async def test_start_checks_the_bot_and_sets_its_menu(tmp_path: Path, telegram: 
             "subscribe",
             "unsubscribe",
             "stats",
+            "erase",
             "help",
             "start",
         ]
