@@ -50,7 +50,8 @@ def cluster(
 def tokens(cluster: tuple[Deployment, Worker, Worker]) -> dict[str, str]:
     """An admin and a read token, made once the API was seen open."""
     deployment, first, second = cluster
-    assert first.get("/devices")[0] == 200, "open until a token exists (PROBEWATCH_API_AUTH=auto)"
+    # Open until a token exists (PROBEWATCH_API_AUTH=auto); a 503 while the listing is built.
+    wait_for(lambda: first.get("/devices")[0] == 200, 60, "the API open, the listing ready")
     made = {"admin": create(deployment, "admin"), "read": create(deployment, "read")}
     for worker in (first, second):
         wait_for(lambda w=worker: w.get("/devices")[0] == 401, 15, f"{worker.url} closed")
@@ -207,3 +208,28 @@ def test_public_routes_stay_public(cluster: tuple[Deployment, Worker, Worker], t
         request = urllib.request.Request(f"{first.url}{path}")
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200, path
+
+
+def test_a_device_is_erased_through_a_worker_that_does_not_own_it(
+    cluster: tuple[Deployment, Worker, Worker], tokens: dict[str, str]
+) -> None:
+    deployment, first, second = cluster
+    macs = [f"f0:18:98:00:01:{i:02x}" for i in range(8)]
+    produce_probes(deployment.prefix, [probe(mac, 1_704_067_300.0) for mac in macs])
+    read, admin = bearer(tokens["read"]), bearer(tokens["admin"])
+    for mac in macs:
+        wait_for(
+            lambda m=mac: http_json(f"{first.url}/devices/{m}", headers=read)[0] == 200,
+            30,
+            f"{mac} folded",
+        )
+    owners = {mac: http_json(f"{first.url}/router/devices/{mac}/", headers=read)[1] for mac in macs}
+    remote = [mac for mac, owner in owners.items() if str(owner).rstrip("/") != first.url]
+    assert remote, f"no key of the other worker among {owners}"
+    mac = remote[0]
+    assert http_json(f"{first.url}/devices/{mac}", "DELETE", headers=read)[0] == 403
+    status, answer = http_json(f"{first.url}/devices/{mac}", "DELETE", headers=admin)
+    assert status == 200, answer
+    assert answer["erased"]["device"] is True
+    for worker in (first, second):
+        assert http_json(f"{worker.url}/devices/{mac}", headers=read)[0] == 404
