@@ -28,6 +28,7 @@ from app.bot.updates import (
     kafka_key,
 )
 from app.cli.preflight import EXIT_BAD_SETTING
+from app.logic.erasure import looks_like_user_erasure
 from app.main import app, settings
 from app.topics import telegram_updates_topic
 from app.worker import dead_letters
@@ -57,6 +58,9 @@ async def handle_update(bots: BotService, event: EventT[bytes]) -> None:
     A record without a `bot` header (written by another tool) goes to the first bot.
     """
     where = dead_letters.where(event)
+    if looks_like_user_erasure(event.value if isinstance(event.value, bytes) else None):
+        counters.incr(f"{STREAM}.user_erasures")  # for the lake's archiver, not for the bot
+        return
     try:
         update = decode_update(event.value if isinstance(event.value, bytes) else b"")
     except InvalidUpdate as bad:

@@ -83,3 +83,33 @@ def erasure_record(
     if unseen_since is not None:
         value["unseen_since"] = unseen_since
     return mac.encode(), orjson.dumps(value)
+
+
+#: A Telegram user's messages: `{"erase_user": <user id>, "requested_ts": …, "by": …}`, sent to
+#: every partition of `telegram-updates` (a user writes in many chats, and updates are keyed by
+#: chat), so each partition's archiver takes the user out of what it archived.
+def looks_like_user_erasure(value: bytes | None) -> bool:
+    return value is not None and value[:1] == b"{" and b'"erase_user"' in value[:30]
+
+
+def decode_user_erasure(value: bytes | None) -> int:
+    """The user id a user erasure names; InvalidErasure for anything else."""
+    try:
+        held = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as bad:
+        raise InvalidErasure(f"not JSON: {bad}") from None
+    user = held.get("erase_user") if isinstance(held, dict) else None
+    if not isinstance(user, int) or isinstance(user, bool) or user <= 0:
+        raise InvalidErasure('a user erasure is {"erase_user": <positive user id>, …}')
+    return user
+
+
+def user_erasure_record(user_id: int, by: str, now: float | None = None) -> bytes:
+    if user_id <= 0:
+        raise InvalidErasure("a Telegram user id is a positive integer")
+    value = {
+        "erase_user": user_id,
+        "requested_ts": time.time() if now is None else now,
+        "by": by,
+    }
+    return orjson.dumps(value)

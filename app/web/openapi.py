@@ -1495,6 +1495,56 @@ DOCS = [
     ),
 ]
 
+TELEGRAM_USERS = [
+    Operation(
+        "DELETE",
+        "/telegram-users/{user_id}",
+        "telegram",
+        "Erase a Telegram user's messages",
+        "Sends a user erasure to every partition of `telegram-updates`; each partition's "
+        "archiver then takes the user's messages out of the lake, raw and enriched (within its "
+        "next flush). The topic keeps the user's updates until its retention (30 days, or "
+        "PROBEWATCH_RETENTION_DAYS).",
+        params=(
+            Param(
+                "user_id",
+                "path",
+                "The Telegram user id (a positive integer).",
+                {"type": "string", "pattern": "^[0-9]+$"},
+                example="11",
+            ),
+        ),
+        answers=(
+            Answer(
+                202,
+                "Sent to every partition; the lake follows.",
+                (
+                    json_body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "user_id": {"type": "integer"},
+                                "partitions": {"type": "integer"},
+                                "lake": {"type": "boolean"},
+                                "telegram_updates_retention_days": {"type": "number"},
+                            },
+                            "required": ["user_id", "partitions"],
+                        },
+                        {
+                            "user_id": 11,
+                            "partitions": 8,
+                            "lake": True,
+                            "telegram_updates_retention_days": 30,
+                        },
+                    ),
+                ),
+            ),
+            error(400, "Not a user id.", "not a Telegram user id: 'ann' (a positive integer)"),
+            UNAVAILABLE,
+        ),
+    ),
+]
+
 SESSION = [
     Operation(
         "POST",
@@ -1595,6 +1645,7 @@ OPERATIONS: list[Operation] = [
     *DASHBOARD,
     *DOCS,
     *SESSION,
+    *TELEGRAM_USERS,
 ]
 
 TAGS = [

@@ -13,6 +13,7 @@
 | streams | `GET /stream/probes`, `GET /stream/alerts` (Server-Sent Events) |
 | cluster | `GET /cluster`, `GET /metrics` |
 | telegram | `POST /telegram/{secret path}`, only while the bot is on |
+| telegram_users | `DELETE /telegram-users/{user_id}` (a user's messages, from the lake) |
 | dashboard | `GET /` (the page), `GET /ui/{asset}` (its scripts and style sheet) |
 | docs | `GET /openapi.json` (the description, `app.web.openapi`), `GET /docs` (the same, a page) |
 | session | `POST /login`, `POST /logout` (the dashboard's token, in a cookie) |
@@ -38,6 +39,7 @@ from app.web import (
     streams,
     subscriptions,
     telegram,
+    telegram_users,
     watchlist,
 )
 
@@ -52,6 +54,7 @@ MODULES = (
     streams,
     cluster,
     analytics,
+    telegram_users,
 )
 for module in (*MODULES, dashboard, docs, session):
     module.blueprint.register(app)

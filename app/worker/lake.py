@@ -13,7 +13,13 @@ from app.lake.archiver import Archiver, Zone
 from app.lake.compactor import Compactor
 from app.lake.retention import LakeRetention
 from app.lake.storage import Lake
-from app.logic.erasure import InvalidErasure, decode_erasure, looks_like_erasure
+from app.logic.erasure import (
+    InvalidErasure,
+    decode_erasure,
+    decode_user_erasure,
+    looks_like_erasure,
+    looks_like_user_erasure,
+)
 from app.logic.lake.flatten import message_rows, probe_rows
 from app.logic.lake.raw import RawRecord
 from app.logic.mac import normalize_mac
@@ -55,6 +61,16 @@ def erased_mac(record: RawRecord) -> str | None:
     return erasure.mac if erasure.unseen_since is None else None
 
 
+def erased_user(record: RawRecord) -> str | None:
+    """The Telegram user a user erasure on `telegram-updates` names (None for an update)."""
+    if not looks_like_user_erasure(record.value):
+        return None
+    try:
+        return str(decode_user_erasure(record.value))
+    except InvalidErasure:
+        return None
+
+
 def flatten_updates(partition: int, record: RawRecord) -> dict[str, list[dict[str, Any]]] | None:
     rows = message_rows(record)
     return None if rows is None else {"messages": rows}
@@ -83,7 +99,7 @@ if settings.lake:
         lake,
         [
             Zone(settings.topic("probes"), "probes", flatten_probes, erased_mac),
-            Zone(settings.topic("telegram-updates"), "telegram", flatten_updates),
+            Zone(settings.topic("telegram-updates"), "telegram", flatten_updates, erased_user),
         ],
         settings.kafka_bootstrap_servers,
         group_id=f"{settings.app_id}-lake",

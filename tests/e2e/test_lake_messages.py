@@ -185,3 +185,45 @@ def test_the_message_reports_are_the_hand_counts(archived: tuple[Deployment, Wor
     assert [[r["day"], r["messages"]] for r in body["rows"]] == sorted(
         [day, n] for day, n in per_day.items() if day >= _day(since)
     )
+
+
+def test_a_users_messages_are_erased_from_the_lake_and_the_others_stay(
+    archived: tuple[Deployment, Worker],
+) -> None:
+    """Last in this module: it takes Борис out of the lake (`DELETE /telegram-users/{id}`)."""
+    deployment, worker = archived
+    theirs = [
+        u for u in UPDATES if any(m.get("from") == BORIS for m in u.values() if isinstance(m, dict))
+    ]
+    assert theirs, "Борис wrote some of the updates"
+    request = urllib.request.Request(f"{worker.url}/telegram-users/{BORIS['id']}", method="DELETE")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+        assert orjson.loads(response.read())["user_id"] == BORIS["id"]
+    wait_for(
+        lambda: (
+            lake_sql(deployment, "select count(*) from messages") == [[len(UPDATES) - len(theirs)]]
+        ),
+        60,
+        "Борис's messages gone from the enriched zone",
+    )
+    assert lake_sql(deployment, f"select count(*) from messages where user_id = {BORIS['id']}") == [
+        [0]
+    ]
+
+    def raw_values() -> list[dict[str, Any]]:
+        folder = deployment.data_dir / "lake" / "raw" / "telegram"
+        return [
+            orjson.loads(line)["value"]
+            for path in folder.glob("*/*.jsonl.gz")
+            for line in gzip.decompress(path.read_bytes()).splitlines()
+        ]
+
+    wait_for(
+        lambda: (
+            sorted(raw_values(), key=lambda u: u["update_id"])
+            == [u for u in UPDATES if u not in theirs]
+        ),
+        30,
+        "Борис's updates and the erasure itself gone from the raw zone",
+    )

@@ -1,6 +1,7 @@
-"""Taking erased devices out of the raw zone's lines (`app.logic.erasure`): a record keyed by an
-erased MAC goes, a packed record loses that MAC's probes (and goes when none is left), and the
-erasure records themselves go too (they name the MAC)."""
+"""Taking erased devices and Telegram users out of the raw zone's lines (`app.logic.erasure`):
+a record keyed by an erased MAC goes, a packed record loses that MAC's probes (and goes when none
+is left); an update whose message (or edit, or post) an erased user sent goes; the erasure
+records themselves go too (they name what they erase)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,27 @@ def scrub_line(line: bytes, macs: frozenset[str]) -> bytes | None:
             return orjson.dumps(held) + b"\n"
     if "value_text" in held and any(mac in held["value_text"] for mac in macs):
         return None
+    return line
+
+
+#: The parts of an update a user's message can be in (`app.logic.lake.flatten.MESSAGE_KINDS`).
+_MESSAGE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post")
+
+
+def scrub_user_line(line: bytes, users: frozenset[int]) -> bytes | None:
+    """The line, or None when an erased user sent it (or it asks for such an erasure)."""
+    if not any(str(user).encode() in line for user in users):
+        return line
+    held: dict[str, Any] = orjson.loads(line)
+    value = held.get("value")
+    if not isinstance(value, dict):
+        return line
+    if value.get("erase_user") in users:
+        return None
+    for kind in _MESSAGE_KINDS:
+        message = value.get(kind)
+        if isinstance(message, dict):
+            sender = message.get("from")
+            if isinstance(sender, dict) and sender.get("id") in users:
+                return None
     return line

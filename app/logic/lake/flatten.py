@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from app.logic.erasure import looks_like_erasure
+from app.logic.erasure import looks_like_erasure, looks_like_user_erasure
 from app.logic.forwarding import InvalidForward, forwarded_from
 from app.logic.lake.layout import day_of
 from app.logic.lake.raw import RawRecord
@@ -107,7 +107,10 @@ def probe_rows(
 
 
 def message_rows(record: RawRecord) -> list[dict[str, Any]] | None:
-    """The messages of one `telegram-updates` record; None for a value that is no update."""
+    """The messages of one `telegram-updates` record; None for a value that is no update; none
+    for a user's erasure (kept raw until the archiver applies it)."""
+    if looks_like_user_erasure(record.value):
+        return []
     try:
         update = orjson.loads(record.value) if record.value is not None else None
     except orjson.JSONDecodeError:

@@ -10,10 +10,12 @@ from app.logic.erasure import (
     Erasure,
     InvalidErasure,
     decode_erasure,
+    decode_user_erasure,
     erasure_record,
     looks_like_erasure,
+    user_erasure_record,
 )
-from app.logic.lake.erase import scrub_line
+from app.logic.lake.erase import scrub_line, scrub_user_line
 from app.logic.ssids import apply_ssid_probes, is_empty
 
 MAC = "f0:18:98:11:22:33"
@@ -74,3 +76,18 @@ def test_the_ssid_index_forgets_a_device_up_to_its_erasure() -> None:
     row = apply_ssid_probes(row, {"forget": {OTHER: 9}})
     assert row is not None and is_empty(row)
     assert apply_ssid_probes(None, {"forget": {MAC: 9}}) is None
+
+
+def test_a_users_updates_leave_the_raw_zone_and_the_others_stay() -> None:
+    users = frozenset({12})
+    theirs = _line("-100", {"update_id": 1, "message": {"from": {"id": 12}, "text": "hi"}})
+    edit = _line("-100", {"update_id": 2, "edited_message": {"from": {"id": 12}}})
+    other = _line("-100", {"update_id": 3, "message": {"from": {"id": 120}, "text": "12"}})
+    request = _line(None, orjson.loads(user_erasure_record(12, "api", now=1.0)))
+    assert scrub_user_line(theirs, users) is None and scrub_user_line(edit, users) is None
+    assert scrub_user_line(request, users) is None
+    assert scrub_user_line(other, users) == other
+    assert decode_user_erasure(user_erasure_record(12, "cli")) == 12
+    for bad in (b'{"erase_user": -1}', b'{"erase_user": true}', b"nope"):
+        with pytest.raises(InvalidErasure):
+            decode_user_erasure(bad)
