@@ -10,6 +10,7 @@ from bench.lake_reports import lake_reports
 from bench.listing import listing
 from bench.peer import PeerError, run_peer_bench
 from bench.pipeline import run_pipeline_bench
+from bench.retention import retention
 from bench.scale import failover, recovery
 
 
@@ -30,6 +31,7 @@ def main() -> None:
             "listing",
             "lake",
             "dashboard",
+            "retention",
             "groups",
         ],
         help="run one benchmark (groups: only with --only, the grouping's scores, no Kafka)",
@@ -72,6 +74,8 @@ def main() -> None:
         lake_reports(args.lake_probes)
     if args.only in (None, "dashboard"):
         dashboard()
+    if args.only in (None, "retention"):
+        retention(args.probes, args.devices)
 
 
 main()
