@@ -42,6 +42,9 @@ from app.worker.lists import cluster_key, tokens
 logger = logging.getLogger(__name__)
 
 COOKIE = "probewatch_token"
+#: How long a request waits, at start, for this worker to have read the tokens (a second or
+#: three after its start) before it is answered 503.
+TOKENS_WAIT_S = 10.0
 STREAM = "http.auth"
 Handler = Callable[[aiohttp_web.Request], Awaitable[aiohttp_web.StreamResponse]]
 
@@ -115,7 +118,7 @@ async def access(request: aiohttp_web.Request, handler: Handler) -> aiohttp_web.
     want = needed(request.method, route)
     if want is None:
         return await handler(request)
-    if not tokens.ready:
+    if not tokens.ready and not await tokens.wait_ready(timeout=TOKENS_WAIT_S):
         return _refuse(503, "not_ready", "this worker is still reading the API tokens; retry")
     token, from_cookie = presented_token(request)
     if token is None:
