@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from itertools import compress
 
@@ -77,7 +77,9 @@ class Order:
             return
         if new <= self._top:
             bounds = self._bounds
-            if bisect_right(bounds, old) == bisect_right(bounds, new):
+            after = bisect_right(bounds, old)
+            # Unless `old` ties with its leaf's bound: the slot may then be in the leaf before.
+            if after == bisect_right(bounds, new) and (after == 1 or bounds[after - 1] != old):
                 return
         self.discard(slot, old)
         self.add(slot, new)
@@ -182,12 +184,15 @@ class Order:
         self._merge_small()
 
     def discard(self, slot: int, position: int, merge: bool = True) -> None:
-        at = bisect_right(self._bounds, position) - 1
-        leaf = self._leaves[at]
+        bounds = self._bounds
+        at = bisect_right(bounds, position) - 1
         packed = _SLOT.pack(slot)
-        found = leaf.find(packed)
-        while found > 0 and found % _SLOT.size:  # bytes straddling two slots: look further
-            found = leaf.find(packed, found + 1)
+        leaf = self._leaves[at]
+        found = _find(leaf, packed)
+        while found < 0 and at > 0 and bounds[at] == position:
+            at -= 1  # a tie at a bound (see `_first_leaf`): the slot may be in the leaf before
+            leaf = self._leaves[at]
+            found = _find(leaf, packed)
         if found < 0:
             raise KeyError(slot)
         del leaf[found : found + _SLOT.size]
@@ -229,9 +234,20 @@ class Order:
     def _leaf_of(self, position: int) -> int:
         return bisect_right(self._bounds, position) - 1
 
+    def _first_leaf(self, low: int) -> int:
+        """The first leaf that may hold a position ≥ `low`.
+
+        Positions are unique but for one case: a device filed anew while its old slot leaves
+        with a revoked partition has both slots at one position for a while. A split or a
+        rebuild between the two leaves that leaf's bound equal to the position of a slot of
+        the leaf before, so a leaf holds positions from its bound up to the next one, both
+        included.
+        """
+        return max(0, bisect_left(self._bounds, low) - 1)
+
     def count_within(self, low: int | None, high: int | None) -> int:
         """How many positions lie within [low, high] (None: unbounded)."""
-        first = 0 if low is None else self._leaf_of(low)
+        first = 0 if low is None else self._first_leaf(low)
         last = len(self._leaves) - 1 if high is None else self._leaf_of(high)
         if first == last:
             return len(self._within(first, low, high))
@@ -240,7 +256,7 @@ class Order:
 
     def slots_within(self, low: int | None, high: int | None) -> list[int]:
         """The slots whose positions lie within [low, high], in no particular order."""
-        first = 0 if low is None else self._leaf_of(low)
+        first = 0 if low is None else self._first_leaf(low)
         last = len(self._leaves) - 1 if high is None else self._leaf_of(high)
         if first == last:
             return self._within(first, low, high)
@@ -263,7 +279,7 @@ class Order:
                 high = after - 1 if high is None else min(high, after - 1)
             else:
                 low = after + 1 if low is None else max(low, after + 1)
-        first = 0 if low is None else self._leaf_of(low)
+        first = 0 if low is None else self._first_leaf(low)
         last = len(self._leaves) - 1 if high is None else self._leaf_of(high)
         leaves = range(last, first - 1, -1) if descending else range(first, last + 1)
         position = self.position
@@ -278,6 +294,14 @@ class Order:
 _SLOT = struct.Struct("I")  # a slot as `array("I")` and `memoryview.cast("I")` hold it
 _LEAF_BYTES = MAX_LEAF * _SLOT.size
 _MIN_LEAF_BYTES = MIN_LEAF * _SLOT.size
+
+
+def _find(leaf: bytearray, packed: bytes) -> int:
+    """Where a packed slot starts in a leaf, or -1."""
+    found = leaf.find(packed)
+    while found > 0 and found % _SLOT.size:  # bytes straddling two slots: look further
+        found = leaf.find(packed, found + 1)
+    return found
 
 
 def _unpacked(leaf: bytes | bytearray) -> list[int]:

@@ -219,3 +219,25 @@ def apply_partitioned(
                 names.pop(mac, None)
             else:
                 names[mac] = value
+
+
+def test_a_device_filed_anew_while_its_old_slot_leaves_can_be_listed_and_removed() -> None:
+    """Both slots of the device sit at one position for a while; a leaf bound between them
+    must not hide the new one (found by hypothesis in CI)."""
+    a, b, c, d = APPLE.format(0), APPLE.format(1), LOCAL.format(0), LOCAL.format(1)
+    with small_steps():
+        index = DeviceIndex()
+        for mac in (a, b, c):
+            index.upsert(mac, row(T0), partition_of(mac))
+        index.remove(a)
+        index.upsert(d, row(T0), partition_of(d))  # takes the slot `a` left
+        index.upsert(a, row(T0), partition_of(a))
+        index.query(parse_query({"sort": "last_seen"}))
+        steps = index.removing_partition(partition_of(a))
+        assert next(steps) == 2  # a and c leave
+        index.remove(b)
+        index.upsert(a, row(T0), partition_of(a))  # filed anew, in the slot `b` left
+        assert len(index) == 2
+        index.remove(a)
+        assert [*steps][-1:] == [2]
+        assert everything(index, parse_query({"sort": "last_seen"})) == ([d], 1)
