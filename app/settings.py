@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     #: Keep history (`GET /activity`, `GET /devices/{mac}/activity`). Off, the fold skips it
     #: (what `make bench` compares ingest with) and those routes answer as if nothing was seen.
     history: bool = True
+    #: Group randomized MACs into probable devices (`app.agents.groups`). Off, the probes fold
+    #: re-keys nothing (what `make bench` compares ingest with) and devices have no group.
+    grouping: bool = True
     #: The history lake (`app.lake`): a folder or an fsspec URL (`s3://bucket/prefix`); empty
     #: turns the archiver off.
     lake: str = "var/lake"

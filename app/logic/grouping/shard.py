@@ -44,6 +44,14 @@ def observe(
     state: ShardState, probe: ProbeEvent, params: GroupingParams = DEFAULT_PARAMS
 ) -> list[Assignment]:
     """Fold one probe of this shard in; the MACs it lets be decided, scan by scan."""
+    hear(state, probe, params)
+    return advance(state, probe.ts, params)
+
+
+def hear(state: ShardState, probe: ProbeEvent, params: GroupingParams = DEFAULT_PARAMS) -> None:
+    """Fold one probe of this shard in without moving its clock: whoever calls it moves the
+    clock (`advance`) once every probe up to that time has been heard (a watermark, when probes
+    come from several places that do not keep in step)."""
     if shard_key(probe) != state.key:
         raise ValueError(f"probe of shard {shard_key(probe)!r} given to shard {state.key!r}")
     mac = state.pending.get(probe.mac) or state.macs.get(probe.mac)
@@ -65,7 +73,6 @@ def observe(
         later = state.scans.get(mac.scan)
     if later is not None and probe.ts >= later.last_ts:
         later.last_ts, later.last_seq, later.last_mac = probe.ts, probe.seq, probe.mac
-    return advance(state, probe.ts, params)
 
 
 def advance(
