@@ -413,7 +413,7 @@ def pipeline_report(
     for row in _device_rows(per_device(pipeline.groups, made.labels)):
         out(row)
     same, every = agreement(pipeline.groups, offline.groups)
-    out(f"pipeline and offline put {same:,} of {every:,} MACs in exactly the same group")
+    out(f"pipeline and offline put {same:,} of {every:,} MACs in the same group")
     verdict = "meets" if meets_targets(results["pipeline"]) else "MISSES"
     out(
         f"pipeline {verdict} the targets (B-cubed precision >= {TARGET_PRECISION}, recall >= "

@@ -12,7 +12,7 @@ whether its group is in doubt), and scored like the offline answer.
 Both feed the grouper the same probes; what can differ is the order: the pipeline folds a
 shard's probes a flush at a time, each flush's in capture-time order, while the offline
 grouper sees the whole crowd in order. `agreement` says how many MACs end up in exactly the
-same group (as a set of MACs) both ways.
+same group both ways.
 """
 
 from __future__ import annotations
@@ -142,14 +142,9 @@ def read_groups(url: str, macs: list[str]) -> tuple[dict[str, str], frozenset[st
 
 
 def agreement(a: dict[str, str], b: dict[str, str]) -> tuple[int, int]:
-    """(MACs whose group holds exactly the same MACs in both answers, MACs in either)."""
-
-    def members(groups: dict[str, str]) -> dict[str, frozenset[str]]:
-        by_group: dict[str, set[str]] = {}
-        for mac, group in groups.items():
-            by_group.setdefault(group, set()).add(mac)
-        return {mac: frozenset(by_group[group]) for mac, group in groups.items()}
-
-    mine, theirs = members(a), members(b)
-    every = mine.keys() | theirs.keys()
-    return sum(1 for mac in every if mine.get(mac) == theirs.get(mac)), len(every)
+    """(MACs with the same group id in both answers, MACs in either). A group's id is the MAC
+    it began with, decided by the same rules both ways, so ids can be compared as they are;
+    where they differ, only the MACs that moved count (a MAC heard under two fingerprints is
+    decided twice, and keeps whichever decision reaches it first)."""
+    every = a.keys() | b.keys()
+    return sum(1 for mac in every if a.get(mac) == b.get(mac)), len(every)
