@@ -488,10 +488,16 @@ async def _move_quiet_shards() -> None:
         return
     topic = group_probes_topic.get_topic_name()
     mine = [partition for name, partition in ownership.partitions if name == topic]
-    if mine:
+    if not mine:
+        return
+    try:
         moved = advance_quiet(mine, time.monotonic())
-        if moved:
-            counters.incr("groups.moved_by_timer", moved)
+    except Exception:  # never let one bad shard stop the timer for every other
+        counters.incr("groups.timer_failed")
+        logger.exception("moving quiet shards on failed; trying again in %s s", TIMER_S)
+        return
+    if moved:
+        counters.incr("groups.moved_by_timer", moved)
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
