@@ -28,7 +28,7 @@ from app.logic.activity import (
     fold,
     tally,
 )
-from app.logic.grouping.members import fold_member, group_view
+from app.logic.grouping.members import add_probable_devices, fold_member, group_view
 from app.logic.grouping.records import Link
 from app.logic.grouping.wire import Join, MemberUpdate
 from app.logic.lake.reports import REPORTS
@@ -268,6 +268,14 @@ SCHEMAS: dict[str, Schema] = {
                 "type": "integer",
                 "description": "devices whose first probe ever falls in the bucket",
             },
+            "probable_devices": nullable(
+                {
+                    "type": "integer",
+                    "description": "distinct probable devices heard in the bucket: groups of "
+                    "MACs (`GET /groups/{group}`), those begun in doubt left out; null with "
+                    "PROBEWATCH_GROUPING=false",
+                }
+            ),
         }
     ),
     "Activity": obj(
@@ -285,18 +293,20 @@ SCHEMAS: dict[str, Schema] = {
             "partitions": {
                 "type": "object",
                 "description": "Per partition this worker owns, its counters (null: no probe yet).",
-                "additionalProperties": nullable(
-                    obj(
-                        {
-                            "origin": INTEGER,
-                            "minutes": COUNTS,
-                            "hours": COUNTS,
-                            "days": COUNTS,
-                        }
-                    )
-                ),
-            }
-        }
+                "additionalProperties": nullable(ref("PartitionCounters")),
+            },
+        },
+        {
+            "groups": {
+                "type": "object",
+                "description": "Per partition of groups this worker owns, the probable devices' "
+                "counters (null: none yet).",
+                "additionalProperties": nullable(ref("PartitionCounters")),
+            },
+        },
+    ),
+    "PartitionCounters": obj(
+        {"origin": INTEGER, "minutes": COUNTS, "hours": COUNTS, "days": COUNTS}
     ),
     "NamedUnseen": obj(
         {"mac": STRING, "name": STRING, "probe_count": {"type": "integer", "const": 0}},
@@ -859,14 +869,22 @@ def _activity_examples() -> tuple[dict[str, Any], dict[str, Any]]:
     start = 1704067200.0
     row = None
     counters = None
+    group = None
+    devices = None
     for ts, rssi in ((start + 3.5, -63), (start + 41.2, -71), (start + 3600 + 9.8, None)):
         row, seen = fold(row, ts, rssi)
         counters = tally(counters, seen)
+        update = MemberUpdate(group=EXAMPLE_MAC, mac=EXAMPLE_MAC, minutes=[int(ts // 60)])
+        group, sightings = fold_member(group, update)
+        for sighting in sightings:
+            devices = tally(devices, sighting)
     assert row is not None
     device = device_activity(row)
     for series in ("minutes", "hours", "days"):
         device[series]["buckets"] = device[series]["buckets"][-2:]
-    deployment = deployment_activity(counters, ActivityQuery())
+    deployment = add_probable_devices(
+        deployment_activity(counters, ActivityQuery()), devices, "minute", True
+    )
     deployment["buckets"] = deployment["buckets"][-2:]
     return {"mac": EXAMPLE_MAC, **device}, deployment
 

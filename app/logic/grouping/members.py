@@ -19,7 +19,15 @@ from typing import Any, TypedDict
 
 import msgspec
 
-from app.logic.activity import COUNTERS_KEPT, MINUTES_PER_DAY, MINUTES_PER_HOUR, Sighting
+from app.logic.activity import (
+    COUNTERS_KEPT,
+    MINUTES_PER,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+    Counters,
+    Resolution,
+    Sighting,
+)
 from app.logic.grouping.records import Link
 from app.logic.grouping.wire import AssignmentRecord, Join, MemberUpdate
 from app.logic.mac import is_randomized
@@ -294,3 +302,27 @@ def _link_view(link: Mapping[str, Any] | None) -> dict[str, Any] | None:
 def is_device(row: GroupRow) -> bool:
     """Whether a group counts as a probable device: it has members and was not begun in doubt."""
     return bool(row["members"] or row["earlier"][0]) and not row["doubt"]
+
+
+# --- Probable devices next to distinct MACs (GET /activity) ---------------------------------
+
+
+def probable_devices(counters: Counters | None, resolution: Resolution) -> dict[int, int]:
+    """Per bucket start (epoch seconds), the probable devices heard in it: the devices column
+    of the groups' counters (`tally`ed from `fold_member`'s sightings)."""
+    if counters is None:
+        return {}
+    size = MINUTES_PER[resolution]
+    level = {"minute": counters["minutes"], "hour": counters["hours"], "day": counters["days"]}
+    base = counters["origin"] * MINUTES_PER_DAY // size
+    return {(key + base) * size * 60: devices for key, _, devices, _ in level[resolution]}
+
+
+def add_probable_devices(
+    activity: dict[str, Any], counters: Counters | None, resolution: Resolution, on: bool
+) -> dict[str, Any]:
+    """`GET /activity`'s series with each bucket's `probable_devices` (null with grouping off)."""
+    counts = probable_devices(counters, resolution)
+    for bucket in activity["buckets"]:
+        bucket["probable_devices"] = counts.get(bucket["start_ts"], 0) if on else None
+    return activity
