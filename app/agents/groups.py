@@ -46,7 +46,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 from faust.types import TP, AppT, EventT, StreamT
 
-from app.logic.activity import MINUTES_PER_DAY, tally
+from app.logic.activity import MAX_AHEAD_OF_CLOCK_S, MINUTES_PER_DAY, tally
 from app.logic.grouping import DEFAULT_PARAMS, shard_key
 from app.logic.grouping.members import (
     erased_member,
@@ -190,6 +190,8 @@ def note_probes(
     rekey: list[ProbeEvent] = []
     heard: dict[tuple[int, bytes], list[set[Any]]] = scratch.setdefault(_HEARD, {})
     newest = -1.0
+    # As history does: a probe from a sensor whose clock is days ahead counts in no minute.
+    latest = time.time() + MAX_AHEAD_OF_CLOCK_S
     for mac in folded:
         probes = here.get(mac)
         if not probes:
@@ -205,7 +207,8 @@ def note_probes(
                 ssids.add(probe.ssid)
             if probe.ts > newest:
                 newest = probe.ts
-            minutes.add(int(probe.ts // 60))
+            if probe.ts <= latest:
+                minutes.add(int(probe.ts // 60))
             if probe.ie_fingerprint:
                 rekey.append(probe)
             else:
@@ -607,7 +610,9 @@ def _note_join(partition: int, key: bytes, record: AssignmentRecord) -> None:
         hours = [bucket[0] + origin * 24 for bucket in history["hours"]]
         days = [bucket[0] + origin for bucket in history["days"]]
     else:
-        minutes = sorted({int(record.first_ts // 60), int(record.last_ts // 60)})
+        latest = time.time() + MAX_AHEAD_OF_CLOCK_S
+        ends = (record.first_ts, record.last_ts)
+        minutes = sorted({int(ts // 60) for ts in ends if ts <= latest})
     join = Join(decided_ts=record.decided_ts, link=record.link, doubt=list(record.doubt))
     write_behind.scratch().setdefault(_JOINED, {})[(partition, key)] = (join, minutes, hours, days)
 
