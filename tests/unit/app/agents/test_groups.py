@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import AsyncMock
 
+import orjson
 import pytest
 from faust import App
 
@@ -38,7 +39,9 @@ from app.tables.groups import (
 from app.tables.staged import write_behind
 from app.topics import dead_letters_topic, group_assignments_topic
 from app.worker.counters import counters
-from tests.unit.app.agents.test_probes import Flushed
+from tests.unit.app.agents.test_probes import Flushed, agent
+
+__all__ = ["agent"]
 from tests.unit.app.logic.grouping.streams import FP, T0, Phone, probe
 
 _delivered: list[Any] = []
@@ -230,3 +233,31 @@ async def test_a_group_gathers_its_members_and_counts_itself_once(
     assert held is not None and held["offset"] == 0
     assert held["counters"] is not None
     assert [bucket[2] for bucket in held["counters"]["minutes"]] == [1], "one probable device"
+
+
+# --- the probes fold's side -----------------------------------------------------------------
+
+
+async def test_the_probes_fold_re_keys_what_it_counted_and_a_mac_without_fingerprint_is_alone(
+    agent: Any, flushed: Flushed
+) -> None:
+    """`agent` is the probes fold (test_probes): a probe with a fingerprint goes to its shard's
+    partition with its record; one without makes its device a group of its own, at once."""
+    from app.tables.devices import device_row
+    from app.topics import group_members_topic, group_probes_topic
+
+    plain, marked = "f0:18:98:00:00:01", "da:00:00:00:00:09"
+    for offset, value in enumerate(
+        [probe(plain, T0, fp=None).as_json_dict(), probe(marked, T0 + 1).as_json_dict()]
+    ):
+        agent.sent_offset = offset
+        await agent.put(value=orjson.dumps(value), key=value["mac"].encode(), wait=True)
+    await write_behind.flush()
+    assert device_row(plain)["group"] == plain and device_row(plain)["group_in_doubt"] is False
+    assert device_row(marked).get("group") is None, "decided by its shard, later"
+    rekeyed = [v for _, _, v in _messages(flushed, group_probes_topic)]
+    carried = [(e[0], e[1], [p["mac"] for p in e[3]]) for v in rekeyed for e in v if e[3]]
+    assert [mac for *_, macs in carried for mac in macs] == [marked]
+    assert len(rekeyed) == 8, "every partition of group-probes hears how far probes got"
+    joined = [u for _, _, v in _messages(flushed, group_members_topic) for u in v]
+    assert [(u["group"], u["mac"], u["join"] is not None) for u in joined] == [(plain, plain, True)]
