@@ -35,7 +35,6 @@ group of its own): its device takes itself as its group at once, with no re-key.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -743,16 +742,3 @@ async def apply_members(event: EventT[bytes]) -> None:
 write_behind.derive(_rekey)
 write_behind.derive(_assignments)
 write_behind.derive(_members)
-
-
-async def settled(timeout: float) -> bool:
-    """Whether no shard of this worker has MACs waiting, within `timeout` (tests, the
-    evaluation)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(
-            entry[0] is not None for agenda in _agendas.values() for entry in agenda.values()
-        ):
-            return True
-        await asyncio.sleep(0.1)
-    return False
