@@ -70,6 +70,10 @@ class DeviceState(TypedDict):
     ssid_probes: NotRequired[dict[str, list[float]]]
     #: Per watched SSID, the capture time of the device's last alert for it.
     alerted: NotRequired[dict[str, float]]
+    #: The probable device (`app.agents.groups`): its group's id, the first decision kept.
+    group: NotRequired[str]
+    #: Whether that group was begun in doubt (its scan fitted several groups alike).
+    group_in_doubt: NotRequired[bool]
 
 
 class DeviceStats(TypedDict):
@@ -95,6 +99,9 @@ class DeviceStats(TypedDict):
     ie_fingerprint: str | None
     sensors: list[str]
     name: NotRequired[str | None]
+    #: The probable device (`GET /groups/{id}`); None until decided.
+    group: NotRequired[str | None]
+    group_in_doubt: NotRequired[bool]
 
 
 class AlertRecord(TypedDict):

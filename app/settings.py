@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     #: `retention_days` (kept for ever when that is None too).
     lake_raw_retention_days: float | None = Field(default=None, gt=0, le=36_500)
     lake_enriched_retention_days: float | None = Field(default=None, gt=0, le=36_500)
+    #: Group randomized MACs into probable devices (`app.agents.groups`). Off, the probes fold
+    #: re-keys nothing (what `make bench` compares ingest with) and devices have no group.
+    grouping: bool = True
     #: The history lake (`app.lake`): a folder or an fsspec URL (`s3://bucket/prefix`); empty
     #: turns the archiver off.
     lake: str = "var/lake"

@@ -37,6 +37,9 @@ INPUT_TOPICS: dict[str, TopicSpec] = {
     "alerts": TopicSpec(),
     "ssid-probes": TopicSpec(),
     "dead-letters": TopicSpec({"retention.ms": THIRTY_DAYS_MS}),
+    "group-probes": TopicSpec(),
+    "group-assignments": TopicSpec(),
+    "group-members": TopicSpec(),
 }
 
 
@@ -51,6 +54,9 @@ TABLE_CHANGELOGS = (
     "processed-offsets",
     "device-activity",
     "activity-counters",
+    "group-shards",
+    "groups",
+    "group-counters",
 )
 
 
@@ -96,3 +102,12 @@ ssid_probes_topic = _raw_topic("ssid-probes")
 #: Records no agent could process, kept whole with where they came from and why
 #: (`app.worker.dead_letters`).
 dead_letters_topic = _raw_topic("dead-letters")
+
+#: Grouping (`app.agents.groups`): probes re-keyed by shard key (IE fingerprint), packed.
+group_probes_topic = _raw_topic("group-probes")
+
+#: What each shard decided, to each MAC's own partition (that of `devices`), packed.
+group_assignments_topic = _raw_topic("group-assignments")
+
+#: Each MAC that took its group, and its totals, to the group's partition, packed.
+group_members_topic = _raw_topic("group-members")

@@ -377,6 +377,51 @@ def report(
     return results
 
 
+def pipeline_report(
+    devices: Sequence[Device],
+    folder: Path,
+    offsets: Sequence[float],
+    *,
+    trust_bit: bool,
+    equal_rssi: bool,
+    workers: int = 1,
+    out: Callable[[str], None] = print,
+) -> dict[str, Scores]:
+    """The same crowd through the real pipeline (`bench.eval_pipeline`): the groups the workers
+    serve, scored beside the offline grouper's and the baselines; how many MACs are grouped
+    alike both ways."""
+    from bench.eval_pipeline import agreement, through_pipeline
+
+    made = crowd(devices, folder, offsets, trust_bit=trust_bit, equal_rssi=equal_rssi)
+    out(
+        f"{len(devices)} devices, {len(made.labels):,} MACs, {len(made.probes):,} probes "
+        f"({made.duplicates:,} duplicate frames dropped); starts offset by "
+        f"{', '.join(f'{o:g}' for o in offsets)} s"
+        + ("; randomized bit as written" if trust_bit else "")
+        + ("; signal equalised" if equal_rssi else "")
+    )
+    served = through_pipeline(made.probes, sorted(made.labels), workers=workers, out=out)
+    pipeline = Grouping(served.groups, served.doubtful)
+    offline = grouped(made.probes)
+    results = {"pipeline": pipeline.scores(made.labels), "offline": offline.scores(made.labels)}
+    for name in ("every MAC alone", "by fingerprint"):
+        results[name] = METHODS[name](made.probes).scores(made.labels)
+    out(SCORES_HEADER)
+    for name, scores in results.items():
+        out(_scores_row(name, scores))
+    out("pipeline, per device:")
+    for row in _device_rows(per_device(pipeline.groups, made.labels)):
+        out(row)
+    same, every = agreement(pipeline.groups, offline.groups)
+    out(f"pipeline and offline put {same:,} of {every:,} MACs in the same group")
+    verdict = "meets" if meets_targets(results["pipeline"]) else "MISSES"
+    out(
+        f"pipeline {verdict} the targets (B-cubed precision >= {TARGET_PRECISION}, recall >= "
+        f"{TARGET_RECALL}, device count within {TARGET_COUNT_ERROR:.0%})"
+    )
+    return results
+
+
 def robustness(devices: Sequence[Device], folder: Path, out: Callable[[str], None]) -> None:
     """The grouper's figures under other start offsets and with each device left out."""
     cache: dict[str, list[ProbeEvent]] = {}
@@ -467,6 +512,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--robustness", action="store_true", help="other offsets, leave-one-out")
     parser.add_argument("--sweep", action="store_true", help="each threshold halved and doubled")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="replay the crowd through the real pipeline (local Kafka, workers) and score the "
+        "groups the workers serve",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="workers for --pipeline (1; up to 8)"
+    )
     args = parser.parse_args(argv)
 
     if args.files:
@@ -490,6 +544,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"eval-groups: not in {folder}: {', '.join(missing)}", file=sys.stderr)
             return 2
     offsets = [i * args.stagger for i in range(len(devices))]
+    if args.pipeline:
+        pipeline_report(
+            devices,
+            folder,
+            offsets,
+            trust_bit=args.raw_randomized_bit,
+            equal_rssi=args.equal_rssi,
+            workers=max(1, min(args.workers, 8)),
+        )
+        return 0
     if args.json:
         _, results = evaluate(
             devices, folder, offsets, trust_bit=args.raw_randomized_bit, equal_rssi=args.equal_rssi

@@ -78,7 +78,7 @@ async def _run(
     started = time.perf_counter()
     for offset, here in enumerate(records):
         event: Any = SimpleNamespace(message=SimpleNamespace(partition=partition, offset=offset))
-        agent._fold_devices(event, None, True, here, [], [])
+        agent._fold_devices(event, None, True, here, [], [], [])
         if with_history:
             fold_record_history(partition, offset, None, here, no_earlier)
         folded += RECORD_PROBES

@@ -92,6 +92,9 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
         figures["ingest_1_no_lake"] = _ingest_and_latency(
             scratch, capture, probes, macs, 1, 0, seconds, lake=False
         )
+        figures["ingest_1_no_grouping"] = _ingest_and_latency(
+            scratch, capture, probes, macs, 1, 0, seconds, grouping=False
+        )
         figures["ingest_1_single"] = _ingest_and_latency(
             scratch, capture, probes, macs, 1, 0, seconds, batch=1
         )
@@ -117,7 +120,15 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
         f"lake archiver on ingest, 1 worker: {with_lake:,.0f} probes/s with it, "
         f"{without:,.0f} without ({100 * (1 - with_lake / without):+.0f} % cost)"
     )
+    print_grouping_cost(figures["ingest_1"], figures["ingest_1_no_grouping"])
     return figures
+
+
+def print_grouping_cost(with_grouping: float, without: float) -> None:
+    print(
+        f"grouping on ingest, 1 worker: {with_grouping:,.0f} probes/s with it, "
+        f"{without:,.0f} without ({100 * (1 - with_grouping / without):+.0f} % cost)"
+    )
 
 
 def _replay_only(scratch: Path, capture: Path) -> float:
@@ -168,12 +179,15 @@ def _ingest_and_latency(
     busy: Path | None = None,
     history: bool = True,
     lake: bool = True,
+    grouping: bool = True,
 ) -> float:
     """Time a replay until the table reflects the last probe; then query at a fixed rate (unless
-    `rps` is 0), and again while the `busy` capture is being ingested. Probes/s end to end."""
+    `rps` is 0), and again while the `busy` capture is being ingested. Probes/s end to end.
+    With grouping, also how long until every probe was heard by its shard."""
     shape = ("" if batch is None else f"-batch{batch}") + ("" if history else "-no-history")
-    shape += "" if lake else "-no-lake"
+    shape += ("" if lake else "-no-lake") + ("" if grouping else "-no-grouping")
     env = {} if history else {"PROBEWATCH_HISTORY": "false"}
+    env |= {} if grouping else {"PROBEWATCH_GROUPING": "false"}
     # The archiver writes every 2 s here (30 s by default), so the time the lake takes to hold
     # every probe measures it, not its interval.
     env |= {"PROBEWATCH_LAKE_FLUSH_S": "2"} if lake else {"PROBEWATCH_LAKE": ""}
@@ -197,11 +211,30 @@ def _ingest_and_latency(
             records += ", history off (PROBEWATCH_HISTORY=false)"
         if not lake:
             records += ", lake off (PROBEWATCH_LAKE=)"
+        if not grouping:
+            records += ", grouping off (PROBEWATCH_GROUPING=false)"
         print(
             f"end-to-end ingest, {count} worker{'s' if count > 1 else ''}, {records}: "
             f"{probes / elapsed:,.0f} probes/s "
             f"({probes} probes in {elapsed:.1f} s, first produce → last probe in the table)"
         )
+        if grouping and batch is None and count == 1 and history and lake:
+            wait_for(
+                lambda: (
+                    sum(w.counters().get("group-probes.accepted", 0) for w in workers) >= probes
+                ),
+                900,
+                "every probe to be heard by its shard",
+                interval=0.1,
+            )
+            heard = time.perf_counter() - started
+            counts = workers[0].counters()
+            print(
+                f"grouping: every probe heard by its shard {heard:.1f} s after the first produce "
+                f"({probes / heard:,.0f} probes/s); {counts.get('groups.decided', 0):,} MACs "
+                f"decided so far, shards trimmed to fit a record "
+                f"{counts.get('groups.shards_trimmed', 0):,} times"
+            )
         if lake and batch is None and count == 1 and history:
             wait_for(
                 lambda: sum(w.counters().get("lake.probes.rows", 0) for w in workers) >= probes,

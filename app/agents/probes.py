@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from faust.types import EventT, StreamT
 
+from app.agents import groups
 from app.agents.history import DeviceProbes, fold_record_history
 from app.logic.alerts import make_alert, should_alert
 from app.logic.erasure import InvalidErasure, decode_erasure, looks_like_erasure
@@ -109,11 +110,15 @@ async def fold_record(event: EventT[bytes]) -> None:
         await _forward(event, mac, probes, record.batch)
     alerts: Alerts = []
     failed: list[Probes] = []
-    accepted, duplicates = _fold_devices(event, source, record.batch, here, alerts, failed)
+    folded: list[str] = []
+    accepted, duplicates = _fold_devices(event, source, record.batch, here, alerts, failed, folded)
     for device in failed:
         accepted += await _refold(event, device, alerts, here)
+        folded.append(device.mac)
     if here and settings.history:
         fold_record_history(message.partition, message.offset, source, here, _earlier_probes(event))
+    if folded and settings.grouping:
+        groups.note_probes(message.partition, message.offset, here, folded)
     for key, probe, reason in alerts:
         alert = make_alert(probe, reason, device_names_table.get(probe.mac))
         await alerts_topic.send(key=key, value=orjson.dumps(alert))
@@ -143,6 +148,7 @@ async def erase_device(event: EventT[bytes]) -> None:
     if not erasure.applies_to(None if row is None else row["last_seen_ts"]):
         counters.incr(f"{STREAM}.erasure_skipped.heard_since")
         return
+    groups.forget(partition, erasure.mac, row)
     if row is not None:
         forget = orjson.dumps({"forget": {erasure.mac: message.offset}})
         for ssid in row.get("ssids", []):
@@ -217,10 +223,11 @@ def _fold_devices(
     here: dict[str, list[tuple[int, ProbeEvent]]],
     alerts: Alerts,
     failed: list[Probes],
+    folded: list[str],
 ) -> tuple[int, int]:
     """Fold each device's probes of one record into its row, with no await between them: (probes
     applied, probes skipped as applied before). A device whose fold raised is left in `failed`,
-    its row as it was, for `_refold`."""
+    its row as it was, for `_refold`; one whose row took them is added to `folded`."""
     partition = event.message.partition
     offset = event.message.offset
     get = write_behind.get
@@ -244,6 +251,7 @@ def _fold_devices(
             continue
         stage(devices_table, partition, key, row)
         _note_ssids(probed, partition, key, probes)
+        folded.append(mac)
         accepted += len(probes)
     return accepted, duplicates
 
@@ -302,6 +310,7 @@ async def _refold(
     How many of this record's probes were applied; `here` is left with those alone, for history."""
     partition = event.message.partition
     key = device.mac.encode()
+    live: DeviceState | None = write_behind.get(devices_table, partition, key)
     row: DeviceState | None = write_behind.committed(devices_table, partition, key)
     for earlier in _earlier_in_generation(event, device.mac):
         if row is None or not _applied_before(row, earlier.offset, earlier.source):
@@ -317,6 +326,7 @@ async def _refold(
     kept = here[device.mac] = [item for item in device.probes if item[0] not in dropped]
     if row is None:
         return 0
+    groups.keep_group(row, live)
     write_behind.stage(devices_table, partition, key, row)
     _note_ssids(write_behind.scratch().setdefault(PROBED_SSIDS, {}), partition, key, kept)
     return len(kept)

@@ -16,9 +16,11 @@ from app.logic.activity import (
     newest_ts,
     parse_activity_query,
 )
+from app.logic.grouping.members import add_probable_devices
 from app.main import app, settings
 from app.tables.activity import activity_counters_table, device_activity_row, partition_counters
 from app.tables.devices import device_row, devices_table
+from app.tables.groups import group_counters_table, partition_group_counters
 from app.web.devices import owned_here
 from app.web.gather import WorkerUnavailable, gather, is_local_request, owned_partitions
 from app.web.routing import OwnerUnknown, partition_of, recovering
@@ -66,16 +68,32 @@ class ActivityView(web.View):
         except WorkerUnavailable as err:
             return self.json({"error": f"cannot add up activity: {err}"}, status=503)
         by_partition: dict[str, Counters | None] = {}
+        groups: dict[str, Counters | None] = {}
         for share in shares:
             by_partition.update(share["partitions"])
-        missing = sorted(set(range(settings.partitions)) - set(map(int, by_partition)))
+            groups.update(share.get("groups", {}))
+        # A worker of an older version gives no groups' share: then no probable devices.
+        known = all("groups" in share for share in shares)
+        every = set(range(settings.partitions))
+        missing = sorted(
+            (every - set(map(int, by_partition)))
+            | (every - set(map(int, groups)) if known else set())
+        )
         if missing:
             return self.json(
                 {"error": f"no worker answered for partitions {missing}; retry shortly"},
                 status=503,
             )
         merged = merge_counters(rows for rows in by_partition.values() if rows is not None)
-        return self.json(deployment_activity(merged, query))
+        devices = merge_counters(rows for rows in groups.values() if rows is not None)
+        return self.json(
+            add_probable_devices(
+                deployment_activity(merged, query),
+                devices,
+                query.resolution,
+                settings.grouping and known,
+            )
+        )
 
 
 def _unknown(mac: str) -> str:
@@ -86,7 +104,7 @@ def _unknown(mac: str) -> str:
 
 def local_counters() -> dict[str, Any]:
     """This worker's share: the counters of each partition it actively owns (null: no probe
-    folded there yet)."""
+    folded there yet), and the probable devices' counters of each partition of groups it owns."""
     if recovering(app):
         raise OwnerUnknown("this worker is reading its tables back from Kafka; retry shortly")
     topic = activity_counters_table.changelog_topic.get_topic_name()
@@ -94,4 +112,10 @@ def local_counters() -> dict[str, Any]:
     for partition in sorted(owned_partitions(app, topic)):
         row = partition_counters(partition)
         shares[str(partition)] = None if row is None else row["counters"]
-    return {"partitions": shares}
+    groups: dict[str, Counters | None] = {}
+    for partition in sorted(
+        owned_partitions(app, group_counters_table.changelog_topic.get_topic_name())
+    ):
+        held = partition_group_counters(partition)
+        groups[str(partition)] = None if held is None else held["counters"]
+    return {"partitions": shares, "groups": groups}

@@ -33,11 +33,17 @@ EDIT_VISIBLE_WITHIN_S = 10.0
 
 
 def stats_with_name(mac: str) -> dict[str, Any] | None:
-    """DeviceStats plus the device's name, from this worker's tables (it must own the MAC)."""
+    """DeviceStats plus the device's name and its probable device (`group`: null until its
+    shard decided it, or with grouping off), from this worker's tables (it must own the MAC)."""
     state = device_row(mac)
     if state is None:
         return None
-    return {**device_stats(mac, state), "name": device_names_table.get(mac)}
+    return {
+        **device_stats(mac, state),
+        "name": device_names_table.get(mac),
+        "group": state.get("group"),
+        "group_in_doubt": state.get("group_in_doubt", False),
+    }
 
 
 async def owned_here(

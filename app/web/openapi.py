@@ -28,6 +28,9 @@ from app.logic.activity import (
     fold,
     tally,
 )
+from app.logic.grouping.members import add_probable_devices, fold_member, group_view
+from app.logic.grouping.records import Link
+from app.logic.grouping.wire import Join, MemberUpdate
 from app.logic.lake.reports import REPORTS
 from app.logic.limits import MAX_SSID_BYTES, RSSI_DBM
 from app.logic.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS
@@ -110,6 +113,99 @@ SCHEMAS: dict[str, Schema] = {
             "ie_fingerprint": nullable(STRING),
             "sensors": {"type": "array", "items": STRING},
             "name": nullable(STRING),
+            "group": nullable(
+                {
+                    "type": "string",
+                    "description": "its probable device (`GET /groups/{group}`): null until "
+                    "grouping decided it, a second or two after its probes pause",
+                }
+            ),
+            "group_in_doubt": {
+                "type": "boolean",
+                "description": "its group was begun by a scan that fitted several groups alike "
+                "(probably one of them; not counted as a device)",
+            },
+        }
+    ),
+    "Evidence": obj(
+        {
+            "signal": {
+                "type": "string",
+                "enum": ["fingerprint", "timing", "sequence", "rssi", "ssids"],
+            },
+            "value": {
+                "description": "the IE fingerprint; seconds between the two; sequence steps; "
+                "dB apart; SSIDs both asked for",
+                "anyOf": [STRING, NUMBER, {"type": "array", "items": STRING}],
+            },
+            "strength": {
+                "type": "string",
+                "enum": ["required", "strong", "medium", "weak", "none"],
+            },
+        }
+    ),
+    "GroupMember": obj(
+        {
+            "mac": STRING,
+            "probe_count": INTEGER,
+            "first_seen": nullable({"type": "string", "format": "date-time"}),
+            "last_seen": nullable({"type": "string", "format": "date-time"}),
+            "first_seen_ts": nullable(NUMBER),
+            "last_seen_ts": nullable(NUMBER),
+            "decided": nullable({"type": "string", "format": "date-time"}),
+            "decided_ts": nullable(
+                {"type": "number", "description": "capture time by which it was decided"}
+            ),
+            "joined_by": nullable(
+                obj(
+                    {
+                        "kind": {
+                            "type": "string",
+                            "enum": ["sequence", "burst", "handover"],
+                            "description": "sequence: its 802.11 counter continued the group's; "
+                            "burst: it followed within a scan or soon after; handover: a new "
+                            "scan after a pause, with a signal or SSIDs that agree",
+                        },
+                        "strength": {"type": "string", "enum": ["strong", "medium", "weak"]},
+                        "follows": {"type": "string", "description": "the member it continued"},
+                        "rivals": {
+                            "type": "integer",
+                            "description": "other candidates that fitted, less well",
+                        },
+                        "evidence": {"type": "array", "items": ref("Evidence")},
+                    }
+                )
+            ),
+        }
+    ),
+    "Group": obj(
+        {
+            "group": {"type": "string", "description": "its id: the MAC it began with"},
+            "in_doubt": BOOLEAN,
+            "doubt_with": {
+                "type": "array",
+                "items": STRING,
+                "description": "the groups its first scan fitted alike",
+            },
+            "fingerprint": nullable(STRING),
+            "randomized": {"type": "boolean", "description": "every member is randomized"},
+            "macs": INTEGER,
+            "probe_count": INTEGER,
+            "first_seen": nullable({"type": "string", "format": "date-time"}),
+            "last_seen": nullable({"type": "string", "format": "date-time"}),
+            "first_seen_ts": nullable(NUMBER),
+            "last_seen_ts": nullable(NUMBER),
+            "ssids": {"type": "array", "items": STRING},
+            "members": {
+                "type": "array",
+                "items": ref("GroupMember"),
+                "description": "by first probe; the first is the MAC it began with (no link)",
+            },
+            "earlier_macs": {
+                "type": "integer",
+                "description": "members heard longest ago, counted in the totals but no longer "
+                "listed (a group lists its last 1000)",
+            },
         }
     ),
     "ListItem": obj(
@@ -172,6 +268,14 @@ SCHEMAS: dict[str, Schema] = {
                 "type": "integer",
                 "description": "devices whose first probe ever falls in the bucket",
             },
+            "probable_devices": nullable(
+                {
+                    "type": "integer",
+                    "description": "distinct probable devices heard in the bucket: groups of "
+                    "MACs (`GET /groups/{group}`), those begun in doubt left out; null with "
+                    "PROBEWATCH_GROUPING=false",
+                }
+            ),
         }
     ),
     "Activity": obj(
@@ -189,18 +293,20 @@ SCHEMAS: dict[str, Schema] = {
             "partitions": {
                 "type": "object",
                 "description": "Per partition this worker owns, its counters (null: no probe yet).",
-                "additionalProperties": nullable(
-                    obj(
-                        {
-                            "origin": INTEGER,
-                            "minutes": COUNTS,
-                            "hours": COUNTS,
-                            "days": COUNTS,
-                        }
-                    )
-                ),
-            }
-        }
+                "additionalProperties": nullable(ref("PartitionCounters")),
+            },
+        },
+        {
+            "groups": {
+                "type": "object",
+                "description": "Per partition of groups this worker owns, the probable devices' "
+                "counters (null: none yet).",
+                "additionalProperties": nullable(ref("PartitionCounters")),
+            },
+        },
+    ),
+    "PartitionCounters": obj(
+        {"origin": INTEGER, "minutes": COUNTS, "hours": COUNTS, "days": COUNTS}
     ),
     "NamedUnseen": obj(
         {"mac": STRING, "name": STRING, "probe_count": {"type": "integer", "const": 0}},
@@ -431,6 +537,8 @@ DEVICE_EXAMPLE: dict[str, Any] = {
     "ie_fingerprint": "5c0e7f2d9a41b3c6",
     "sensors": ["sensor-1"],
     "name": EXAMPLE_NAME,
+    "group": EXAMPLE_MAC,
+    "group_in_doubt": False,
 }
 NOT_A_MAC = "not a MAC address: 'nope'"
 LIST_ITEM_FIELDS = (
@@ -689,20 +797,94 @@ DEVICES = [
 ]
 
 
+def _group_example() -> dict[str, Any]:
+    """A group of two MACs, made by the code that makes the answer."""
+    first, second = "da:a1:19:5e:00:01", "da:a1:19:5e:00:02"
+    link = Link(
+        kind="burst",
+        strength="medium",
+        fingerprint="46a71088949f8ba7",
+        follows=first,
+        gap_s=0.041,
+        seq_step=None,
+        rssi_diff_db=2.0,
+        shared_ssids=(),
+        rivals=0,
+    )
+    row = None
+    for mac, ts, joined_by in ((first, 1704067203.512, None), (second, 1704067203.553, link)):
+        row, _ = fold_member(
+            row,
+            MemberUpdate(
+                group=first,
+                mac=mac,
+                probes=2,
+                first_ts=ts,
+                last_ts=ts + 0.02,
+                offset=7,
+                fingerprint="46a71088949f8ba7",
+                minutes=[int(ts // 60)],
+                join=Join(decided_ts=1704067205.1, link=joined_by),
+            ),
+        )
+    assert row is not None
+    return group_view(first, row)
+
+
+GROUP_EXAMPLE = _group_example()
+GROUPS = [
+    Operation(
+        "GET",
+        "/groups/{group}",
+        "groups",
+        "One probable device",
+        "A group of MACs probewatch found to be one device (randomized MACs of one phone): its "
+        "MACs with their spans and probes, its totals and SSIDs, and for each MAC after the "
+        "first the evidence that linked it (same IE fingerprint, then its sequence counter, "
+        "timing, signal, SSIDs). Served by the worker owning the group's id (the MAC it began "
+        "with); any worker forwards to it. Members appear within a flush of being decided.",
+        params=(
+            Param(
+                "group",
+                "path",
+                "The group's id, a MAC in any common spelling (`GET /devices/{mac}` names it).",
+                {"type": "string", "minLength": 1},
+                example="da:a1:19:5e:00:01",
+            ),
+        ),
+        answers=(
+            Answer(200, "The group.", (json_body(ref("Group"), GROUP_EXAMPLE),)),
+            error(400, "Not a MAC address.", f"a group id is a MAC: {NOT_A_MAC}"),
+            error(404, "No such group.", "no group da:a1:19:5e:00:01"),
+            OWNER_SILENT,
+            UNAVAILABLE,
+        ),
+    ),
+]
+
+
 def _activity_examples() -> tuple[dict[str, Any], dict[str, Any]]:
     """A device's answer and the deployment's, made by the code that makes them from three
     probes, each series cut to its last two buckets."""
     start = 1704067200.0
     row = None
     counters = None
+    group = None
+    devices = None
     for ts, rssi in ((start + 3.5, -63), (start + 41.2, -71), (start + 3600 + 9.8, None)):
         row, seen = fold(row, ts, rssi)
         counters = tally(counters, seen)
+        update = MemberUpdate(group=EXAMPLE_MAC, mac=EXAMPLE_MAC, minutes=[int(ts // 60)])
+        group, sightings = fold_member(group, update)
+        for sighting in sightings:
+            devices = tally(devices, sighting)
     assert row is not None
     device = device_activity(row)
     for series in ("minutes", "hours", "days"):
         device[series]["buckets"] = device[series]["buckets"][-2:]
-    deployment = deployment_activity(counters, ActivityQuery())
+    deployment = add_probable_devices(
+        deployment_activity(counters, ActivityQuery()), devices, "minute", True
+    )
     deployment["buckets"] = deployment["buckets"][-2:]
     return {"mac": EXAMPLE_MAC, **device}, deployment
 
@@ -1390,6 +1572,9 @@ TABLES = (
     "processed-offsets",
     "device-activity",
     "activity-counters",
+    "group-shards",
+    "groups",
+    "group-counters",
 )
 TABLE_NAME = Param(
     "name",
@@ -1632,6 +1817,7 @@ SECURITY_SCHEMES = {
 
 OPERATIONS: list[Operation] = [
     *DEVICES,
+    *GROUPS,
     *ACTIVITY,
     *SSIDS,
     *SENSORS,
@@ -1650,6 +1836,7 @@ OPERATIONS: list[Operation] = [
 
 TAGS = [
     Tag("devices", "Devices seen, and their names."),
+    Tag("groups", "Probable devices: randomized MACs grouped."),
     Tag("activity", "Probes, devices and signal over time, by capture time."),
     Tag("ssids", "Which devices probe for a network."),
     Tag("sensors", "The sensors that hear the probes."),

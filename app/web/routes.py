@@ -4,6 +4,7 @@
 |---|---|
 | health | `GET /health` |
 | devices | `GET /devices` (`?name=`…), `GET /devices/{mac}`, `PUT`/`DELETE /devices/{mac}/name` |
+| groups | `GET /groups/{group}` (a probable device: randomized MACs grouped) |
 | activity | `GET /devices/{mac}/activity`, `GET /activity` |
 | ssids | `GET /ssids` (the most probed for), `GET /ssids/{ssid}` |
 | sensors | `GET /sensors` |
@@ -32,6 +33,7 @@ from app.web import (
     dashboard,
     devices,
     docs,
+    groups,
     health,
     sensors,
     session,
@@ -46,6 +48,7 @@ from app.web import (
 MODULES = (
     health,
     devices,
+    groups,
     activity,
     ssids,
     sensors,

@@ -69,11 +69,35 @@ def replayed(
             180,
             "every probe of the capture counted",
         )
+        _wait_grouped(workers, len({p.mac for p in truth.probes}))
         yield truth, *workers
     finally:
         for worker in workers:
             worker.stop()
         deployment.delete_topics()
+
+
+def _wait_grouped(workers: tuple[Worker, Worker], macs: int) -> None:
+    """Until every MAC took its probable device and the probable devices per hour stopped
+    moving (they are counted a hop after the MACs take their groups)."""
+    wait_for(
+        lambda: (
+            sum(
+                w.counters().get("group-assignments.taken", 0) + w.counters().get("groups.alone", 0)
+                for w in workers
+            )
+            >= macs
+        ),
+        120,
+        "every MAC grouped",
+    )
+    seen: list[object] = []
+
+    def still() -> bool:
+        seen.append(workers[0].get("/activity?resolution=day"))
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    wait_for(still, 60, "the probable devices counted", interval=1.0)
 
 
 def _each_reads_probes(*workers: Worker) -> bool:

@@ -148,6 +148,12 @@ def test_three_workers_answer_every_device_identically_and_correctly(
     assert deployment.sniffer("replay", "--no-progress", str(capture), str(extra)).returncode == 0
     expected = Counter({mac: device.count for mac, device in truth.items()})
     wait_for(lambda: not _exact(trio[:1], expected), 90, "every device counted")
+    # A device's group is decided a moment after its probes pause; from then on it stays.
+    wait_for(
+        lambda: all(trio[0].get(f"/devices/{mac}")[1]["group"] for mac in truth),
+        60,
+        "every device in its probable device",
+    )
     answers = [{mac: w.get(f"/devices/{mac}")[1] for mac in truth} for w in trio]
     assert answers[0] == answers[1] == answers[2]
     for mac, device in truth.items():

@@ -68,10 +68,17 @@ class GroupingParams:
     #: A decided MAC is remembered this long after its last probe, so its late or repeated
     #: probes still find its group; then it is forgotten (randomized MACs do not come back).
     forget_mac_s: float = 900.0
+    #: How often (shard clock) MACs past `forget_mac_s` are forgotten and groups that can no
+    #: longer be continued are closed: neither changes a decision (a group silent longer than
+    #: `max_gap_s` is no candidate anyway), so this only bounds the work of a busy shard.
+    sweep_s: float = 10.0
     #: At most this many MACs (decided or not) and open groups per shard: a crowd of one model
-    #: cannot grow the state without bound. The oldest are dropped first.
-    max_macs: int = 4096
-    max_groups: int = 1024
+    #: cannot grow the state without bound. The oldest are dropped first (decided MACs before
+    #: waiting ones), down to a tenth below the cap. In the cluster a shard's state is one
+    #: changelog record, and Kafka's default limit for one is 1 MiB: a MAC takes ~250 bytes of
+    #: it, a group ~300, so these keep a full shard near 650 KB.
+    max_macs: int = 2048
+    max_groups: int = 512
     #: MACs a scan may hold: a scan is a second or two of one device (a few dozen MACs at most);
     #: more means several devices alike keep the channel busy, and chaining them on helps nobody.
     max_scan_macs: int = 64

@@ -44,6 +44,14 @@ def observe(
     state: ShardState, probe: ProbeEvent, params: GroupingParams = DEFAULT_PARAMS
 ) -> list[Assignment]:
     """Fold one probe of this shard in; the MACs it lets be decided, scan by scan."""
+    hear(state, probe, params)
+    return advance(state, probe.ts, params)
+
+
+def hear(state: ShardState, probe: ProbeEvent, params: GroupingParams = DEFAULT_PARAMS) -> None:
+    """Fold one probe of this shard in without moving its clock: whoever calls it moves the
+    clock (`advance`) once every probe up to that time has been heard (a watermark, when probes
+    come from several places that do not keep in step)."""
     if shard_key(probe) != state.key:
         raise ValueError(f"probe of shard {shard_key(probe)!r} given to shard {state.key!r}")
     mac = state.pending.get(probe.mac) or state.macs.get(probe.mac)
@@ -65,7 +73,8 @@ def observe(
         later = state.scans.get(mac.scan)
     if later is not None and probe.ts >= later.last_ts:
         later.last_ts, later.last_seq, later.last_mac = probe.ts, probe.seq, probe.mac
-    return advance(state, probe.ts, params)
+        if mac.group is not None:
+            _heard_last(state, mac.group)
 
 
 def advance(
@@ -89,8 +98,10 @@ def advance(
     decided = [
         a for scan in sorted(finished, key=_scan_began) for a in _decide(state, scan, params)
     ]
-    if clock - state.swept >= params.settle_s or len(state.pending) + len(state.macs) > (
-        params.max_macs
+    if (
+        clock - state.swept >= params.sweep_s
+        or len(state.pending) + len(state.macs) > params.max_macs
+        or len(state.groups) > params.max_groups
     ):
         decided += _sweep(state, params)
     return decided
@@ -182,6 +193,24 @@ def _count_change(side: ScanState | GroupState, link: Link, params: GroupingPara
         side.seq_reset += 1
 
 
+def _heard_last(state: ShardState, group: str) -> None:
+    """Keep `state.groups` in the order its groups were last heard: the newest last."""
+    state.groups[group] = state.groups.pop(group)
+
+
+def _recent_groups(state: ShardState, params: GroupingParams) -> list[GroupState]:
+    """The groups heard last, twice as many as `choose` examines (it picks the most recent of
+    them by capture time): in a busy shard of a thousand open groups, a decision looks at
+    a hundred, not at all of them."""
+    recent: list[GroupState] = []
+    for group in reversed(state.groups.values()):
+        if not group.doubt:
+            recent.append(group)
+            if len(recent) >= 2 * params.max_candidates:
+                break
+    return recent
+
+
 def _decide(state: ShardState, scan: ScanState, params: GroupingParams) -> list[Assignment]:
     """Decide a finished scan: it continues the group `choose` names, or starts its own; every
     MAC of it is assigned that group (the first with the scan's link, the others with theirs)."""
@@ -189,7 +218,7 @@ def _decide(state: ShardState, scan: ScanState, params: GroupingParams) -> list[
     fingerprint = _fingerprint(state)
     decision: Decision[GroupState] = Decision()
     if fingerprint is not None:
-        decision = choose(scan, list(state.groups.values()), fingerprint, params)
+        decision = choose(scan, _recent_groups(state, params), fingerprint, params)
     link = decision.link
     if decision.target is not None and link is not None:
         group = decision.target
@@ -212,6 +241,7 @@ def _decide(state: ShardState, scan: ScanState, params: GroupingParams) -> list[
     group.first_ts = min(group.first_ts, scan.first_ts)
     if scan.last_ts >= group.last_ts:
         group.last_ts, group.last_seq, group.last_mac = scan.last_ts, scan.last_seq, scan.last_mac
+        _heard_last(state, group.group)
     group.seq_kept += scan.seq_kept
     group.seq_reset += scan.seq_reset
     remember_peaks(group.peaks, scan_signal(scan.peaks), params.rssi_history)
@@ -234,6 +264,16 @@ def _decide(state: ShardState, scan: ScanState, params: GroupingParams) -> list[
     return decided
 
 
+def _below(cap: int) -> int:
+    """What a cap trims down to: a tenth below it, so that a shard at its cap pays for a sort
+    now and then, not for every new MAC or group."""
+    return cap - cap // 10
+
+
+def _last(mac: MacState) -> float:
+    return mac.last_ts
+
+
 def _sweep(state: ShardState, params: GroupingParams) -> list[Assignment]:
     """Forget what can no longer matter, then enforce the caps (oldest first).
 
@@ -250,15 +290,21 @@ def _sweep(state: ShardState, params: GroupingParams) -> list[Assignment]:
         del state.groups[gid]
     if len(state.groups) > params.max_groups:
         oldest = sorted(state.groups.values(), key=lambda g: g.last_ts)
-        for group in oldest[: len(state.groups) - params.max_groups]:
+        for group in oldest[: len(state.groups) - _below(params.max_groups)]:
             del state.groups[group.group]
     forget = state.clock - params.forget_mac_s
     for name in [m for m, st in state.macs.items() if st.group is not None and st.last_ts < forget]:
         del state.macs[name]
     decided: list[Assignment] = []
+    held = len(state.pending) + len(state.macs)
+    if held > params.max_macs:
+        # Decided MACs first, the oldest: what waits is decided only if that is not enough.
+        done = sorted((m for m in state.macs.values() if m.group is not None), key=_last)
+        for mac in done[: held - _below(params.max_macs)]:
+            del state.macs[mac.mac]
     if len(state.pending) + len(state.macs) > params.max_macs:
         decided = settle_all(state, params)  # the cap beats waiting for the end of bursts
-        excess = len(state.macs) - params.max_macs
-        for mac in sorted(state.macs.values(), key=lambda m: m.last_ts)[: max(excess, 0)]:
+        excess = len(state.macs) - _below(params.max_macs)
+        for mac in sorted(state.macs.values(), key=_last)[: max(excess, 0)]:
             del state.macs[mac.mac]
     return decided

@@ -104,12 +104,14 @@ async function overview() {
   const sensors = h("div", { class: "panel", id: "sensors" }, h("h2", {}, "Sensors"));
   view.replaceChildren(h("h1", {}, "Overview"), cards, charts,
     h("div", { class: "panels" }, topSsids, sensors), h("div", { class: "panels" }, recent));
-  const [all, randomized, activity, ranking, heard] = await Promise.all([
+  const [all, randomized, activity, ranking, heard, hours, days] = await Promise.all([
     api("/devices?limit=10"),
     api("/devices?limit=1&randomized=true"),
     api("/activity?resolution=minute").catch((err) => err),
     api("/ssids?limit=10").catch((err) => err),
     api("/sensors").catch((err) => err),
+    api("/activity?resolution=hour").catch((err) => err),
+    api("/activity?resolution=day").catch((err) => err),
   ]);
   const newest = all.devices.length ? all.devices[0].last_seen_ts : null;
   const since = (seconds) => new Date((newest - seconds) * 1000).toISOString();
@@ -121,10 +123,16 @@ async function overview() {
   const share = all.count ? Math.round((100 * randomized.count) / all.count) : 0;
   const buckets = activity instanceof Error ? [] : activity.buckets;
   const newLastHour = buckets.slice(-60).reduce((sum, b) => sum + b.new_devices, 0);
+  // Probable devices: randomized MACs grouped (GET /groups/{id}); null with grouping off.
+  const lastDay = days instanceof Error || !days.buckets.length ? null : days.buckets[days.buckets.length - 1];
+  const probable = lastDay && lastDay.probable_devices !== null
+    ? card("probable devices today (UTC)", number(lastDay.probable_devices), "card-probable-today")
+    : null;
   cards.append(
     card("devices", number(all.count), "card-devices"),
     card("seen in the last 5 minutes", number(now.count), "card-now"),
     card("seen today (UTC)", number(today.count), "card-today"),
+    ...(probable ? [probable] : []),
     card("new in the last hour", number(newLastHour), "card-new"),
     card("randomized MACs", `${share} %`, "card-randomized"),
   );
@@ -144,6 +152,15 @@ async function overview() {
         h("div", { class: "legend" }, h("i"), "seen", h("i", { class: "alt" }), "seen for the first time")),
     );
   }
+  if (!(hours instanceof Error) && hours.buckets.some((b) => b.probable_devices !== null)) {
+    charts.append(
+      h("div", { class: "panel chart", id: "chart-probable" }, h("h2", {}, "Probable devices per hour"),
+        barChart("probable devices per hour", hours.buckets.slice(-48), hours.step_s,
+          [{ key: "probable_devices", name: "probable devices" }]),
+        h("p", { class: "muted" }, "Randomized MACs grouped into the devices that sent them: ",
+          "each device counted once however many MACs it used.")),
+    );
+  }
   recent.append(devicesTable(all.devices), h("p", {}, h("a", { href: "#/devices" }, "All devices →")));
   topSsids.append(ranking instanceof Error ? problem(ranking) : ranking.ssids.length
     ? table([["SSID"], ["Devices", "num"]], ranking.ssids.map((s) => h("tr", {},
@@ -159,6 +176,41 @@ async function overview() {
         h("td", { class: "num" }, number(s.probes)),
         h("td", { class: "num" }, number(s.devices)))))
     : h("p", { class: "muted" }, "No probe heard yet."));
+}
+
+// --- a probable device ------------------------------------------------------------------------
+
+const evidenceText = (e) => `${e.signal} ${Array.isArray(e.value) ? e.value.join(", ") : e.value}${
+  e.signal === "timing" ? " s" : e.signal === "rssi" ? " dB" : ""} (${e.strength})`;
+
+async function group(id) {
+  const g = await api(`/groups/${encodeURIComponent(id)}`);
+  const facts = [
+    ["MACs", number(g.macs)],
+    ["Probes", number(g.probe_count)],
+    ["First seen", when(g.first_seen)],
+    ["Last seen", when(g.last_seen)],
+    ["Fingerprint", h("span", { class: "mac" }, g.fingerprint || "–")],
+    ["Randomized", g.randomized ? "every MAC" : "not all MACs"],
+    ["Counted as a device", g.in_doubt ? `no: its first scan fitted ${g.doubt_with.join(", ")} alike` : "yes"],
+    ["SSIDs", g.ssids.length ? g.ssids.join(", ") : "only wildcard probes"],
+  ];
+  const rows = g.members.map((m) => h("tr", { "data-mac": m.mac },
+    h("td", {}, deviceLink(m.mac)),
+    h("td", { class: "nowrap" }, when(m.first_seen)),
+    h("td", { class: "nowrap" }, when(m.last_seen)),
+    h("td", { class: "num" }, number(m.probe_count)),
+    h("td", {}, m.joined_by
+      ? [h("b", {}, `${m.joined_by.kind} (${m.joined_by.strength})`), " after ", h("span", { class: "mac" }, m.joined_by.follows),
+        ": ", m.joined_by.evidence.filter((e) => e.signal !== "fingerprint").map(evidenceText).join("; ")]
+      : h("span", { class: "muted" }, "began the group"))));
+  view.replaceChildren(
+    h("h1", {}, "Probable device ", h("span", { class: "mac" }, g.group)),
+    h("div", { class: "panel" }, h("dl", { class: "stats", id: "group-facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
+    h("div", { class: "panel" }, h("h2", {}, "Its MACs, and what linked each"),
+      table([["MAC"], ["First seen"], ["Last seen"], ["Probes", "num"], ["Linked by"]], rows, { id: "group-members" }),
+      g.earlier_macs ? h("p", { class: "muted" }, `and ${number(g.earlier_macs)} MACs heard earlier`) : null),
+  );
 }
 
 const FILTERS = [
@@ -247,6 +299,10 @@ async function device(mac) {
     ["Signal", stats.rssi_last_dbm === null ? "–" : `${stats.rssi_last_dbm} dBm last, ${stats.rssi_min_dbm} to ${stats.rssi_max_dbm} dBm, average ${stats.rssi_avg_dbm}`],
     ["Frequency", stats.freq_mhz_last ? `${stats.freq_mhz_last} MHz` : "–"],
     ["Fingerprint", h("span", { class: "mac" }, stats.ie_fingerprint || "–")],
+    ["Probable device", stats.group
+      ? h("span", { id: "device-group" }, h("a", { class: "mac", href: `#/group/${encodeURIComponent(stats.group)}` }, stats.group),
+        stats.group_in_doubt ? h("span", { class: "muted" }, " (in doubt: not counted)") : null)
+      : h("span", { class: "muted", id: "device-group" }, "not decided yet")],
     ["Sensors", (stats.sensors || []).join(", ") || "–"],
     ["Wildcard probes", number(stats.wildcard_probes)],
   ];
@@ -445,6 +501,7 @@ const ROUTES = [
   [/^\/devices$/, "devices", (m, params) => devices(params)],
   [/^\/device\/(.+)$/, "devices", (m) => device(decodeURIComponent(m[1]))],
   [/^\/ssid\/(.+)$/, "devices", (m) => ssid(decodeURIComponent(m[1]))],
+  [/^\/group\/(.+)$/, "devices", (m) => group(decodeURIComponent(m[1]))],
   [/^\/search$/, "devices", (m, params) => search(params)],
   [/^\/live$/, "live", () => live()],
   [/^\/watchlist$/, "watchlist", () => watchlist()],

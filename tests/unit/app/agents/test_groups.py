@@ -1,0 +1,263 @@
+"""The grouping agents with faust's `test_context`: shards, assignments and groups, written
+behind; bad records dead-lettered, the stream going on; records delivered again changing nothing.
+
+As in test_probes, the flush's produce step is a recorder that says every record was
+acknowledged, so what the flushes store, derive and acknowledge is real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+from unittest.mock import AsyncMock
+
+import orjson
+import pytest
+from faust import App
+
+from app.agents import groups
+from app.agents.groups import fold_group_assignments, fold_group_members, fold_group_probes
+from app.logic.grouping.records import Link
+from app.logic.grouping.wire import (
+    AssignmentRecord,
+    Join,
+    MemberUpdate,
+    encode_assignments,
+    encode_group_probes,
+    encode_members,
+)
+from app.logic.stats import fold_probe
+from app.tables.devices import devices_table
+from app.tables.groups import (
+    group_counters_table,
+    group_shards_table,
+    groups_table,
+    partition_group_counters,
+)
+from app.tables.staged import write_behind
+from app.topics import dead_letters_topic, group_assignments_topic
+from app.worker.counters import counters
+from tests.unit.app.agents.test_probes import Flushed, agent
+
+__all__ = ["agent"]
+from tests.unit.app.logic.grouping.streams import FP, T0, Phone, probe
+
+_delivered: list[Any] = []
+
+
+@pytest.fixture()
+def flushed(monkeypatch: pytest.MonkeyPatch) -> Flushed:
+    from app.worker.write_behind import _Generation
+
+    recorder = Flushed()
+    monkeypatch.setattr(write_behind, "_produce", recorder.produce)
+    monkeypatch.setattr(write_behind, "interval_s", 0.01)
+    write_behind._generation = _Generation()
+    return recorder
+
+
+@pytest.fixture()
+def dead(monkeypatch: pytest.MonkeyPatch) -> AsyncMock:
+    sent = AsyncMock()
+    monkeypatch.setattr(dead_letters_topic, "send", sent)
+    return sent
+
+
+@pytest.fixture(autouse=True)
+def clean() -> None:
+    for table in (devices_table, group_shards_table, groups_table, group_counters_table):
+        table.data.clear()
+    counters.counts.clear()
+    _delivered.clear()
+    for held in (groups._live, groups._agendas, groups._heard_at, groups._sources):
+        held.clear()
+
+
+async def _put(agent: Any, value: bytes, offset: int, partition: int, key: bytes) -> None:
+    agent.sent_offset = offset
+    _delivered.append(await agent.put(value=value, key=key, partition=partition, wait=False))
+
+
+async def _settle() -> None:
+    for _ in range(1000):
+        if all(event.message.acked for event in _delivered):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the agent left events unprocessed")
+
+
+def _reasons(dead: AsyncMock) -> list[str]:
+    return [
+        dict(call.kwargs["headers"])["probewatch.dlq.reason"].decode()
+        for call in dead.await_args_list
+    ]
+
+
+def _mac_of_partition(partition: int, start: int = 0) -> str:
+    for n in range(start, start + 10_000):
+        mac = f"da:00:00:00:{n // 256:02x}:{n % 256:02x}"
+        if groups._partition(mac) == partition:
+            return mac
+    raise AssertionError("no MAC found")
+
+
+# --- group-probes ---------------------------------------------------------------------------
+
+
+@pytest.fixture()
+async def shards(app: App, flushed: Flushed, dead: AsyncMock) -> AsyncIterator[Any]:
+    async with fold_group_probes.test_context() as agent:
+        yield agent
+    await write_behind.stop()
+
+
+async def test_a_shard_folds_each_probes_record_once_and_decides_when_all_fell_silent(
+    shards: Any, flushed: Flushed, dead: AsyncMock
+) -> None:
+    key = f"fp:{FP}"
+    home = groups._partition(key)
+    phone = Phone(random.Random(1))
+    first, second = phone.scan(T0), phone.scan(T0 + 20)
+    value = encode_group_probes([(3, 10, T0, first), (5, 4, T0 + 20, second)])
+    await _put(shards, value, 0, home, key.encode())
+    await _put(shards, value, 1, home, key.encode())  # the same re-key, sent again
+    await _put(shards, b"not json", 2, home, key.encode())
+    await _put(shards, encode_group_probes([(3, 9, T0, first[:1])]), 3, home, key.encode())
+    await _settle()
+    assert counters.counts["group-probes.accepted"] == len(first) + len(second)
+    assert counters.counts["group-probes.duplicates_skipped"] == len(first) + len(second) + 1
+    assert _reasons(dead) == ["bad_value"]
+    row = group_shards_table.data.get(key.encode())
+    assert row is not None and row["sources"] == {"probes:3": 10, "probes:5": 4}
+    assert not _messages(flushed, group_assignments_topic), "the other partitions may report"
+    # Every probes partition silent: the timer moves the shard on and every MAC is decided.
+    moved = groups.advance_quiet([home], 1e12)
+    assert moved == 1
+    await write_behind.flush()
+    sent = [v for _, _, v in _messages(flushed, group_assignments_topic)]
+    decided = {a["mac"]: a["group"] for batch in sent for a in batch}
+    assert set(decided) == {p.mac for p in first + second}
+    assert len(set(decided.values())) == 1, "one phone, one group"
+
+
+async def test_a_probe_of_another_partition_is_dead_lettered(shards: Any, dead: AsyncMock) -> None:
+    key = f"fp:{FP}"
+    elsewhere = (groups._partition(key) + 1) % 8
+    value = encode_group_probes([(0, 1, T0, [probe("da:00:00:00:00:01", T0)])])
+    await _put(shards, value, 0, elsewhere, key.encode())
+    await _settle()
+    assert _reasons(dead) == ["misplaced"]
+    assert "group-probes.accepted" not in counters.counts
+
+
+def _messages(flushed: Flushed, topic: Any) -> list[tuple[str, bytes, Any]]:
+    name = topic.get_topic_name()
+    return [(t, k, v) for t, k, v in flushed.messages if t == name]
+
+
+# --- group-assignments ----------------------------------------------------------------------
+
+
+@pytest.fixture()
+async def assignments(app: App, flushed: Flushed, dead: AsyncMock) -> AsyncIterator[Any]:
+    async with fold_group_assignments.test_context() as agent:
+        yield agent
+    await write_behind.stop()
+
+
+def _assignment(mac: str, group: str, attempt: int = 0) -> AssignmentRecord:
+    return AssignmentRecord(
+        mac=mac, group=group, decided_ts=T0 + 2, first_ts=T0, last_ts=T0 + 1,
+        shard=f"fp:{FP}", attempt=attempt,
+    )  # fmt: skip
+
+
+async def test_a_device_keeps_its_first_group_and_one_not_seen_yet_is_tried_again(
+    assignments: Any, flushed: Flushed, dead: AsyncMock
+) -> None:
+    mac = _mac_of_partition(2)
+    ghost = _mac_of_partition(2, start=5000)
+    devices_table.data[mac.encode()] = fold_probe(None, probe(mac, T0), max_ssids=10)
+    first = encode_assignments([_assignment(mac, mac), _assignment(ghost, mac)])
+    await _put(assignments, first, 0, 2, mac.encode())
+    await _put(assignments, encode_assignments([_assignment(mac, ghost)]), 1, 2, mac.encode())
+    await _put(assignments, b'[{"mac": 1}]', 2, 2, mac.encode())
+    await _put(assignments, encode_assignments([_assignment(ghost, mac, 5)]), 3, 2, b"x")
+    await _settle()
+    assert devices_table.data[mac.encode()]["group"] == mac
+    assert counters.counts["group-assignments.taken"] == 1
+    assert counters.counts["group-assignments.first_kept"] == 1
+    assert counters.counts["group-assignments.retried"] == 1
+    assert counters.counts["group-assignments.no_device"] == 1
+    assert _reasons(dead) == ["bad_value"]
+    again = [v for _, _, v in _messages(flushed, group_assignments_topic)]
+    assert [(a["mac"], a["attempt"]) for batch in again for a in batch] == [(ghost, 1)]
+
+
+# --- group-members --------------------------------------------------------------------------
+
+
+@pytest.fixture()
+async def members(app: App, flushed: Flushed, dead: AsyncMock) -> AsyncIterator[Any]:
+    async with fold_group_members.test_context() as agent:
+        yield agent
+    await write_behind.stop()
+
+
+async def test_a_group_gathers_its_members_and_counts_itself_once(
+    members: Any, dead: AsyncMock
+) -> None:
+    group = _mac_of_partition(4)
+    other = _mac_of_partition(4, start=5000)
+    minute = int(T0 // 60)
+    link = Link("burst", "medium", FP, group, 0.04, None, 1.0, (), 0)
+    updates = [
+        MemberUpdate(group=group, mac=group, probes=3, first_ts=T0, last_ts=T0 + 1, offset=1,
+                     minutes=[minute], join=Join(T0 + 2)),
+        MemberUpdate(group=group, mac=other, probes=2, first_ts=T0 + 1, last_ts=T0 + 2,
+                     offset=1, minutes=[minute], join=Join(T0 + 2, link)),
+    ]  # fmt: skip
+    await _put(members, encode_members(updates), 0, 4, group.encode())
+    await _put(members, encode_members(updates), 0, 4, group.encode())  # delivered again
+    await _put(members, b"[]", 1, 4, group.encode())
+    await _settle()
+    row = groups_table.data[group.encode()]
+    assert sorted(row["members"]) == sorted([group, other])
+    assert row["members"][other]["link"]["kind"] == "burst"
+    assert counters.counts["group-members.applied"] == 2
+    assert counters.counts["group-members.duplicates_skipped"] == 2, "both updates, again"
+    assert _reasons(dead) == ["bad_value"]
+    held = partition_group_counters(4)
+    assert held is not None and held["offset"] == 0
+    assert held["counters"] is not None
+    assert [bucket[2] for bucket in held["counters"]["minutes"]] == [1], "one probable device"
+
+
+# --- the probes fold's side -----------------------------------------------------------------
+
+
+async def test_the_probes_fold_re_keys_what_it_counted_and_a_mac_without_fingerprint_is_alone(
+    agent: Any, flushed: Flushed
+) -> None:
+    """`agent` is the probes fold (test_probes): a probe with a fingerprint goes to its shard's
+    partition with its record; one without makes its device a group of its own, at once."""
+    from app.tables.devices import device_row
+    from app.topics import group_members_topic, group_probes_topic
+
+    plain, marked = "f0:18:98:00:00:01", "da:00:00:00:00:09"
+    for offset, value in enumerate(
+        [probe(plain, T0, fp=None).as_json_dict(), probe(marked, T0 + 1).as_json_dict()]
+    ):
+        agent.sent_offset = offset
+        await agent.put(value=orjson.dumps(value), key=value["mac"].encode(), wait=True)
+    await write_behind.flush()
+    assert device_row(plain)["group"] == plain and device_row(plain)["group_in_doubt"] is False
+    assert device_row(marked).get("group") is None, "decided by its shard, later"
+    rekeyed = [v for _, _, v in _messages(flushed, group_probes_topic)]
+    carried = [(e[0], e[1], [p["mac"] for p in e[3]]) for v in rekeyed for e in v if e[3]]
+    assert [mac for *_, macs in carried for mac in macs] == [marked]
+    assert len(rekeyed) == 8, "every partition of group-probes hears how far probes got"
+    joined = [u for _, _, v in _messages(flushed, group_members_topic) for u in v]
+    assert [(u["group"], u["mac"], u["join"] is not None) for u in joined] == [(plain, plain, True)]

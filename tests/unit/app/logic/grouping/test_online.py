@@ -1,0 +1,162 @@
+"""The shard's fold as the cluster runs it (`app.logic.grouping.online`): guarded records, the
+watermark over the `probes` partitions, moving quiet shards on, and rows that fit a record."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from app.logic.grouping import DEFAULT_PARAMS, Assignment, Grouper, advance, shard_key
+from app.logic.grouping.online import (
+    ShardRow,
+    Sources,
+    decode_row,
+    due_at,
+    encode_row,
+    expire,
+    expires_at,
+    fit,
+    fold_records,
+    is_empty,
+    new_row,
+    row_from_json,
+    run_due,
+)
+from app.logic.grouping.shard import settle_all
+from app.models import ProbeEvent
+from tests.unit.app.logic.grouping.streams import FP, T0, Phone, probe
+
+KEY = f"fp:{FP}"
+
+
+def _crowd(phones: int = 4, scans: int = 6, seed: int = 3) -> list[ProbeEvent]:
+    """Phones alike (one fingerprint), far apart in signal, scanning every 20 s."""
+    rng = random.Random(seed)
+    crowd: list[ProbeEvent] = []
+    for index in range(phones):
+        phone = Phone(rng, rssi=-40 - 14 * index)
+        for scan in range(scans):
+            crowd += phone.scan(T0 + 20 * scan + 3 * index)
+    return sorted(crowd, key=lambda p: p.ts)
+
+
+def _by_mac(assignments: list[Assignment]) -> dict[str, str]:
+    first: dict[str, str] = {}
+    for a in assignments:
+        first.setdefault(a.mac, a.group)
+    return first
+
+
+def test_records_at_or_below_the_guard_are_skipped_and_the_rest_heard() -> None:
+    row = new_row(KEY)
+    probes = _crowd(phones=1, scans=2)
+    heard, skipped = fold_records(row, [(3, 10, probes[:4]), (5, 2, probes[4:])])
+    assert (heard, skipped) == (len(probes), 0)
+    assert row.sources == {"probes:3": 10, "probes:5": 2}
+    again = fold_records(row, [(3, 10, probes[:4]), (3, 9, probes[:1]), (5, 3, probes[:1])])
+    assert again == (1, 5)
+    assert row.sources == {"probes:3": 10, "probes:5": 3}
+    assert row.state.clock == 0.0, "hearing moves no clock: the watermark does"
+
+
+def test_halves_heard_one_after_the_other_then_moved_on_decide_as_in_order() -> None:
+    """Two workers' flushes, each spanning the whole crowd: heard one after the other and
+    moved on by the watermark, the shard decides what it decides in capture order."""
+    crowd = _crowd()
+    offline = _by_mac(Grouper().observe_all(crowd))
+    row = new_row(KEY)
+    halves = [[p for p in crowd if int(p.mac[-1], 16) % 2 == side] for side in (0, 1)]
+    decided: list[Assignment] = []
+    fold_records(row, [(1, 7, halves[1])])
+    fold_records(row, [(0, 4, halves[0])])
+    decided += advance(row.state, max(p.ts for p in crowd), DEFAULT_PARAMS)
+    decided += run_due(row.state)
+    assert _by_mac(decided) == offline
+    assert due_at(row.state) is None
+
+
+def test_moving_a_quiet_shard_to_its_due_times_decides_as_the_end_of_a_replay() -> None:
+    crowd = _crowd(seed=5)
+    grouper = Grouper()
+    for p in crowd:
+        grouper.observe(p)
+    row = ShardRow(grouper.shards[KEY])
+    assert decode_row(encode_row(row)) == row
+    ended = row_from_json(_json(row))
+    by_due = run_due(row.state)
+    by_end = settle_all(ended.state)
+    assert _by_mac(by_due) == _by_mac(by_end) and by_due
+    assert row.state.clock <= max(p.ts for p in crowd) + DEFAULT_PARAMS.longest_burst_s + 1
+
+
+def _json(row: ShardRow) -> object:
+    import orjson
+
+    return orjson.loads(encode_row(row))
+
+
+def test_an_expired_shard_is_empty_and_its_expiry_follows_its_newest_memory() -> None:
+    row = new_row(KEY)
+    crowd = _crowd(phones=2, scans=2)
+    fold_records(row, [(0, 1, crowd)])
+    expires = expires_at(row.state)
+    assert expires is not None and expires >= max(p.ts for p in crowd) + 900
+    decided = expire(row.state)
+    assert {a.mac for a in decided} == {p.mac for p in crowd}
+    assert is_empty(row.state) and expires_at(row.state) is None
+
+
+def test_a_row_too_large_for_a_record_is_trimmed_oldest_first() -> None:
+    row = new_row(KEY)
+    rng = random.Random(9)
+    phones = [Phone(rng, rssi=-30 - i) for i in range(40)]
+    probes = sorted(
+        (p for t in range(30) for ph in phones for p in ph.scan(T0 + 30 * t + rng.random())),
+        key=lambda p: p.ts,
+    )
+    fold_records(row, [(0, 1, probes)])
+    advance(row.state, probes[-1].ts)
+    held = {m.mac: m.last_ts for m in [*row.state.macs.values(), *row.state.pending.values()]}
+    full = len(encode_row(row))
+    encoded, decided, halvings = fit(row, max_bytes=full // 3)
+    assert len(encoded) <= full // 3 and halvings >= 1
+    assert encoded == encode_row(row)
+    kept = set(row.state.macs) | set(row.state.pending)
+    dropped = set(held) - kept
+    assert dropped and max(held[m] for m in dropped) <= min(held[m] for m in kept)
+    assert {a.mac for a in decided} <= set(held)
+    waiting = {m.mac for m in row.state.pending.values()}
+    assert waiting <= kept, "decided MACs are dropped first; what waits is kept"
+    untouched, _, none = fit(row)
+    assert none == 0 and untouched == encode_row(row)
+
+
+def test_the_watermark_waits_for_every_partition_then_leaves_the_silent_out() -> None:
+    sources = Sources(expected=3, since=100.0, idle_s=3.0, lateness_s=0.5)
+    sources.report(0, T0 + 50, now=100.5)
+    assert sources.watermark(101.0) == float("-inf"), "partitions 1 and 2 may still report"
+    sources.report(1, T0 + 40, now=101.0)
+    sources.report(2, T0 + 45, now=101.5)
+    assert sources.watermark(102.0) == T0 + 40 - 0.5
+    sources.report(1, T0 + 30, now=102.0)  # an older probe never moves a partition back
+    assert sources.watermark(102.0) == T0 + 40 - 0.5
+    # Partition 0 goes silent: after idle_s it no longer holds the others back.
+    sources.report(1, T0 + 60, now=103.0)
+    sources.report(2, T0 + 70, now=103.0)
+    assert sources.watermark(103.0) == T0 + 50 - 0.5
+    assert sources.watermark(103.6) == T0 + 60 - 0.5
+    assert sources.watermark(200.0) is None, "all silent: no watermark"
+
+
+def test_a_partition_never_heard_from_stops_counting_after_the_idle_time() -> None:
+    sources = Sources(expected=2, since=10.0, idle_s=3.0, lateness_s=0.0)
+    sources.report(0, T0, now=12.0)
+    assert sources.watermark(12.9) == float("-inf")
+    assert sources.watermark(13.0) == T0
+
+
+@pytest.mark.parametrize("fp", [FP, None])
+def test_shard_keys_are_what_rows_are_named_after(fp: str | None) -> None:
+    one = probe("02:00:00:00:00:01", T0, fp=fp)
+    assert new_row(shard_key(one)).state.key == (f"fp:{fp}" if fp else "mac:02:00:00:00:00:01")
