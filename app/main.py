@@ -42,4 +42,8 @@ app = App(
     stream_buffer_maxsize=65_536,
     broker_max_poll_records=5_000,
     consumer_max_fetch_size=4 * 1024 * 1024,
+    # `probewatch worker` creates every topic before faust starts (`app.cli.topic_admin`), the
+    # changelogs and the leader topic too; faust's own declaring asks again, twice per table,
+    # ~0.2 s each: 3-4 s of every start.
+    topic_allow_declare=False,
 )

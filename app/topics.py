@@ -64,6 +64,11 @@ def changelog_topic(table: str) -> str:
     return f"{settings.app_id}-{table}-changelog"
 
 
+def leader_topic() -> str:
+    """faust's leader election topic (one partition: its holder is the leader)."""
+    return f"{settings.app_id}-__assignor-__leader"
+
+
 def _raw_topic(name: str) -> TopicT:
     partitions = 1 if INPUT_TOPICS[name].single_partition else settings.partitions
     return app.topic(

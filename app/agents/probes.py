@@ -46,7 +46,7 @@ from app.tables.devices import devices_table
 from app.tables.names import device_names_table
 from app.tables.staged import fold_each, write_behind
 from app.topics import alerts_topic, device_names_topic, probes_topic, ssid_probes_topic
-from app.web.routing import partition_of
+from app.web.routing import OwnerUnknown, TopicUnknown, learn_topic, partition_of
 from app.worker import dead_letters
 from app.worker.counters import counters
 from app.worker.lists import watchlist
@@ -105,6 +105,8 @@ async def fold_record(event: EventT[bytes]) -> None:
     for index, why, item in record.rejected:
         part = dead_letters.Part(index, orjson.dumps(item))
         await dead_letters.reject(event, STREAM, why.reason, f"probe {index}: {why}", part=part)
+    if record.batch:  # placed MAC by MAC (a single probe's record goes by its key)
+        await _know_probes_partitions()
     here, elsewhere = _by_device(event, record)
     for mac, probes in elsewhere.items():
         await _forward(event, mac, probes, record.batch)
@@ -140,6 +142,7 @@ async def erase_device(event: EventT[bytes]) -> None:
         return
     key = erasure.mac.encode()
     partition = message.partition
+    await _know_probes_partitions()
     if _partition(erasure.mac) != partition or message.key != key:
         await probes_topic.send(key=key, value=message.value)
         counters.incr(f"{STREAM}.rekeyed")
@@ -190,6 +193,25 @@ def _by_device(
 
 
 _partitions: dict[str, int] = {}
+_probes_partitions_known = False
+
+
+async def _know_probes_partitions() -> None:
+    """Before the first `_partition`, have the producer know `probes`' partitions: faust declares
+    no topic (`probewatch worker` creates them), so nothing looked it up, and a record whose MACs
+    cannot be placed would be rejected."""
+    global _probes_partitions_known
+    if _probes_partitions_known:
+        return
+    topic = probes_topic.get_topic_name()
+    try:
+        partition_of(app, topic, b"")
+    except TopicUnknown:
+        _probes_partitions_known = await learn_topic(app, topic)
+    except OwnerUnknown:
+        return  # the producer is starting: `_partition` says so
+    else:
+        _probes_partitions_known = True
 
 
 def _partition(mac: str) -> int:

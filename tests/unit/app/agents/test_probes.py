@@ -290,6 +290,39 @@ async def test_probes_of_another_partition_are_forwarded_together(
     assert call["headers"] == [(SOURCE_HEADER, b"probes:0:4")]
 
 
+async def test_a_packed_record_waits_for_the_partitions_of_probes_instead_of_failing(
+    agent: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """faust looks no topic up at start: the first packed record fetches `probes`' partitions
+    (once) before placing its MACs, where it was rejected as a processing error."""
+    from app.web.routing import TopicUnknown
+
+    known = False
+
+    def partition_of(_app: object, topic: str, _key: bytes) -> int:
+        if not known:
+            raise TopicUnknown(topic)
+        return 0
+
+    async def learn_topic(_app: object, _topic: str) -> bool:
+        nonlocal known
+        known = True
+        return True
+
+    learned = AsyncMock(side_effect=learn_topic)
+    monkeypatch.setattr(probes_agent, "partition_of", partition_of)
+    monkeypatch.setattr(probes_agent, "learn_topic", learned)
+    monkeypatch.setattr(probes_agent, "_probes_partitions_known", False)
+    probes_agent._partitions.clear()
+    await _put(agent, orjson.dumps([_probe(10.0), _probe(11.0)]), 0, key=b"")
+    await _put(agent, orjson.dumps([_probe(12.0)]), 1, key=b"")
+    await _settle()
+    probes_agent._partitions.clear()
+    assert _row()["probe_count"] == 3
+    assert learned.await_count == 1
+    assert counters.counts.get("probes.rejected.processing_error", 0) == 0
+
+
 async def test_the_flush_sends_each_device_total_per_ssid(agent: object, flushed: Flushed) -> None:
     for offset, ssid in enumerate(["home", "home", "", "work"]):
         await _put(agent, _value(10.0 + offset, ssid), offset)
