@@ -46,4 +46,6 @@ app = App(
     # changelogs and the leader topic too; faust's own declaring asks again, twice per table,
     # ~0.2 s each: 3-4 s of every start.
     topic_allow_declare=False,
+    # faust's table manager waits a second at start for tables defined late; ours are not.
+    TableManager="app.tables.manager:PromptTableManager",
 )

@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     commit_interval_s: float = Field(default=2.8, gt=0, le=3600)
     #: After SIGTERM/SIGINT, how long the worker may take to stop before it exits anyway (status 3).
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
+    #: How often each worker looks for assigned input partitions that are never fetched
+    #: (`app.worker.watchdog`); one is sought again on the second look that finds it stuck.
+    stall_check_s: float = Field(default=5.0, gt=0, le=300)
+    #: The HTTP server's deadlines (`app.web.server`): for a request's headers (and an idle
+    #: keep-alive connection), for a body a view reads, and for draining an unread body.
+    http_header_timeout_s: float = Field(default=20.0, gt=0, le=3600)
+    http_body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    http_linger_s: float = Field(default=5.0, ge=0, le=3600)
     max_ssids_per_device: int = Field(default=1000, ge=1)
     #: How often folded rows are written to the changelog and the local store (write-behind);
     #: a crash re-reads at most this much, which the folds skip where they already applied it.

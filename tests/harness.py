@@ -62,9 +62,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: Every topic prefix made so far, in order: `tests.conftest` deletes the topics under those
+#: made during a test (or a module's fixtures) when it ends, so the shared broker does not
+#: gather thousands of partitions over a run (a broker restart then takes a minute).
+PREFIXES: list[str] = []
+
+
 def new_prefix(label: str) -> str:
     """A topic prefix no earlier run used."""
-    return f"t{uuid.uuid4().hex[:10]}.{label}."
+    prefix = f"t{uuid.uuid4().hex[:10]}.{label}."
+    PREFIXES.append(prefix)
+    return prefix
+
+
+def delete_topics_under(prefixes: list[str]) -> None:
+    """Delete every topic whose name starts with one of `prefixes` (when Kafka is there)."""
+    from confluent_kafka.admin import AdminClient
+
+    if not prefixes or not kafka_reachable():
+        return
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    starts = tuple(prefixes)
+    mine = [name for name in admin.list_topics(timeout=30).topics if name.startswith(starts)]
+    for future in admin.delete_topics(mine, operation_timeout=30).values() if mine else []:
+        with contextlib.suppress(Exception):
+            future.result()
 
 
 def http_json(
@@ -122,15 +144,7 @@ class Deployment:
     def delete_topics(self) -> None:
         """Delete every topic of this deployment (a benchmark's hundreds of thousands of records
         and changelogs would otherwise slow the shared broker down for whatever runs next)."""
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-        mine = [
-            name for name in admin.list_topics(timeout=30).topics if name.startswith(self.prefix)
-        ]
-        for future in admin.delete_topics(mine, operation_timeout=30).values() if mine else []:
-            with contextlib.suppress(Exception):
-                future.result()
+        delete_topics_under([self.prefix])
 
     def sniffer(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
         """Run `probewatch-sniffer ARGS` to completion."""

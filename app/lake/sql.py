@@ -72,8 +72,9 @@ RETRIES = 3
 
 def with_lake(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     """`work(con)` on a fresh connection; again (up to RETRIES times) when a file listed as it
-    started was compacted away before it was read: the compacted file that replaced it is there
-    by then (compaction writes it before deleting what it merged)."""
+    started was deleted before it was read: a compacted file that replaced it is there by then
+    (compaction writes it before deleting what it merged), and a table left without files is
+    read as empty."""
     for attempt in range(RETRIES):
         with connect(lake) as con:
             try:
@@ -85,8 +86,10 @@ def with_lake(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
 
 
 def _vanished(err: duckdb.Error) -> bool:
-    text = str(err)
-    return "No such file" in text or "not found" in text.lower()
+    """A file listed when the views were made is gone: one of them, or every one of a table
+    (deleted meanwhile by a compaction, a worker clearing a crashed piece's files, retention)."""
+    text = str(err).lower()
+    return "no such file" in text or "not found" in text or "no files found" in text
 
 
 def run_report(

@@ -43,21 +43,24 @@ from faust.web.drivers import DRIVERS
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from faust.web.exceptions import WebError
 
+from app.settings import get_settings
 from app.worker.counters import LOG_FIRST, counters
 
 #: Until a request's headers are complete, counted from the connection's opening or the end of
 #: the previous answer on it; also how long an idle keep-alive connection is kept (one aiohttp
-#: deadline). Far above what a client needs to send a few hundred bytes of headers, and above the
-#: 15 s aiohttp clients keep an idle connection (the workers' forwarding, the bot's API client),
-#: so those always close first and never send a request into a connection being closed.
-HEADER_TIMEOUT_S = 20.0
+#: deadline; `PROBEWATCH_HTTP_HEADER_TIMEOUT_S`). The default, 20 s, is far above what a client
+#: needs to send a few hundred bytes of headers, and above the 15 s aiohttp clients keep an idle
+#: connection (the workers' forwarding, the bot's API client), so those always close first and
+#: never send a request into a connection being closed.
+HEADER_TIMEOUT_S = get_settings().http_header_timeout_s
 IDLE_TIMEOUT_S = HEADER_TIMEOUT_S
-#: Until a body a view reads is complete: the bodies here are at most a megabyte (a Telegram
-#: update), usually a few hundred bytes.
-BODY_TIMEOUT_S = 30.0
+#: Until a body a view reads is complete (`PROBEWATCH_HTTP_BODY_TIMEOUT_S`, 30 s): the bodies
+#: here are at most a megabyte (a Telegram update), usually a few hundred bytes.
+BODY_TIMEOUT_S = get_settings().http_body_timeout_s
 #: How long an unread body is drained after the answer before the connection is closed (aiohttp's
-#: `lingering_time`; it lets the client read the answer instead of meeting a reset).
-LINGER_S = 5.0
+#: `lingering_time`, `PROBEWATCH_HTTP_LINGER_S`, 5 s; it lets the client read the answer
+#: instead of meeting a reset).
+LINGER_S = get_settings().http_linger_s
 #: The largest body a view reads (aiohttp's default `client_max_size`).
 MAX_BODY_BYTES = 1024 * 1024
 #: What a 503 asks the client to wait: a start or a rebalance takes seconds.

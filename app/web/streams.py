@@ -13,12 +13,17 @@ from aiohttp import web as aiohttp_web
 from faust import web
 
 from app.logic.mac import InvalidMac, normalize_mac
-from app.main import settings
+from app.main import app, settings
 from app.worker.fanout import Event, TopicFanout
 
 blueprint = web.Blueprint("streams")
 
 KEEPALIVE_S = 15.0
+#: The streams being served. A stream never ends by itself, and the web server waits for every
+#: request in progress before it stops: a worker stopping while a dashboard or `curl -N` is
+#: connected waited out its whole shutdown deadline (30 s) and exited with status 3.
+_serving: set[asyncio.Task[Any]] = set()
+_stopping = False
 
 fanouts = {
     name: TopicFanout(
@@ -56,6 +61,9 @@ async def serve_events(request: web.Request, fanout: TopicFanout) -> aiohttp_web
     )
     await response.prepare(request)  # type: ignore[arg-type]
     subscriber = await fanout.subscribe(wants)
+    task = asyncio.current_task()
+    assert task is not None
+    _serving.add(task)
     try:
         await response.write(b": listening\n\n")
         while True:
@@ -71,9 +79,23 @@ async def serve_events(request: web.Request, fanout: TopicFanout) -> aiohttp_web
             await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
     except ConnectionResetError:
         pass  # the client went away; unsubscribing is all there is to do
+    except asyncio.CancelledError:
+        if not _stopping:
+            raise
+        await response.write_eof()  # the worker is stopping: the stream ends, cleanly
     finally:
+        _serving.discard(task)
         await fanout.unsubscribe(subscriber)
     return response
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def _end_streams(app: Any, **_: Any) -> None:
+    """End every stream before the web server stops (it waits for requests in progress)."""
+    global _stopping
+    _stopping = True
+    for task in list(_serving):
+        task.cancel()
 
 
 @blueprint.route("/stream/probes", name="stream-probes")

@@ -18,6 +18,7 @@ Changelog partitions are left alone: faust positions those itself (recovery, sta
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Set
+from typing import Any
 
 import aiokafka
 import faust
@@ -51,7 +52,21 @@ async def seek_to_committed(
     return committed
 
 
+#: How long the broker may hold a fetch when nothing new is there. faust asks for 1.5 s, and a
+#: broker answers one request of a connection at a time: each offset look-up of a rebalance
+#: (high-waters, earliest offsets, the seek to committed offsets) waited behind that poll, 4.5 s
+#: of every start and rebalance before the folds read anything. A fetch returns as soon as a
+#: record is there whatever this is, so a shorter wait costs only idle polls (10 a second).
+FETCH_MAX_WAIT_MS = 100
+
+
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka hands this to its fetcher when the consumer starts (pinned by a unit test).
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         consumer = self._ensure_consumer()
         changelogs = self.app.tables.changelog_topics

@@ -30,7 +30,7 @@ from app.worker.counters import counters
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CHECK_EVERY_S = 5.0
+CHECK_EVERY_S = settings.stall_check_s
 _INPUTS = {settings.topic(name) for name, spec in INPUT_TOPICS.items() if not spec.single_partition}
 
 

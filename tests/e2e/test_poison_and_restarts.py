@@ -130,6 +130,8 @@ SECRET = f"e2e-{uuid.uuid4().hex}"
 PATH = f"hook-{uuid.uuid4().hex}"
 CHAT = 5101
 UPDATES = 16
+#: How often the stall watchdog looks (5 s by default).
+STALL_CHECK_S = 1.0
 
 
 @pytest.fixture()
@@ -160,6 +162,7 @@ def test_a_restart_never_reads_processed_partitions_again(
         "PROBEWATCH_TELEGRAM_WEBHOOK_SECRET": SECRET,
         "PROBEWATCH_TELEGRAM_WEBHOOK_PATH": PATH,
         "PROBEWATCH_TELEGRAM_ALLOWED_CHATS": str(CHAT),
+        "PROBEWATCH_STALL_CHECK_S": str(STALL_CHECK_S),
     }
     deployment = Deployment(tmp_path, prefix=new_prefix("rewind"), extra_env=env)
     worker = Worker(deployment).start()
@@ -180,9 +183,9 @@ def test_a_restart_never_reads_processed_partitions_again(
             assert code == 0
         worker = Worker(deployment, port=worker.port).start()
         worker.wait_ready()
-        # Nothing must happen now; the stall watchdog looks every 5 s and acts on its second
-        # look, so three of its periods and more show whether it rewinds anything.
-        time.sleep(17)
+        # Nothing must happen now; the stall watchdog acts on its second look, so three of its
+        # periods and more show whether it rewinds anything.
+        time.sleep(3.5 * STALL_CHECK_S)
         assert worker.get(f"/devices/{FROM_PCAP}")[1]["probe_count"] == 1
         assert len(telegram.messages(CHAT)) == UPDATES
         assert "is not being fetched" not in worker.log_text()

@@ -8,6 +8,7 @@ every event taken to be acknowledged before it stops, would wait with it.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import signal
@@ -108,10 +109,19 @@ def sigterm(worker: Worker) -> float:
 def test_sigterm_stops_a_worker_promptly_with_status_0(
     workers: dict[str, Worker], telegram: FakeBotApiThread
 ) -> None:
+    """With a reply sent and an event stream open (a dashboard, `curl -N`): the stream ends
+    cleanly, and the worker does not wait for it (the web server waits for every request in
+    progress)."""
     worker = ready(workers["calm"], telegram)
     post_update(worker, text_update(7001, CHAT, "/help"))
     telegram.wait_for_message(CHAT, contains="/help")
+    stream = http.client.HTTPConnection("localhost", worker.port, timeout=60)
+    stream.request("GET", "/stream/probes")
+    events = stream.getresponse()
+    assert events.status == 200
+    assert events.readline() == b": listening\n"
     sent = sigterm(worker)
+    assert events.read() == b"\n"  # the rest of the stream, to its clean end
     assert worker.wait_exit(30) == 0
     assert time.monotonic() - sent < 30
     assert "did not finish" not in worker.log_text()

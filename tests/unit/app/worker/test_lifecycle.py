@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import mode
 import pytest
 from mode import Service
 
@@ -16,7 +19,7 @@ from app.bot.config import BotIdentity
 from app.bot.service import BotService
 from app.cli.preflight import EXIT_BAD_SETTING, EXIT_SHUTDOWN_TIMEOUT
 from app.settings import Settings
-from app.worker.lifecycle import ShutdownDeadline, _app_tasks, _stopping
+from app.worker.lifecycle import ProbewatchWorker, ShutdownDeadline, _app_tasks, _stopping
 from tests.fake_telegram import FakeBotApi
 
 
@@ -160,3 +163,44 @@ async def test_a_token_refused_in_a_running_worker_asks_it_to_exit_with_one_line
         )
     ]
     assert service.bots and not service._ready.is_set()
+
+
+def test_the_loops_last_run_lets_quick_tasks_end_and_waits_for_the_cancelled_ones() -> None:
+    """The worker's end of the loop (mode's two steps, shortened): a task about to end is let
+    end; one that would wait for ever is cancelled, and its clean-up runs before the loop
+    closes."""
+    loop = asyncio.new_event_loop()
+    ended: list[str] = []
+
+    async def quick() -> None:
+        await asyncio.sleep(0)
+        ended.append("quick")
+
+    async def forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0)
+            ended.append("cleaned up")
+
+    try:
+        quick_task = loop.create_task(quick())
+        forever_task = loop.create_task(forever())
+        worker = SimpleNamespace(loop=loop)
+        ProbewatchWorker._gather_all(worker)  # type: ignore[arg-type]
+        loop.run_until_complete(ProbewatchWorker._sentinel_task(worker))  # type: ignore[arg-type]
+        assert not quick_task.cancelled()
+        assert forever_task.cancelled()
+        assert ended == ["quick", "cleaned up"]
+        assert not asyncio.all_tasks(loop)
+    finally:
+        loop.close()
+
+
+def test_mode_still_ends_its_loop_through_the_two_steps_the_worker_overrides() -> None:
+    """`ProbewatchWorker` shortens `_gather_all` and `_sentinel_task`, private steps of
+    mode's `Worker._shutdown_loop`; a mode that no longer calls them would bring the two
+    seconds back unnoticed."""
+    source = inspect.getsource(mode.Worker._shutdown_loop)
+    assert "self._gather_all()" in source
+    assert "self._sentinel_task()" in source

@@ -1,0 +1,50 @@
+"""A query that meets the lake's files deleted under it is tried again over what is there then."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.lake.archiver import Archiver, Zone, _Partition
+from app.lake.sql import with_lake
+from app.lake.storage import Lake
+from app.logic.lake.flatten import probe_rows
+from app.logic.lake.raw import RawRecord
+
+T0 = 1_704_067_200.0
+
+
+def _flatten(partition: int, record: RawRecord) -> dict[str, list[dict[str, Any]]] | None:
+    rows = probe_rows(record, "probes", partition, lambda mac: partition, lambda mac: None)
+    return None if rows is None else {"probes": rows}
+
+
+def test_a_query_whose_every_file_went_away_meanwhile_answers_from_the_empty_lake(
+    tmp_path: Path,
+) -> None:
+    """The files were listed when the views were made, then all deleted (a worker clearing a
+    crashed piece's orphans, or a retention sweep) before the query read them: DuckDB finds no
+    file for the pattern; the next try sees an empty lake and counts nothing."""
+    lake = Lake(str(tmp_path / "lake"))
+    archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
+    probe = {"ts": T0, "mac": "f0:18:98:00:00:01", "ssid": "", "randomized": False}
+    archiver._write(
+        _Partition(archiver.zones["probes"], 0),
+        [RawRecord(0, int(T0 * 1000), None, orjson.dumps([probe]))],
+    )
+    files = list((tmp_path / "lake" / "enriched").rglob("*.parquet"))
+    assert files
+    tries: list[int] = []
+
+    def count(con: Any) -> int:
+        tries.append(len(tries))
+        if len(tries) == 1:
+            for path in files:
+                path.unlink()
+        [[n]] = con.sql("select count(*) from probes").fetchall()
+        return int(n)
+
+    assert with_lake(lake, count) == 0
+    assert len(tries) == 2
