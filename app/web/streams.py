@@ -52,6 +52,10 @@ async def serve_events(request: web.Request, fanout: TopicFanout) -> aiohttp_web
         wants = event_filter(request.query)
     except InvalidMac as bad:
         return aiohttp_web.json_response({"error": str(bad)}, status=400)
+    if _stopping:  # a stream begun now would hold the stop back again
+        return aiohttp_web.json_response(
+            {"error": "this worker is stopping; connect to another one"}, status=503
+        )
     response = aiohttp_web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
