@@ -196,11 +196,17 @@ def test_device_counts_are_exact_and_every_probe_delivered_again_was_skipped(
     direct = sum(sum(c.values()) for mac, c in restarted.devices.items() if mac != FROM_PCAP)
     # Each tshark frame comes back twice: its forwarded probe, and the frame forwarded again.
     skipped = direct + 2 * FRAMES
-    wait_for(
-        lambda: worker.counters().get("probes.duplicates_skipped", 0) >= skipped,
-        60,
-        "every probe delivered again and skipped",
-    )
+    seen: dict[str, int] = {}
+
+    def all_skipped() -> bool:
+        seen.update(worker.counters())
+        return seen.get("probes.duplicates_skipped", 0) >= skipped
+
+    try:
+        wait_for(all_skipped, 60, "every probe delivered again and skipped")
+    except TimeoutError:
+        probes = {name: n for name, n in seen.items() if name.startswith(("probes.", "pcap."))}
+        pytest.fail(f"{skipped} probes to skip again; the worker's counters: {probes}")
     assert worker.counters().get("probes.accepted", 0) == 0, "a probe delivered again applied"
     for mac, tally in restarted.devices.items():
         status, stats = worker.get(f"/devices/{mac}")
