@@ -69,6 +69,14 @@ def leader_topic() -> str:
     return f"{settings.app_id}-__assignor-__leader"
 
 
+def internal_topics() -> dict[str, TopicSpec]:
+    """The topics faust uses beside the inputs, by name: every table's changelog and the leader
+    topic (`probewatch worker` creates them with the inputs)."""
+    specs = {changelog_topic(table): TopicSpec(COMPACTED) for table in TABLE_CHANGELOGS}
+    specs[leader_topic()] = TopicSpec(single_partition=True)
+    return specs
+
+
 def _raw_topic(name: str) -> TopicT:
     partitions = 1 if INPUT_TOPICS[name].single_partition else settings.partitions
     return app.topic(

@@ -25,14 +25,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from app.settings import Settings
-from app.topics import (
-    COMPACTED,
-    INPUT_TOPICS,
-    TABLE_CHANGELOGS,
-    TopicSpec,
-    changelog_topic,
-    leader_topic,
-)
+from app.topics import INPUT_TOPICS, TopicSpec, internal_topics
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +49,7 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     wanted = {
         settings.topic(name): with_retention(spec, settings) for name, spec in INPUT_TOPICS.items()
     }
-    wanted.update({changelog_topic(table): TopicSpec(COMPACTED) for table in TABLE_CHANGELOGS})
-    wanted[leader_topic()] = TopicSpec(single_partition=True)
+    wanted.update(internal_topics())
     for name in wanted.keys() & existing.keys():
         partitions = len(existing[name].partitions)
         if not wanted[name].single_partition and partitions != settings.partitions:

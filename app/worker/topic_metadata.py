@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from app.main import app, settings
-from app.topics import INPUT_TOPICS, TABLE_CHANGELOGS, changelog_topic, leader_topic
+from app.topics import INPUT_TOPICS, internal_topics
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +24,7 @@ METADATA_TIMEOUT_S = 10.0
 
 def every_topic() -> list[str]:
     """The names of every topic the worker reads or writes."""
-    return [
-        *(settings.topic(name) for name in INPUT_TOPICS),
-        *(changelog_topic(table) for table in TABLE_CHANGELOGS),
-        leader_topic(),
-    ]
+    return [*(settings.topic(name) for name in INPUT_TOPICS), *internal_topics()]
 
 
 @app.task  # type: ignore[untyped-decorator]
