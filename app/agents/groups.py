@@ -139,6 +139,12 @@ _JOINED = "groups.joined"
 _DECIDED = "groups.decided"
 #: Member updates to send this generation (erasures).
 _LEFT = "groups.left"
+#: (partition, shard key) → the live row of a shard changed this generation, not encoded yet.
+_DIRTY = "groups.dirty"
+#: (partition, shard key) → the shard's row as encoded for this generation.
+_ENCODED = "groups.encoded"
+#: partition → shard key → its [due, expires] as encoded, or None: deleted.
+_AGENDA = "groups.agenda"
 
 T = TypeVar("T")
 
@@ -319,8 +325,12 @@ async def fold_group_probes(stream: StreamT[bytes]) -> None:
 #: This worker's shards, decoded once: (partition, shard key) → row. A row staged for a flush
 #: is an encoded copy (`online.fit`), so the object here can go on changing.
 _live: dict[tuple[int, str], ShardRow] = {}
-#: Per partition, each live shard's [due, expires] (the agenda row), as last staged.
+#: Per partition, each live shard's [due, expires], as this worker schedules them.
 _agendas: dict[int, dict[str, list[float | None]]] = {}
+#: Per partition, the agenda row as the generations flushed so far leave it.
+_kept_agendas: dict[int, dict[str, list[float | None]]] = {}
+#: A shard changed in a generation not flushed yet → that generation's scratch (`_seal`).
+_unsealed: dict[tuple[int, str], dict[str, Any]] = {}
 #: (partition, shard key) → when this worker last heard a probe of it (monotonic seconds).
 _heard_at: dict[tuple[int, str], float] = {}
 #: Per partition, what each partition of `probes` reported: its watermark.
@@ -383,16 +393,17 @@ def _move_on(partition: int, watermark: float | None, now: float, touched: set[s
     """Advance the partition's shards to the watermark (those with something due by then, or
     expired), and stage every shard changed; with no watermark (every partition of `probes`
     silent), move each waiting shard to its due time, and delete those quiet past their expiry.
-    How many shards were moved."""
+    How many shards were moved.
+
+    A touched shard's expiry is the one its last encoding found (`_seal`): it only grows as
+    probes are heard, and scanning every MAC for it on each record cost more than the fold."""
     agenda = _agenda(partition)
     moved = 0
     for key in [*touched, *(k for k in agenda if k not in touched)]:
         due, expires = agenda.get(key, (None, None))
         decided: list[Assignment] | None = None
         if key in touched:
-            row = _load(partition, key)
-            due = due_at(row.state, PARAMS)
-            expires = expires_at(row.state, PARAMS)
+            due = due_at(_load(partition, key).state, PARAMS)
         if watermark is None:
             if due is not None:
                 decided = run_due(_load(partition, key).state, PARAMS)
@@ -412,8 +423,13 @@ def _move_on(partition: int, watermark: float | None, now: float, touched: set[s
 
 
 def _load(partition: int, key: str) -> ShardRow:
-    """The shard's row: this worker's decoded copy, or the stored one, or a new one."""
-    row = _live.get((partition, key))
+    """The shard's row, ready to be changed: this worker's decoded copy, or the stored one, or
+    a new one. A copy changed in a generation now being flushed is encoded for it first."""
+    slot = (partition, key)
+    changed_in = _unsealed.get(slot)
+    if changed_in is not None and changed_in is not write_behind.scratch():
+        _seal(slot, changed_in)
+    row = _live.get(slot)
     if row is None:
         stored = write_behind.get(group_shards_table, partition, key.encode())
         if isinstance(stored, orjson.Fragment):
@@ -422,54 +438,105 @@ def _load(partition: int, key: str) -> ShardRow:
             row = row_from_json(stored)
         else:
             row = new_row(key)
-        _live[(partition, key)] = row
+        _live[slot] = row
     return row
 
 
 def _agenda(partition: int) -> dict[str, list[float | None]]:
+    """The partition's shards with their [due, expires], as this worker schedules them."""
     agenda = _agendas.get(partition)
     if agenda is None:
-        stored = write_behind.get(group_shards_table, partition, AGENDA_KEY)
-        agenda = _agendas[partition] = dict(stored.get("shards", {})) if stored else {}
+        agenda = _agendas[partition] = _stored_agenda(partition)
     return agenda
 
 
+def _stored_agenda(partition: int) -> dict[str, list[float | None]]:
+    stored = write_behind.get(group_shards_table, partition, AGENDA_KEY)
+    return dict(stored.get("shards", {})) if stored else {}
+
+
 def _settle(partition: int, key: str, row: ShardRow, decided: list[Assignment]) -> None:
-    """Stage the shard's row (trimmed to fit a record) or its deletion, its agenda entry, and
-    what it decided."""
+    """Note the shard as changed in this generation (its flush encodes it once, `_seal`), or
+    stage its deletion; and what it decided."""
+    slot = (partition, key)
     agenda = _agenda(partition)
+    scratch = write_behind.scratch()
     if is_empty(row.state):
         write_behind.stage(group_shards_table, partition, key.encode(), None)
-        _live.pop((partition, key), None)
-        _heard_at.pop((partition, key), None)
-        changed = agenda.pop(key, None) is not None
+        _live.pop(slot, None)
+        _heard_at.pop(slot, None)
+        agenda.pop(key, None)
+        scratch.get(_DIRTY, {}).pop(slot, None)
+        _unsealed.pop(slot, None)
+        scratch.setdefault(_AGENDA, {}).setdefault(partition, {})[key] = None
     else:
-        encoded, trimmed, halvings = fit(row, PARAMS)
-        if halvings:
-            counters.incr("groups.shards_trimmed")
-            decided = decided + trimmed
-        write_behind.stage(group_shards_table, partition, key.encode(), orjson.Fragment(encoded))
-        entry = [due_at(row.state, PARAMS), expires_at(row.state, PARAMS)]
-        changed = agenda.get(key) != entry
-        agenda[key] = entry
-    if changed:
-        write_behind.stage(group_shards_table, partition, AGENDA_KEY, {"shards": dict(agenda)})
+        held = agenda.get(key)
+        agenda[key] = [due_at(row.state, PARAMS), None if held is None else held[1]]
+        scratch.setdefault(_DIRTY, {})[slot] = row
+        _unsealed[slot] = scratch
     if decided:
-        scratch: list[AssignmentRecord] = write_behind.scratch().setdefault(_DECIDED, [])
-        scratch.extend(
-            AssignmentRecord(
-                mac=a.mac,
-                group=a.group,
-                decided_ts=a.decided_ts,
-                first_ts=a.first_ts,
-                last_ts=a.last_ts,
-                shard=key,
-                link=a.link,
-                doubt=list(a.doubt),
-            )
-            for a in decided
+        _decide(scratch, key, decided)
+
+
+def _decide(scratch: dict[str, Any], key: str, decided: list[Assignment]) -> None:
+    records: list[AssignmentRecord] = scratch.setdefault(_DECIDED, [])
+    records.extend(
+        AssignmentRecord(
+            mac=a.mac,
+            group=a.group,
+            decided_ts=a.decided_ts,
+            first_ts=a.first_ts,
+            last_ts=a.last_ts,
+            shard=key,
+            link=a.link,
+            doubt=list(a.doubt),
         )
-        counters.incr("groups.decided", len(decided))
+        for a in decided
+    )
+    counters.incr("groups.decided", len(decided))
+
+
+def _seal(slot: tuple[int, str], scratch: dict[str, Any]) -> None:
+    """Encode a shard changed in the generation of `scratch` (trimmed to fit a record; what the
+    trimming decides is that generation's), and note its [due, expires] for the agenda."""
+    del _unsealed[slot]
+    row: ShardRow = scratch[_DIRTY].pop(slot)
+    partition, key = slot
+    encoded, trimmed, halvings = fit(row, PARAMS)
+    if halvings:
+        counters.incr("groups.shards_trimmed")
+        _decide(scratch, key, trimmed)
+    scratch.setdefault(_ENCODED, {})[slot] = orjson.Fragment(encoded)
+    entry = [due_at(row.state, PARAMS), expires_at(row.state, PARAMS)]
+    _agenda(partition)[key] = entry
+    scratch.setdefault(_AGENDA, {}).setdefault(partition, {})[key] = entry
+
+
+async def _stage_shards(rows: StagedRows, scratch: dict[str, Any], pacer: Pacer) -> list[Message]:
+    """Put the generation's shards, each encoded once, and the agendas they changed in its
+    rows (before `_assignments`, which sends what the encoding's trimming decided)."""
+    dirty: dict[tuple[int, str], ShardRow] = scratch.get(_DIRTY, {})
+    for slot in list(dirty):
+        if slot in dirty:  # not sealed meanwhile by a fold about to change it
+            _seal(slot, scratch)
+        await pacer.pace()
+    name = group_shards_table.name
+    for (partition, key), encoded in scratch.get(_ENCODED, {}).items():
+        rows.setdefault((name, partition), {})[key.encode()] = encoded
+    changes: dict[int, dict[str, list[float | None] | None]] = scratch.get(_AGENDA, {})
+    for partition, entries in changes.items():
+        kept = _kept_agendas.get(partition)
+        if kept is None:
+            kept = _kept_agendas[partition] = _stored_agenda(partition)
+        before = dict(kept)
+        for key, entry in entries.items():
+            if entry is None:
+                kept.pop(key, None)
+            else:
+                kept[key] = entry
+        if kept != before:
+            rows.setdefault((name, partition), {})[AGENDA_KEY] = {"shards": dict(kept)}
+    return []
 
 
 def advance_quiet(partitions: Iterable[int], now: float) -> int:
@@ -504,13 +571,19 @@ async def _move_quiet_shards() -> None:
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def _forget_given_away(app: AppT, revoked: set[TP], **_: Any) -> None:
-    """A shard's next owner reads it from the changelog: drop this worker's copies."""
+    """A shard's next owner reads it from the changelog: drop this worker's copies, once the
+    flush that gives the partitions away has encoded them (the order of the receivers of
+    faust's signal is not defined, so this flush waits for that one, or is it)."""
     topic = group_probes_topic.get_topic_name()
     gone = {tp.partition for tp in revoked if tp.topic == topic}
+    if not gone:
+        return
+    await write_behind.flush()
     for partition in gone:
         _agendas.pop(partition, None)
+        _kept_agendas.pop(partition, None)
         _sources.pop(partition, None)
-    for held in (_live, _heard_at):
+    for held in (_live, _heard_at, _unsealed):
         for slot in [slot for slot in held if slot[0] in gone]:
             del held[slot]
 
@@ -740,5 +813,6 @@ async def apply_members(event: EventT[bytes]) -> None:
 
 
 write_behind.derive(_rekey)
+write_behind.derive(_stage_shards)
 write_behind.derive(_assignments)
 write_behind.derive(_members)

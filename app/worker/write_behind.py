@@ -87,7 +87,8 @@ class _Generation:
     counted: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.rows or self.messages or self.held)
+        # A fold may note what it changed in the scratch only, for its deriver to stage.
+        return bool(self.rows or self.messages or self.held or self.scratch)
 
 
 @dataclass
@@ -167,7 +168,8 @@ class WriteBehind:
 
     def scratch(self) -> dict[str, Any]:
         """A dict that belongs to the current generation: what a fold notes here is handed to
-        its deriver with the rows it staged, and dropped with them."""
+        its deriver with the rows it staged, and dropped with them. A deriver may stage rows of
+        its own into the generation's rows it is handed (a row encoded once per flush)."""
         return self._generation.scratch
 
     # Reading and staging ----------------------------------------------------------------------

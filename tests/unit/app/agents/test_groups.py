@@ -71,7 +71,14 @@ def clean() -> None:
         table.data.clear()
     counters.counts.clear()
     _delivered.clear()
-    for held in (groups._live, groups._agendas, groups._heard_at, groups._sources):
+    for held in (
+        groups._live,
+        groups._agendas,
+        groups._kept_agendas,
+        groups._unsealed,
+        groups._heard_at,
+        groups._sources,
+    ):
         held.clear()
 
 
@@ -140,6 +147,40 @@ async def test_a_shard_folds_each_probes_record_once_and_decides_when_all_fell_s
     decided = {a["mac"]: a["group"] for batch in sent for a in batch}
     assert set(decided) == {p.mac for p in first + second}
     assert len(set(decided.values())) == 1, "one phone, one group"
+
+
+async def test_a_flush_writes_each_shard_as_its_generation_left_it_while_the_fold_goes_on(
+    shards: Any, flushed: Flushed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard is encoded once per flush, not per record; a record folded while the flush is
+    under way (its derivers let the fold run) must not reach that flush's row, whose events
+    it does not acknowledge."""
+    key = f"fp:{FP}"
+    home = groups._partition(key)
+    phone = Phone(random.Random(2))
+    first, second = phone.scan(T0), phone.scan(T0 + 20)
+    meanwhile = asyncio.Event()
+
+    async def fold_meanwhile(*args: Any) -> list[Any]:
+        if not meanwhile.is_set():
+            meanwhile.set()
+            await _put(shards, encode_group_probes([(3, 11, T0 + 20, second)]), 1, home, b"k")
+            for _ in range(500):
+                if counters.counts.get("group-probes.accepted", 0) > len(first):
+                    break
+                await asyncio.sleep(0.01)
+        return []
+
+    monkeypatch.setattr(write_behind, "_derivers", [fold_meanwhile, *write_behind._derivers])
+    await _put(shards, encode_group_probes([(3, 10, T0, first)]), 0, home, key.encode())
+    await _settle()
+    assert counters.counts["group-probes.accepted"] == len(first) + len(second)
+    rows = [row for name, _, k, row in flushed.rows if name == group_shards_table.name]
+    sources = [row["sources"] for row in rows if row is not None and "sources" in row]
+    assert sources[:2] == [{"probes:3": 10}, {"probes:3": 11}], sources
+    first_row, second_row = (r for r in rows if r is not None and "sources" in r)
+    assert {m for m in first_row["state"]["pending"]} == {p.mac for p in first}
+    assert {m for m in second_row["state"]["pending"]} >= {p.mac for p in second}
 
 
 async def test_a_probe_of_another_partition_is_dead_lettered(shards: Any, dead: AsyncMock) -> None:
