@@ -16,10 +16,11 @@ newcomer alone, in doubt, because a missed link costs less than two people count
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from heapq import nlargest
+from operator import attrgetter
 from typing import Generic, Protocol, TypeVar
 
 from app.logic.grouping.evidence import (
+    SeqHabit,
     as_history,
     continues_sequence,
     rssi_distance,
@@ -76,13 +77,22 @@ class Newcomer:
     ssids: list[str]
     seq_kept: int = 0
     seq_reset: int = 0
+    #: What it does with its counter (`sequence_habit`), found once for every target assessed.
+    habit: SeqHabit = "unknown"
 
     @classmethod
-    def of_mac(cls, mac: MacState) -> Newcomer:
-        return cls(mac.first_ts, mac.first_seq, mac.randomized, as_history(mac.peaks), mac.ssids)
+    def of_mac(cls, mac: MacState, params: GroupingParams) -> Newcomer:
+        return cls(
+            mac.first_ts,
+            mac.first_seq,
+            mac.randomized,
+            as_history(mac.peaks),
+            mac.ssids,
+            habit=sequence_habit(0, 0, params.seq_habit_changes),
+        )
 
     @classmethod
-    def of_scan(cls, scan: ScanState) -> Newcomer:
+    def of_scan(cls, scan: ScanState, params: GroupingParams) -> Newcomer:
         return cls(
             scan.first_ts,
             scan.first_seq,
@@ -91,6 +101,7 @@ class Newcomer:
             scan.ssids,
             scan.seq_kept,
             scan.seq_reset,
+            sequence_habit(scan.seq_kept, scan.seq_reset, params.seq_habit_changes),
         )
 
 
@@ -115,14 +126,14 @@ def assess(
     if gap < -params.overlap_s or gap > max_gap_s:
         return None
     theirs = sequence_habit(target.seq_kept, target.seq_reset, params.seq_habit_changes)
-    mine = sequence_habit(new.seq_kept, new.seq_reset, params.seq_habit_changes)
-    if "unknown" not in (theirs, mine) and theirs != mine:
+    mine = new.habit
+    if theirs != mine and "unknown" not in (theirs, mine):
         return None  # one keeps its counter across MAC changes, the other does not
-    habits = {theirs, mine}
+    keeps = "keeps" in (theirs, mine)
     step = seq_step(target.last_seq, new.first_seq)
     # For a device that starts its counter afresh, a step in the window is chance.
-    in_sequence = continues_sequence(step, params.seq_step_max) and "resets" not in habits
-    if not in_sequence and ("keeps" in habits or not (new.randomized and target.randomized)):
+    in_sequence = continues_sequence(step, params.seq_step_max) and "resets" not in (theirs, mine)
+    if not in_sequence and (keeps or not (new.randomized and target.randomized)):
         return None
     diff = rssi_distance(new.peaks, target.peaks)
     if diff is not None and diff > params.rssi_tolerance_db:
@@ -131,7 +142,7 @@ def assess(
         return None  # a fixed MAC: its counter alone is not strong enough
     shared = shared_ssids(new.ssids, target.ssids)
     if in_sequence:
-        if "keeps" in habits:
+        if keeps:
             return Candidate(target, "sequence", RANK_SEQUENCE_HABIT, gap, step, diff, shared)
         kind: LinkKind = "sequence"
         rank = RANK_SEQUENCE
@@ -152,7 +163,7 @@ def attach(
     A fixed MAC is a scan of its own, and no MAC joins its scan, nor a scan begun in doubt."""
     if not mac.randomized:
         return Decision()
-    new = Newcomer.of_mac(mac)
+    new = Newcomer.of_mac(mac, params)
     open_scans = [
         s for s in scans if s.randomized and not s.doubt and len(s.macs) < params.max_scan_macs
     ]
@@ -166,10 +177,12 @@ def choose(
     """The open group a finished scan continues, and how; or the groups it fits alike; or
     none. Groups begun in doubt are no candidates; only the `max_candidates` groups heard last
     are examined."""
-    new = Newcomer.of_scan(scan)
-    recent = nlargest(
-        params.max_candidates, (g for g in groups if not g.doubt), key=lambda g: g.last_ts
-    )
+    new = Newcomer.of_scan(scan, params)
+    # What heapq.nlargest documents itself to be, in C: one sort of a list heard-last first,
+    # so nearly in order already.
+    recent = sorted((g for g in groups if not g.doubt), key=attrgetter("last_ts"), reverse=True)[
+        : params.max_candidates
+    ]
     found = [c for g in recent if (c := assess(new, g, params.max_gap_s, params))]
     return _decision(found, fingerprint, params)
 

@@ -12,6 +12,9 @@ no longer be continued are forgotten, and both are capped per shard.
 
 from __future__ import annotations
 
+from itertools import filterfalse, islice
+from operator import attrgetter
+
 from app.logic.grouping.decide import Decision, attach, choose
 from app.logic.grouping.evidence import (
     add_ssids,
@@ -202,13 +205,12 @@ def _recent_groups(state: ShardState, params: GroupingParams) -> list[GroupState
     """The groups heard last, twice as many as `choose` examines (it picks the most recent of
     them by capture time): in a busy shard of a thousand open groups, a decision looks at
     a hundred, not at all of them."""
-    recent: list[GroupState] = []
-    for group in reversed(state.groups.values()):
-        if not group.doubt:
-            recent.append(group)
-            if len(recent) >= 2 * params.max_candidates:
-                break
-    return recent
+    return list(
+        islice(
+            filterfalse(attrgetter("doubt"), reversed(state.groups.values())),
+            2 * params.max_candidates,
+        )
+    )
 
 
 def _decide(state: ShardState, scan: ScanState, params: GroupingParams) -> list[Assignment]:
