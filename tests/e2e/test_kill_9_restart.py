@@ -206,7 +206,11 @@ def test_device_counts_are_exact_and_every_probe_delivered_again_was_skipped(
         wait_for(all_skipped, 60, "every probe delivered again and skipped")
     except TimeoutError:
         probes = {name: n for name, n in seen.items() if name.startswith(("probes.", "pcap."))}
-        pytest.fail(f"{skipped} probes to skip again; the worker's counters: {probes}")
+        cluster = worker.get("/cluster?scope=local")[1]
+        pytest.fail(
+            f"{skipped} probes to skip again; the worker's counters: {probes}; "
+            f"its partitions: {cluster}\n{worker.log_tail(80)}"
+        )
     assert worker.counters().get("probes.accepted", 0) == 0, "a probe delivered again applied"
     for mac, tally in restarted.devices.items():
         status, stats = worker.get(f"/devices/{mac}")
