@@ -81,6 +81,7 @@ from app.logic.grouping.wire import (
     encode_group_probes,
     encode_members,
 )
+from app.logic.packing import bounded
 from app.main import app, settings
 from app.models import DeviceState, ProbeEvent
 from app.tables.activity import device_activity_row
@@ -108,7 +109,8 @@ MEMBERS_STREAM = "group-members"
 #: The grouper's thresholds (`app.logic.grouping.params`). Its caps bound a shard's row to what
 #: one changelog record holds (`online.fit` trims what still does not fit).
 PARAMS = DEFAULT_PARAMS
-#: Probes, assignments or member updates packed into one record at most.
+#: Probes, assignments or member updates packed into one record at most (fewer when they would
+#: pass `packing.MAX_RECORD_BYTES`: member updates carrying a long history can).
 PACK = 2_000
 #: Wall seconds a partition of `probes` may report nothing before the watermark leaves it out
 #: (`online.Sources`): more than a flush interval, with room for a slow flush.
@@ -169,13 +171,15 @@ def _packed(
     key_of: Callable[[T], str],
     encode: Callable[[list[T]], bytes],
 ) -> list[Message]:
-    """One record per partition (per PACK items), keyed by its first item's key: Kafka's
-    default partitioner puts it where all its items hash to."""
+    """One record per partition (per PACK items, or fewer to stay within the record limit),
+    keyed by its first item's key: Kafka's default partitioner puts it where all its items hash
+    to."""
     messages: list[Message] = []
     for chunk in (
         part[at : at + PACK] for part in items.values() for at in range(0, len(part), PACK)
     ):
-        messages.append((topic, key_of(chunk[0]).encode(), encode(chunk)))
+        for piece, value in bounded(chunk, encode):
+            messages.append((topic, key_of(piece[0]).encode(), value))
     return messages
 
 
@@ -277,25 +281,29 @@ async def _rekey(rows: StagedRows, scratch: dict[str, Any], pacer: Pacer) -> lis
             chunk.append((partition, offset, progress[partition][0], probes))
             size += len(probes)
             if size >= PACK:
-                messages.append(_group_probes_message(topic, home, chunk))
+                messages += _group_probes_messages(topic, home, chunk)
                 chunk, size = [], 0
         told = {entry[0] for entry in chunk}
         for source, (newest, last) in sorted(progress.items()):
             if source not in told:
                 chunk.append((source, int(last), newest, []))
-        messages.append(_group_probes_message(topic, home, chunk))
+        messages += _group_probes_messages(topic, home, chunk)
         await pacer.pace()
     counters.incr("groups.rekeyed", count)
     return messages
 
 
-def _group_probes_message(
+def _group_probes_messages(
     topic: str, home: int, chunk: list[tuple[int, int, float, list[ProbeEvent]]]
-) -> Message:
-    """Keyed by a shard key of its probes, or, with none, by a key that hashes to `home`."""
-    first = next((probes[0] for *_, probes in chunk if probes), None)
-    key = shard_key(first) if first is not None else _key_of(home)
-    return (topic, key.encode(), encode_group_probes(chunk))
+) -> list[Message]:
+    """Each keyed by a shard key of its probes, or, with none, by a key that hashes to `home`.
+    A `probes` record's probes stay in one record (the shard skips a record it holds)."""
+    messages: list[Message] = []
+    for piece, value in bounded(chunk, encode_group_probes):
+        first = next((probes[0] for *_, probes in piece if probes), None)
+        key = shard_key(first) if first is not None else _key_of(home)
+        messages.append((topic, key.encode(), value))
+    return messages
 
 
 def _key_of(home: int) -> str:

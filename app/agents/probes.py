@@ -36,6 +36,7 @@ from app.logic.forwarding import (
     forwarded_headers,
     record_source,
 )
+from app.logic.packing import bounded
 from app.logic.probe import InvalidProbe, RecordProbes, decode_record
 from app.logic.ssids import SsidTally, ssid_totals_message
 from app.logic.stats import fold_probe
@@ -429,10 +430,17 @@ async def _ssid_totals(rows: StagedRows, scratch: dict[str, Any], pacer: Pacer) 
     topic = ssid_probes_topic.get_topic_name()
     messages: list[Message] = []
     for number, (ssid, tally) in enumerate(totals.items()):
-        messages.append((topic, ssid.encode(), orjson.dumps(ssid_totals_message(tally))))
+        # An SSID probed for by a crowd in one flush is split: each MAC's total replaces its
+        # own share, under its own offset, so the parts add up to the whole.
+        for _, value in bounded(list(tally.items()), _ssid_totals_value):
+            messages.append((topic, ssid.encode(), value))
         if number % PACE_EVERY == 0:
             await pacer.pace()
     return messages
+
+
+def _ssid_totals_value(shares: list[tuple[str, list[Any]]]) -> bytes:
+    return orjson.dumps(ssid_totals_message(dict(shares)))
 
 
 write_behind.derive(_ssid_totals)

@@ -302,3 +302,23 @@ async def test_the_probes_fold_re_keys_what_it_counted_and_a_mac_without_fingerp
     assert len(rekeyed) == 8, "every partition of group-probes hears how far probes got"
     joined = [u for _, _, v in _messages(flushed, group_members_topic) for u in v]
     assert [(u["group"], u["mac"], u["join"] is not None) for u in joined] == [(plain, plain, True)]
+
+
+def test_member_updates_with_long_histories_go_in_records_the_producer_accepts() -> None:
+    """2,000 updates that each carry a device's history pass 1,000,000 bytes packed; a flush
+    that derived one such record would try to send it for ever."""
+    from app.logic.grouping.wire import decode_members
+    from app.logic.packing import MAX_RECORD_BYTES
+
+    group = _mac_of_partition(3)
+    minutes = list(range(29_000_000, 29_000_400))
+    updates = [
+        MemberUpdate(group=group, mac=f"da:00:00:01:{n // 256:02x}:{n % 256:02x}", minutes=minutes)
+        for n in range(groups.PACK)
+    ]
+    messages = groups._packed("members", {3: updates}, lambda u: u.group, groups.encode_members)
+    assert len(messages) > 1
+    assert all(len(value or b"") <= MAX_RECORD_BYTES for _, _, value in messages)
+    sent = [u for _, _, value in messages for u in decode_members(value or b"")]
+    assert [u.mac for u in sent] == [u.mac for u in updates]
+    assert {key for _, key, _ in messages} == {group.encode()}

@@ -337,6 +337,35 @@ async def test_the_flush_sends_each_device_total_per_ssid(agent: object, flushed
     assert [row for name, _, key, row in flushed.rows if key == MAC.encode()][-1]["offset"] == 3
 
 
+async def test_an_ssid_probed_for_by_a_crowd_is_sent_in_parts_that_fit(
+    agent: object, flushed: Flushed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The producer refuses a record over 1,000,000 bytes: a crowd's totals for one SSID are
+    split (here with a limit of 500 bytes), every device in exactly one part."""
+    monkeypatch.setattr("app.logic.packing.MAX_RECORD_BYTES", 500)
+    await write_behind.stop(flush=False)
+    monkeypatch.setattr(write_behind, "interval_s", 3600)  # one flush, below, for all of them
+    macs = [f"f0:18:98:11:23:{n:02x}" for n in range(40)]
+    for offset, mac in enumerate(macs):
+        await _put(agent, _value(10.0 + offset, "eduroam", mac), offset, key=mac.encode())
+    for _ in range(500):
+        if counters.counts.get("probes.accepted", 0) == len(macs):
+            break
+        await asyncio.sleep(0.01)
+    await write_behind.flush()
+    await _settle()
+    parts = [
+        (value, raw)
+        for topic, key, value in flushed.messages
+        if topic == ssid_probes_topic.get_topic_name() and key == b"eduroam"
+        for raw in [orjson.dumps(value)]
+    ]
+    assert len(parts) > 1
+    assert all(len(raw) <= 500 for _, raw in parts)
+    shares = [mac for value, _ in parts for mac in value["totals"]]
+    assert sorted(shares) == sorted(macs)
+
+
 async def test_nothing_is_acknowledged_or_stored_before_the_changelog_has_it(
     agent: object, flushed: Flushed
 ) -> None:
