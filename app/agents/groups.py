@@ -507,7 +507,7 @@ def _decide(scratch: dict[str, Any], key: str, decided: list[Assignment]) -> Non
 def _seal(slot: tuple[int, str], scratch: dict[str, Any]) -> None:
     """Encode a shard changed in the generation of `scratch` (trimmed to fit a record; what the
     trimming decides is that generation's), and note its [due, expires] for the agenda."""
-    del _unsealed[slot]
+    _unsealed.pop(slot, None)  # already gone when its partition was given away meanwhile
     row: ShardRow = scratch[_DIRTY].pop(slot)
     partition, key = slot
     encoded, trimmed, halvings = fit(row, PARAMS)
