@@ -9,11 +9,12 @@ from netaddr import EUI, NotRegisteredError
 from app.logic.mac import is_canonical_mac
 
 
+@lru_cache(maxsize=65536)
 def vendor_for(mac: str) -> str | None:
     """The organisation registered for the MAC's OUI, or None (randomized MACs have none).
 
     Looked up once per OUI: netaddr reads the registry file on every look-up, which is most of
-    the cost of serving a device.
+    the cost of serving a device. Remembered per MAC too: the lake names one per probe.
     """
     if is_canonical_mac(mac):
         return _vendor_of_oui(mac[:8])

@@ -54,8 +54,31 @@ class Piece:
         return cls(zone, int(partition), int(first), int(last))
 
 
+#: Days already named, by their number since 1970: the archiver names one per probe, and
+#: formatting a date costs ten times a look-up.
+_DAY_NAMES: dict[int, str] = {}
+_SECONDS_A_DAY = 86_400
+
+
 def day_of(ts: float) -> str:
     """A Unix time's UTC day, `YYYY-MM-DD`."""
+    try:
+        number = int(ts // _SECONDS_A_DAY)
+    except (OverflowError, ValueError):
+        return UNKNOWN_DAY
+    start = number * _SECONDS_A_DAY
+    # A second away from midnight, datetime's rounding to microseconds cannot change the day.
+    if start + 1 <= ts < start + _SECONDS_A_DAY - 1:
+        name = _DAY_NAMES.get(number)
+        if name is None:
+            if len(_DAY_NAMES) >= 100_000:  # probes from every era: forget them, stay small
+                _DAY_NAMES.clear()
+            name = _DAY_NAMES[number] = _formatted(ts)
+        return name
+    return _formatted(ts)
+
+
+def _formatted(ts: float) -> str:
     try:
         return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
     except (OverflowError, OSError, ValueError):

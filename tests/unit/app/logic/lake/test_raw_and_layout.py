@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app.logic.lake.layout import (
@@ -89,6 +91,31 @@ def test_a_piece_is_named_and_found_again_from_its_path() -> None:
     assert resume_after([piece, Piece("telegram", 12, 0, 4)]) == 1_000_000_000_123
     assert resume_after([]) == -1
     assert day_of(float("inf")) == "0000-00-00"
+
+
+def _formatted_day(ts: float) -> str:
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    except (OverflowError, OSError, ValueError):
+        return "0000-00-00"
+
+
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(min_value=-1e10, max_value=1e10),
+        # A microsecond either side of midnights, where datetime's rounding decides the day.
+        st.builds(
+            lambda day, offset: day * 86_400 + offset,
+            st.integers(min_value=-1000, max_value=30_000),
+            st.floats(min_value=-2.0, max_value=2.0),
+        ),
+    )
+)
+@example(1_704_067_199.9999997)  # rounds up to the microsecond that starts 2024-01-01
+def test_the_day_of_a_time_is_the_day_datetime_names_even_at_midnight(ts: float) -> None:
+    assert day_of(ts) == _formatted_day(ts)
+    assert day_of(ts) == _formatted_day(ts)  # named again, from what is remembered
 
 
 def test_a_finished_days_pieces_merge_unless_another_days_piece_lies_between() -> None:
