@@ -1,7 +1,8 @@
 """The worker's listing index (`app.worker.device_index`), wired to faust: fed by every flush of
 `devices` and every name the names agent applies, reconciled with the partitions this worker
 owns once a rebalance has recovered the tables (`app.on_rebalance_complete`: faust sends it after
-the active changelogs are read back and before the agents resume)."""
+the active changelogs are read back and before the agents resume). A partition is read back once
+the worker serves again (`recovery.completed`, after faust's last seeks)."""
 
 from __future__ import annotations
 
@@ -94,4 +95,4 @@ async def _reconcile_when_recovered(app: AppT, **_: Any) -> None:
     recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
     if recovery.signal_recovery_start.is_set():
         return  # another rebalance is under way: its own completion reconciles
-    device_index.reconcile_soon(owned_devices_partitions(), stores)
+    device_index.reconcile_soon(owned_devices_partitions(), stores, recovery.completed.wait)

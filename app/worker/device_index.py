@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -115,15 +115,29 @@ class WorkerIndex:
             self._task.cancel()
             self._task = None
 
-    def reconcile_soon(self, owned: set[int], stores: PartitionStores) -> asyncio.Task[None]:
+    def reconcile_soon(
+        self,
+        owned: set[int],
+        stores: PartitionStores,
+        serving: Callable[[], Awaitable[Any]] | None = None,
+    ) -> asyncio.Task[None]:
         """`reconcile` in a task of its own (the rebalance signal must not wait for it)."""
         if self._task is not None:
             self._task.cancel()
-        self._task = asyncio.ensure_future(self.reconcile(owned, stores))
+        self._task = asyncio.ensure_future(self.reconcile(owned, stores, serving))
         return self._task
 
-    async def reconcile(self, owned: set[int], stores: PartitionStores) -> None:
-        """Make the index hold exactly the `owned` partitions, as their stores have them."""
+    async def reconcile(
+        self,
+        owned: set[int],
+        stores: PartitionStores,
+        serving: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        """Make the index hold exactly the `owned` partitions, as their stores have them.
+
+        Partitions are read back once `serving` is awaited (the worker answers for its keys):
+        a million rows read meanwhile slowed each step of faust's last seeks, and held the
+        first answer back by seconds. Rows stored before are in the store the read-back reads."""
         self._generation += 1
         generation = self._generation
         self._owned = None
@@ -131,9 +145,13 @@ class WorkerIndex:
             self._drop(partition)
         for partition in set(self._indexed) - owned:
             del self._indexed[partition]
-        started = time.monotonic()
         if not await self._finish_drops(generation):
             return
+        if serving is not None:
+            await serving()
+            if generation != self._generation:
+                return
+        started = time.monotonic()
         read = 0
         for partition in sorted(owned):
             reading = self._reading[partition] = _Reading()

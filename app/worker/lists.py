@@ -43,9 +43,10 @@ def cluster_key() -> ClusterKey | None:
     return entry if isinstance(entry, ClusterKey) else None
 
 
-@app.task  # type: ignore[untyped-decorator]
+@app.task_at_start
 async def start_mirrors() -> None:
-    """Begin reading the lists as the worker starts; agents wait for them to be caught up."""
+    """Begin reading the lists as the worker starts, before its tables are read back: requests
+    wait for the tokens, agents for the watch list."""
     await watchlist.start(settings.kafka_bootstrap_servers)
     await subscriptions.start(settings.kafka_bootstrap_servers)
     await tokens.start(settings.kafka_bootstrap_servers)

@@ -17,7 +17,7 @@ Changelog partitions are left alone: faust positions those itself (recovery, sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Awaitable, Callable, Mapping, Set
 from typing import Any
 
 import aiokafka
@@ -87,10 +87,27 @@ class Transport(faust_aiokafka.Transport):
 
 
 class App(faust.App):
-    """faust.App on this transport (faust picks a transport by the broker URL's scheme only)."""
+    """faust.App on this transport (faust picks a transport by the broker URL's scheme only),
+    with tasks that begin as it starts (`task_at_start`)."""
 
     #: Where the folds resume a partition they held (set by `app.tables.staged`).
     resume_at: ResumeAt | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tasks_at_start: list[Callable[[], Awaitable[None]]] = []
+
+    def task_at_start(self, fun: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Like `app.task`, but begun as the app starts, while its tables are still being read
+        back: faust begins `app.task`s only once recovery is over, and what the web server
+        needs to answer at all (the API tokens) must not wait for a million rows."""
+        self._tasks_at_start.append(fun)
+        return fun
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        for fun in self._tasks_at_start:
+            self.add_future(fun())
 
     def _new_transport(self) -> Transport:
         return Transport(self.conf.broker_consumer, self)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+from typing import Any
 
 import aiokafka
+import faust
 
 from app.main import app
+from app.worker import lists
 from app.worker.transport import FETCH_MAX_WAIT_MS, _ConsumerThread
 
 
@@ -28,3 +32,26 @@ def test_aiokafka_still_hands_the_fetch_wait_to_its_fetcher_when_the_consumer_st
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(
         aiokafka.AIOKafkaConsumer.start
     )
+
+
+async def test_a_task_at_start_begins_with_the_app_not_once_its_tables_are_read_back(
+    monkeypatch: Any,
+) -> None:
+    """faust begins `app.task`s after recovery; the API tokens' mirror must not wait for it (a
+    request waits for the tokens: a worker reading a million rows back answered nothing for
+    10 s)."""
+    assert lists.start_mirrors in app._tasks_at_start
+    assert lists.start_mirrors not in app._app_tasks
+    began = asyncio.Event()
+
+    async def mark() -> None:
+        began.set()
+
+    async def faust_start(self: Any) -> None:
+        """faust's own start, which needs a broker; ours is what is tested."""
+
+    monkeypatch.setattr(app, "_loop", asyncio.get_running_loop())
+    monkeypatch.setattr(app, "_tasks_at_start", [mark])
+    monkeypatch.setattr(faust.App, "on_start", faust_start)
+    await app.on_start()
+    await asyncio.wait_for(began.wait(), 5)
