@@ -207,7 +207,8 @@ class Worker:
         self.stop()
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        """Until /health answers and this worker has been assigned its share of `probes`."""
+        """Until /health answers, this worker has been assigned its share of `probes` and its
+        tables are read back (keyed routes answer 503 while they are)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
@@ -215,8 +216,12 @@ class Worker:
                 status, body = http_json(f"{self.url}/health", timeout=2)
             except OSError:
                 status, body = 0, None
-            if status == 200 and any(
-                tp.startswith(f"{self.deployment.prefix}probes:") for tp in body["assigned"]
+            if (
+                status == 200
+                and not body["recovering"]
+                and any(
+                    tp.startswith(f"{self.deployment.prefix}probes:") for tp in body["assigned"]
+                )
             ):
                 return
             time.sleep(0.3)

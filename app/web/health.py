@@ -1,4 +1,5 @@
-"""`GET /health`: this worker's liveness and its counts of accepted and rejected events."""
+"""`GET /health`: this worker's liveness, whether it serves its keys yet, and its counts of
+accepted and rejected events."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from faust import web
 
 from app.main import app, settings
 from app.tables.staged import write_behind
+from app.web.routing import recovering
 from app.worker.counters import counters
 
 blueprint = web.Blueprint("health")
@@ -23,6 +25,8 @@ class HealthView(web.View):
                 "assigned": sorted(
                     f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives()
                 ),
+                # Its tables are still being read back: keyed routes answer 503 until then.
+                "recovering": recovering(app),
                 "counters": counters.snapshot(),
                 # Rows folded in memory, not yet in the changelog and the local store.
                 "unflushed_rows": write_behind.unflushed_rows,
