@@ -211,6 +211,7 @@ class ProbewatchWorker(faust.Worker):
         parts += _unacked(self.app)
         parts += _agents(self.app)
         parts += _app_tasks(self.loop)
+        parts += _consumer_thread_calls(self.app)
         if not threading.main_thread().is_alive():  # the interpreter waits for threads to end
             threads = [t.name for t in threading.enumerate() if t.is_alive() and not t.daemon]
             parts.append("threads " + ", ".join(sorted(threads)[:5]))
@@ -280,6 +281,38 @@ def _app_tasks(loop: asyncio.AbstractEventLoop) -> list[str]:
         f"task {where}" + (f" x{count}" if count > 1 else "")
         for where, count in sorted(counts.items())[:5]
     ]
+
+
+def _consumer_thread_calls(app: Any) -> list[str]:
+    """The calls faust's consumer thread runs for the main loop (`call_thread`: a stop's commit
+    waits in one), each with where it waits: a group coordinator that never comes back shows."""
+    thread = getattr(getattr(app, "_consumer", None), "_thread", None)
+    loop = getattr(thread, "thread_loop", None)
+    if loop is None:
+        return []
+    found = []
+    for task in list(asyncio.all_tasks(loop)):
+        frames = list(_await_chain(task.get_coro()))
+        names = [frame.f_code.co_name for frame in frames]
+        if _RUNS_A_CALL not in names:
+            continue
+        called = [
+            frame
+            for frame in frames[names.index(_RUNS_A_CALL) + 1 :]
+            if frame.f_code.co_name != "maybe_async"
+            and not frame.f_code.co_filename.startswith(_ASYNCIO_DIR)
+        ]
+        if called:
+            found.append(
+                f"consumer thread runs {called[0].f_code.co_qualname}, "
+                f"waiting in {called[-1].f_code.co_qualname}"
+            )
+    return found[:3]
+
+
+#: Where mode's thread runs a method the main loop queued for it.
+_RUNS_A_CALL = "_process_enqueued"
+_ASYNCIO_DIR = str(Path(asyncio.__file__).resolve().parent) + os.sep
 
 
 def _await_chain(coro: Any) -> Iterator[Any]:

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import mode
+import mode.threads
 import pytest
 from mode import Service
 
@@ -19,7 +20,13 @@ from app.bot.config import BotIdentity
 from app.bot.service import BotService
 from app.cli.preflight import EXIT_BAD_SETTING, EXIT_SHUTDOWN_TIMEOUT
 from app.settings import Settings
-from app.worker.lifecycle import ProbewatchWorker, ShutdownDeadline, _app_tasks, _stopping
+from app.worker.lifecycle import (
+    ProbewatchWorker,
+    ShutdownDeadline,
+    _app_tasks,
+    _consumer_thread_calls,
+    _stopping,
+)
 from tests.fake_telegram import FakeBotApi
 
 
@@ -204,3 +211,34 @@ def test_mode_still_ends_its_loop_through_the_two_steps_the_worker_overrides() -
     source = inspect.getsource(mode.Worker._shutdown_loop)
     assert "self._gather_all()" in source
     assert "self._sentinel_task()" in source
+
+
+class Coordinator:
+    async def ensure_coordinator_known(self) -> None:
+        await asyncio.sleep(30)  # a coordinator that never comes back
+
+
+class ConsumerThread(mode.threads.QueueServiceThread):
+    async def commit(self) -> None:
+        await Coordinator().ensure_coordinator_known()
+
+
+async def test_a_call_the_consumer_thread_runs_for_the_main_loop_is_named_with_its_wait() -> None:
+    thread = ConsumerThread()
+    app = SimpleNamespace(_consumer=SimpleNamespace(_thread=thread))
+    await thread.start()
+    try:
+        assert _consumer_thread_calls(app) == []
+        call = asyncio.ensure_future(thread.call_thread(thread.commit))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if _consumer_thread_calls(app):
+                break
+        assert _consumer_thread_calls(app) == [
+            "consumer thread runs ConsumerThread.commit, waiting in "
+            "Coordinator.ensure_coordinator_known"
+        ]
+        call.cancel()
+    finally:
+        await thread.stop()
+    assert _consumer_thread_calls(SimpleNamespace()) == []
