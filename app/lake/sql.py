@@ -76,12 +76,13 @@ def with_lake(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     (compaction writes it before deleting what it merged), and a table left without files is
     read as empty."""
     for attempt in range(RETRIES):
-        with connect(lake) as con:
-            try:
+        try:
+            # The views read the files' schemas as they are made: a file can vanish then too.
+            with connect(lake) as con:
                 return work(con)
-            except duckdb.IOException as err:
-                if attempt == RETRIES - 1 or not _vanished(err):
-                    raise
+        except duckdb.IOException as err:
+            if attempt == RETRIES - 1 or not _vanished(err):
+                raise
     raise AssertionError("unreachable")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from app.lake.archiver import Archiver, Zone, _Partition
+from app.lake.parquet import COLUMNS
 from app.lake.sql import with_lake
 from app.lake.storage import Lake
 from app.logic.lake.flatten import probe_rows
@@ -48,3 +49,33 @@ def test_a_query_whose_every_file_went_away_meanwhile_answers_from_the_empty_lak
 
     assert with_lake(lake, count) == 0
     assert len(tries) == 2
+
+
+def test_files_that_went_away_while_the_views_were_made_are_looked_for_again(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Listed by the lake, then compacted away before DuckDB made the view over them (it reads
+    their schemas then): the connection is made again, over what is there."""
+    lake = Lake(str(tmp_path / "lake"))
+    archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
+    probe = {"ts": T0, "mac": "f0:18:98:00:00:01", "ssid": "", "randomized": False}
+    archiver._write(
+        _Partition(archiver.zones["probes"], 0),
+        [RawRecord(0, int(T0 * 1000), None, orjson.dumps([probe]))],
+    )
+    files = list((tmp_path / "lake" / "enriched").rglob("*.parquet"))
+    assert files
+    listed = lake.glob
+    listings: list[str] = []
+
+    def glob_then_lose_them(pattern: str) -> list[str]:
+        found = listed(pattern)
+        listings.append(pattern)
+        if len(listings) == 1:
+            for path in files:
+                path.unlink()
+        return found
+
+    monkeypatch.setattr(lake, "glob", glob_then_lose_them)
+    assert with_lake(lake, lambda con: con.sql("select count(*) from probes").fetchall()) == [(0,)]
+    assert len(listings) > len(COLUMNS)  # the views were made twice
