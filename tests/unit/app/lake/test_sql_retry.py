@@ -22,12 +22,8 @@ def _flatten(partition: int, record: RawRecord) -> dict[str, list[dict[str, Any]
     return None if rows is None else {"probes": rows}
 
 
-def test_a_query_whose_every_file_went_away_meanwhile_answers_from_the_empty_lake(
-    tmp_path: Path,
-) -> None:
-    """The files were listed when the views were made, then all deleted (a worker clearing a
-    crashed piece's orphans, or a retention sweep) before the query read them: DuckDB finds no
-    file for the pattern; the next try sees an empty lake and counts nothing."""
+def _lake_of_one_probe(tmp_path: Path) -> tuple[Lake, list[Path]]:
+    """A lake the archiver wrote one probe to, and its enriched files."""
     lake = Lake(str(tmp_path / "lake"))
     archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
     probe = {"ts": T0, "mac": "f0:18:98:00:00:01", "ssid": "", "randomized": False}
@@ -37,6 +33,16 @@ def test_a_query_whose_every_file_went_away_meanwhile_answers_from_the_empty_lak
     )
     files = list((tmp_path / "lake" / "enriched").rglob("*.parquet"))
     assert files
+    return lake, files
+
+
+def test_a_query_whose_every_file_went_away_meanwhile_answers_from_the_empty_lake(
+    tmp_path: Path,
+) -> None:
+    """The files were listed when the views were made, then all deleted (a worker clearing a
+    crashed piece's orphans, or a retention sweep) before the query read them: DuckDB finds no
+    file for the pattern; the next try sees an empty lake and counts nothing."""
+    lake, files = _lake_of_one_probe(tmp_path)
     tries: list[int] = []
 
     def count(con: Any) -> int:
@@ -56,15 +62,7 @@ def test_files_that_went_away_while_the_views_were_made_are_looked_for_again(
 ) -> None:
     """Listed by the lake, then compacted away before DuckDB made the view over them (it reads
     their schemas then): the connection is made again, over what is there."""
-    lake = Lake(str(tmp_path / "lake"))
-    archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
-    probe = {"ts": T0, "mac": "f0:18:98:00:00:01", "ssid": "", "randomized": False}
-    archiver._write(
-        _Partition(archiver.zones["probes"], 0),
-        [RawRecord(0, int(T0 * 1000), None, orjson.dumps([probe]))],
-    )
-    files = list((tmp_path / "lake" / "enriched").rglob("*.parquet"))
-    assert files
+    lake, files = _lake_of_one_probe(tmp_path)
     listed = lake.glob
     listings: list[str] = []
 
