@@ -30,7 +30,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -97,6 +97,7 @@ class Archiver:
         compact_s: float = 3600.0,
         retention: LakeRetention | None = None,
         crash_after_enriched: bool = False,
+        writer: PieceWriter | None = None,
     ) -> None:
         self.lake = lake
         self.zones = {zone.topic: zone for zone in zones}
@@ -106,10 +107,9 @@ class Archiver:
         self.max_records = max_records
         self.compactor = compactor
         self.retention = retention
-        self.eraser = LakeEraser(lake)
         #: Tests only (PROBEWATCH_TEST_CRASH_AT=lake-enriched-written): die by SIGKILL between
         #: a piece's enriched files and its raw piece.
-        self.crash_after_enriched = crash_after_enriched
+        self.writer = writer or ThreadWriter(lake, crash_after_enriched)
         self.compact_s = compact_s
         self._compact_at = time.monotonic() + min(compact_s, 60.0)
         self._partitions: dict[TopicPartition, _Partition] = {}
@@ -134,6 +134,7 @@ class Archiver:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self.writer.close()
 
     async def _run(self) -> None:
         while True:
@@ -293,7 +294,7 @@ class Archiver:
                 continue
             records, held.buffered = held.buffered, []
             self._buffered -= len(records)
-            await asyncio.to_thread(self._write, held, records)
+            await self.writer.write(held.zone, held.partition, records)
             held.next_offset = records[-1].offset + 1
             commits[tp] = held.next_offset
         if commits:
@@ -303,43 +304,6 @@ class Archiver:
                 logger.info("lake archiver: commit after a flush failed: %r", err)
         self._flushed_at = time.monotonic()
         self.flushes += 1
-
-    def _write(self, held: _Partition, records: list[RawRecord]) -> None:
-        """Write a partition's records as pieces, each after the enriched files made from it."""
-        zone = held.zone
-        for piece, day, run in pieces(zone.name, held.partition, records):
-            self._write_enriched(zone, piece, run)
-            if self.crash_after_enriched:
-                logger.warning("lake archiver: dying on purpose before writing %s", piece.stem)
-                os.kill(os.getpid(), signal.SIGKILL)
-            raw = gzip.compress(b"".join(map(envelope, run)), compresslevel=5)
-            self.lake.put_bytes(raw_path(piece, day), raw)
-            counters.incr(f"lake.{zone.name}.archived", len(run))
-        if zone.erased is not None:
-            macs = frozenset(mac for record in records if (mac := zone.erased(record)))
-            if macs:  # every earlier probe of theirs is in the lake now: take them out
-                self.eraser.erase(zone.name, held.partition, macs)
-
-    def _write_enriched(self, zone: Zone, piece: Piece, records: list[RawRecord]) -> None:
-        by_table_day: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for record in records:
-            flat = zone.flatten(piece.partition, record)
-            if flat is None:
-                counters.incr(f"lake.{zone.name}.rejected")
-                continue
-            for table, rows in flat.items():
-                for row in rows:
-                    by_table_day[(table, row["day"])].append(row)
-        for (table, day), rows in sorted(by_table_day.items()):
-            handle, local = tempfile.mkstemp(suffix=".parquet", prefix="probewatch-lake-")
-            os.close(handle)
-            try:
-                write_parquet(table, rows, local)
-                self.lake.put_file(enriched_path(table, day, piece.stem), local)
-            finally:
-                if os.path.exists(local):
-                    os.unlink(local)
-            counters.incr(f"lake.{table}.rows", len(rows))
 
     def _delete_unfinished(self, zone: Zone, partition: int, first: int) -> None:
         """Enriched files of a piece that starts where writing resumes: its raw piece was never
@@ -353,6 +317,90 @@ class Archiver:
         if stale:
             logger.info("lake archiver: deleting %d files of an unfinished piece", len(stale))
             self.lake.delete(stale)
+
+
+class PieceWriter(Protocol):
+    """Writes a partition's records as pieces (`write_pieces`) and counts what it wrote."""
+
+    async def write(self, zone: Zone, partition: int, records: list[RawRecord]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class ThreadWriter:
+    """`write_pieces` in a thread of the worker (the loop goes on; the GIL is shared)."""
+
+    def __init__(self, lake: Lake, crash_after_enriched: bool = False) -> None:
+        self.lake = lake
+        self.eraser = LakeEraser(lake)
+        self.die = _die if crash_after_enriched else None
+
+    async def write(self, zone: Zone, partition: int, records: list[RawRecord]) -> None:
+        await asyncio.to_thread(
+            write_pieces, self.lake, self.eraser, zone, partition, records, counters.incr, self.die
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def write_pieces(
+    lake: Lake,
+    eraser: LakeEraser,
+    zone: Zone,
+    partition: int,
+    records: list[RawRecord],
+    incr: Callable[[str, int], None],
+    die: Callable[[], None] | None = None,
+) -> None:
+    """Write a partition's records as pieces, each after the enriched files made from it; then
+    take the devices (or users) its erasures name out of what was archived before. What it
+    wrote is counted with `incr`; `die`, if given, is called between a piece's enriched files and
+    the piece (tests of a crash there)."""
+    for piece, day, run in pieces(zone.name, partition, records):
+        _write_enriched(lake, zone, piece, run, incr)
+        if die is not None:
+            logger.warning("lake archiver: dying on purpose before writing %s", piece.stem)
+            die()
+        raw = gzip.compress(b"".join(map(envelope, run)), compresslevel=5)
+        lake.put_bytes(raw_path(piece, day), raw)
+        incr(f"lake.{zone.name}.archived", len(run))
+    if zone.erased is not None:
+        macs = frozenset(mac for record in records if (mac := zone.erased(record)))
+        if macs:  # every earlier probe of theirs is in the lake now: take them out
+            eraser.erase(zone.name, partition, macs)
+
+
+def _write_enriched(
+    lake: Lake,
+    zone: Zone,
+    piece: Piece,
+    records: list[RawRecord],
+    incr: Callable[[str, int], None],
+) -> None:
+    by_table_day: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        flat = zone.flatten(piece.partition, record)
+        if flat is None:
+            incr(f"lake.{zone.name}.rejected", 1)
+            continue
+        for table, rows in flat.items():
+            for row in rows:
+                by_table_day[(table, row["day"])].append(row)
+    for (table, day), rows in sorted(by_table_day.items()):
+        handle, local = tempfile.mkstemp(suffix=".parquet", prefix="probewatch-lake-")
+        os.close(handle)
+        try:
+            write_parquet(table, rows, local)
+            lake.put_file(enriched_path(table, day, piece.stem), local)
+        finally:
+            if os.path.exists(local):
+                os.unlink(local)
+        incr(f"lake.{table}.rows", len(rows))
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -13,8 +13,9 @@ import duckdb
 import orjson
 import pytest
 
-from app.lake.archiver import Archiver, Zone, _Partition
+from app.lake.archiver import Zone, write_pieces
 from app.lake.compactor import COMPACTED, Compactor, owner_partition
+from app.lake.eraser import LakeEraser
 from app.lake.sql import connect
 from app.lake.storage import Lake
 from app.logic.lake.flatten import probe_rows
@@ -30,13 +31,17 @@ def _flatten(partition: int, record: RawRecord) -> dict[str, list[dict[str, Any]
     return None if rows is None else {"probes": rows}
 
 
+def write_probes(lake: Lake, partition: int, records: list[RawRecord]) -> None:
+    """What the archiver writes of these records of `probes`, as it writes them."""
+    zone = Zone("probes", "probes", _flatten)
+    write_pieces(lake, LakeEraser(lake), zone, partition, records, lambda name, amount: None)
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> Lake:
     """Six pieces of two partitions, 4 probes each, all captured on one day."""
     lake = Lake(str(tmp_path / "lake"))
-    archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
     for partition in (0, 1):
-        held = _Partition(archiver.zones["probes"], partition)
         for piece in range(3):
             records = []
             for offset in range(piece * 2, piece * 2 + 2):
@@ -50,7 +55,7 @@ def lake(tmp_path: Path) -> Lake:
                     for i in range(2)
                 ]
                 records.append(RawRecord(offset, int(T0 * 1000), None, orjson.dumps(probes)))
-            archiver._write(held, records)
+            write_probes(lake, partition, records)
     return lake
 
 
@@ -116,12 +121,10 @@ def _raw(lake: Lake) -> tuple[list[str], list[RawRecord]]:
 
 
 def test_a_finished_days_raw_pieces_become_one_piece_and_today_waits(lake: Lake) -> None:
-    archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
-    held = _Partition(archiver.zones["probes"], 0, next_offset=6)
     day_ms = 86_400_000
     late = [RawRecord(o, int(T0 * 1000) + day_ms * min(o - 5, 2), None, b"[]") for o in (6, 7, 8)]
-    archiver._write(held, late)  # one record of day 2, two of day 3 ("today")
-    archiver._write(held, [RawRecord(9, int(T0 * 1000) + 2 * day_ms, None, b"[]")])
+    write_probes(lake, 0, late)  # one record of day 2, two of day 3 ("today")
+    write_probes(lake, 0, [RawRecord(9, int(T0 * 1000) + 2 * day_ms, None, b"[]")])
     names, before = _raw(lake)
     assert len(names) == 3 + 3 + 2 + 1
     compactor = Compactor(lake, partitions=8, min_age_s=600)

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import orjson
 
-from app.lake.archiver import Archiver, Zone, _Partition
 from app.lake.compactor import Compactor, owner_partition
 from app.lake.eraser import LakeEraser
 from app.lake.retention import LakeRetention
 from app.lake.sql import connect
 from app.lake.storage import Lake
 from app.logic.lake.raw import RawRecord
-from tests.unit.app.lake.test_compactor import T0, _flatten
+from tests.unit.app.lake.test_compactor import T0, write_probes
 
 MAC = "f0:18:98:00:00:01"
 OTHER = "f0:18:98:00:00:02"
@@ -24,15 +23,15 @@ OTHER = "f0:18:98:00:00:02"
 def _lake(tmp_path: Path) -> Lake:
     """Two partitions, each with two pieces; MAC's probes in partition 0 alone and packed."""
     lake = Lake(str(tmp_path / "lake"))
-    archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
     for partition in (0, 1):
-        held = _Partition(archiver.zones["probes"], partition)
         for offset in (0, 1):
             macs = [MAC, OTHER] if partition == 0 else [OTHER]
             probes = [
                 {"ts": T0 + offset, "mac": mac, "ssid": "", "randomized": False} for mac in macs
             ]
-            archiver._write(held, [RawRecord(offset, int(T0 * 1000), None, orjson.dumps(probes))])
+            write_probes(
+                lake, partition, [RawRecord(offset, int(T0 * 1000), None, orjson.dumps(probes))]
+            )
     return lake
 
 

@@ -7,30 +7,20 @@ from typing import Any
 
 import orjson
 
-from app.lake.archiver import Archiver, Zone, _Partition
 from app.lake.parquet import COLUMNS
 from app.lake.sql import with_lake
 from app.lake.storage import Lake
-from app.logic.lake.flatten import probe_rows
 from app.logic.lake.raw import RawRecord
+from tests.unit.app.lake.test_compactor import write_probes
 
 T0 = 1_704_067_200.0
-
-
-def _flatten(partition: int, record: RawRecord) -> dict[str, list[dict[str, Any]]] | None:
-    rows = probe_rows(record, "probes", partition, lambda mac: partition, lambda mac: None)
-    return None if rows is None else {"probes": rows}
 
 
 def _lake_of_one_probe(tmp_path: Path) -> tuple[Lake, list[Path]]:
     """A lake the archiver wrote one probe to, and its enriched files."""
     lake = Lake(str(tmp_path / "lake"))
-    archiver = Archiver(lake, [Zone("probes", "probes", _flatten)], "unused:9092", "unused")
     probe = {"ts": T0, "mac": "f0:18:98:00:00:01", "ssid": "", "randomized": False}
-    archiver._write(
-        _Partition(archiver.zones["probes"], 0),
-        [RawRecord(0, int(T0 * 1000), None, orjson.dumps([probe]))],
-    )
+    write_probes(lake, 0, [RawRecord(0, int(T0 * 1000), None, orjson.dumps([probe]))])
     files = list((tmp_path / "lake" / "enriched").rglob("*.parquet"))
     assert files
     return lake, files
