@@ -101,6 +101,10 @@ class ShardState(msgspec.Struct):
     groups: dict[str, GroupState] = msgspec.field(default_factory=dict)
     #: The clock when forgotten MACs and closed groups were last swept out.
     swept: float = 0.0
+    #: No open scan is over before this clock (`shard.advance` looks through the scans only
+    #: once it is reached); 0 when not known, as in a row written before it was kept, and the
+    #: largest float when no scan is open (rows are JSON too: no infinities).
+    scans_over_from: float = 0.0
 
 
 _ENCODE = msgspec.msgpack.Encoder().encode
