@@ -25,6 +25,8 @@ from app.lake.zones import lake_zones
 from app.logic.lake.raw import RawRecord
 from app.worker.counters import counters
 
+#: Where `app` and `tests` import from (tests run from a folder of their own).
+REPO_ROOT = Path(__file__).resolve().parents[4]
 T0 = 1_704_067_200.0
 NAMED = "f0:18:98:00:00:01"
 NAMES = {NAMED: "the kitchen tablet"}
@@ -114,7 +116,7 @@ def test_the_child_ignores_sigterm_and_leaves_when_its_worker_is_killed(tmp_path
     script = textwrap.dedent(
         f"""
         import asyncio, os, signal, sys, time
-        sys.path.insert(0, {str(Path.cwd())!r})
+        sys.path.insert(0, {str(REPO_ROOT)!r})
         from app.lake.writer import ProcessWriter, WriterSpec
         from tests.unit.app.lake.test_writer import _records, _zone
 
