@@ -107,8 +107,8 @@ class Archiver:
         self.max_records = max_records
         self.compactor = compactor
         self.retention = retention
-        #: Tests only (PROBEWATCH_TEST_CRASH_AT=lake-enriched-written): die by SIGKILL between
-        #: a piece's enriched files and its raw piece.
+        #: How pieces are written: by default in a thread, which with `crash_after_enriched`
+        #: (tests only) dies by SIGKILL between a piece's enriched files and its raw piece.
         self.writer = writer or ThreadWriter(lake, crash_after_enriched)
         self.compact_s = compact_s
         self._compact_at = time.monotonic() + min(compact_s, 60.0)
