@@ -56,7 +56,7 @@ if settings.lake:
     archiver = Archiver(
         lake,
         lake_zones(
-            writer_spec.probes_topic, writer_spec.updates_topic, settings.partitions, names.get
+            writer_spec.probes_topic, writer_spec.updates_topic, writer_spec.partitions, names.get
         ),
         settings.kafka_bootstrap_servers,
         group_id=f"{settings.app_id}-lake",

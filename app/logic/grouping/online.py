@@ -28,7 +28,7 @@ import msgspec
 
 from app.logic.grouping.params import DEFAULT_PARAMS, GroupingParams
 from app.logic.grouping.records import Assignment
-from app.logic.grouping.shard import advance, hear
+from app.logic.grouping.shard import advance, hear, scan_over_at
 from app.logic.grouping.state import ShardState
 from app.models import ProbeEvent
 
@@ -134,10 +134,7 @@ def due_at(state: ShardState, params: GroupingParams = DEFAULT_PARAMS) -> float 
         min(m.last_ts + params.settle_s, m.first_ts + params.longest_burst_s)
         for m in state.pending.values()
     ]
-    times += [
-        min(s.last_ts + params.settle_s, s.first_ts + params.longest_burst_s) + params.scan_gap_s
-        for s in state.scans.values()
-    ]
+    times += [scan_over_at(s, params) for s in state.scans.values()]
     return min(times) if times else None
 
 

@@ -128,12 +128,12 @@ def _finished_scans(state: ShardState, clock: float, params: GroupingParams) -> 
         if scan.last_ts <= over or scan.first_ts <= longest:
             finished.append(scan)
         else:
-            next_over = min(next_over, _over_at(scan, params))
+            next_over = min(next_over, scan_over_at(scan, params))
     state.scans_over_from = next_over
     return finished
 
 
-def _over_at(scan: ScanState, params: GroupingParams) -> float:
+def scan_over_at(scan: ScanState, params: GroupingParams) -> float:
     """The clock at which the scan is over (no MAC continues it, or it has gone on too long)."""
     return (
         min(scan.last_ts + params.settle_s, scan.first_ts + params.longest_burst_s)
@@ -215,7 +215,7 @@ def _place(state: ShardState, mac: MacState, params: GroupingParams) -> None:
     remember_peaks(scan.peaks, as_history(mac.peaks), params.max_scan_macs)
     add_ssids(scan.ssids, mac.ssids, params.max_ssids)
     mac.scan = scan.scan
-    state.scans_over_from = min(state.scans_over_from, _over_at(scan, params))
+    state.scans_over_from = min(state.scans_over_from, scan_over_at(scan, params))
 
 
 def _count_change(side: ScanState | GroupState, link: Link, params: GroupingParams) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app.lake.archiver import ThreadWriter
+from app.lake.archiver import ThreadWriter, Zone
 from app.lake.sql import connect
 from app.lake.storage import Lake
 from app.lake.writer import ProcessWriter, WriterSpec
@@ -48,7 +48,7 @@ def _spec(lake: Path) -> WriterSpec:
     return WriterSpec(str(lake), "probes", "updates", partitions=1)
 
 
-def _zone(names: dict[str, str]) -> Any:
+def _zone(names: dict[str, str]) -> Zone:
     return lake_zones("probes", "updates", 1, names.get)[0]
 
 
