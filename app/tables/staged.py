@@ -6,22 +6,28 @@ still be handed a record of a partition being given away, and what is staged mus
 changelog before the partition's next owner reads it. So: when partitions are revoked, they stop
 being folded here and everything staged is flushed, inside faust's revocation, which the group
 waits for; a record of a partition this worker does not own is left unacknowledged, for its
-owner to read. A record faust skips on its way here is logged and counted (`OffsetGuard`).
+owner to read. A record faust skips on its way here is read back from Kafka and folded before
+the one that revealed the skip (`OffsetGuard`, `RecordReader`); one that cannot be is logged and
+counted.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast, get_args
 
-from faust.types import TP, AppT, EventT, StreamT
+from faust.types import TP, AppT, ChannelT, EventT, StreamT
 
 from app.main import app, settings
 from app.worker import dead_letters
 from app.worker.counters import counters
 from app.worker.offset_guard import OffsetGuard
 from app.worker.pacing import Pacer
+from app.worker.record_reader import RecordReader
 from app.worker.write_behind import CrashPoint, WriteBehind
+
+logger = logging.getLogger(__name__)
 
 write_behind = WriteBehind(
     app,
@@ -62,31 +68,68 @@ def _count_skip(tp: TP, expected: int, offset: int) -> None:
 
 offsets = OffsetGuard(on_skip=_count_skip)
 app.resume_at = offsets.next_due
+app.sought = offsets.sought
+skipped_records = RecordReader(settings.kafka_bootstrap_servers)
+
+Fold = Callable[[EventT[bytes]], Awaitable[None]]
 
 
-async def fold_each(
-    stream: StreamT[bytes], name: str, fold: Callable[[EventT[bytes]], Awaitable[None]]
-) -> None:
+async def fold_each(stream: StreamT[bytes], name: str, fold: Fold) -> None:
     """Hand every record of `stream` this worker owns to `fold`, in order, as
     `dead_letters.each_record` does; but a record is acknowledged only by the flush that makes
     what `fold` staged for it durable, and `fold` is made to wait for a flush when enough is
     staged. faust hands over a buffered record without a turn of the event loop, so the loop is
     handed back every few milliseconds (`Pacer`) for the HTTP server."""
     write_behind.start()
+    app.gaps_read_back.update(getattr(stream.channel, "topics", ()))
     pacer = Pacer()
     async for event in stream.noack().events():  # type: ignore[attr-defined]
         if not ownership.holds(event):
             continue
         message = event.message
+        skipped_from = offsets.gap_before(message.topic, message.partition, message.offset)
+        if skipped_from is not None:
+            await _fold_skipped(stream, event, skipped_from, name, fold)
         offsets.admit(message.topic, message.partition, message.offset)
-        try:
-            await fold(event)
-        except Exception as err:
-            await dead_letters.failed(event, name, err)
-        write_behind.hold(event)
-        if write_behind.due:
-            await write_behind.flush()
+        await _fold_one(event, name, fold)
         await pacer.pace()
+
+
+async def _fold_one(event: EventT[bytes], name: str, fold: Fold) -> None:
+    try:
+        await fold(event)
+    except Exception as err:
+        await dead_letters.failed(event, name, err)
+    write_behind.hold(event)
+    if write_behind.due:
+        await write_behind.flush()
+
+
+async def _fold_skipped(
+    stream: StreamT[bytes], event: EventT[bytes], start: int, name: str, fold: Fold
+) -> None:
+    """Read the records skipped from `start` up to `event` back from Kafka and fold them, in
+    order, as faust would have handed them over. What Kafka no longer has is acknowledged as a
+    gap (and counted by `offsets.admit`)."""
+    message = event.message
+    topic, partition, offset = message.topic, message.partition, message.offset
+    tp = TP(topic, partition)
+    consumer: Any = app.consumer
+    channel = cast("ChannelT[bytes]", stream.channel)
+    records = await skipped_records.read(topic, partition, start, offset)
+    logger.warning(
+        "%s: records %s..%s skipped by faust; %s read back", tp, start, offset - 1, len(records)
+    )
+    for record in records:
+        skipped = await channel.decode(consumer._to_message(tp, record), propagate=True)
+        offsets.admit(topic, partition, record.offset)
+        await _fold_one(skipped, name, fold)
+    counters.incr("records.read_back", len(records))
+    missing = offsets.gap_before(topic, partition, offset)
+    if missing is not None:
+        acknowledge_gap = getattr(consumer, "acknowledge_gap", None)
+        if acknowledge_gap is not None:
+            await acknowledge_gap(tp, missing, offset - 1)
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]
@@ -109,3 +152,4 @@ async def _stop_flushing(app: AppT, **_: Any) -> None:
     """faust has waited for every held record to be acknowledged (each flush did that) and closed
     the stores: end the interval task."""
     await write_behind.stop(flush=False)
+    await skipped_records.close()

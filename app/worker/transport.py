@@ -1,5 +1,6 @@
-"""faust's Kafka transport, with one change: after a rebalance, every partition a stream reads
-is sought to where it must be read from, even one that has no committed offset yet.
+"""faust's Kafka transport, with two changes: after a rebalance, every partition a stream reads
+is sought to where it must be read from, even one that has no committed offset yet; and a gap
+in a topic whose folds read skipped records back is not acknowledged ahead of them.
 
 faust drops records it has fetched when the group's generation changes mid-batch (and those of
 a partition paused meanwhile), and counts on the seek to the committed offsets that ends every
@@ -12,7 +13,14 @@ partition before the rebalance and made what it folded durable when it was revok
 partition new to this worker, to its beginning, as `consumer_auto_offset_reset="earliest"`
 would have read it; records read again are no-ops, each row knowing the offset it applied last.
 
-Changelog partitions are left alone: faust positions those itself (recovery, standbys).
+Changelog partitions are left alone: faust positions those itself (recovery, standbys). Where
+each partition was sought goes to `App.sought`, so the folds know the first record due.
+
+When a record comes after a gap, faust marks the gap's offsets acknowledged, and the record's
+own offset with them (`Consumer._add_gap`), so a commit may pass records nobody folded: meant
+for compacted and transactional topics, whose offsets have holes. The topics folded here have
+none; their folds read what faust skipped back from Kafka and acknowledge it once folded
+(`app.worker.offset_guard`). For those (`App.gaps_read_back`) the gap is left alone.
 """
 
 from __future__ import annotations
@@ -27,28 +35,38 @@ from faust.types import TP
 
 #: The next offset a fold is due on a partition (topic, partition), when it folded it before.
 ResumeAt = Callable[[str, int], int | None]
+#: Told where partitions were sought to (those with a known offset).
+Sought = Callable[[Mapping[TP, int]], None]
 
 
 async def seek_to_committed(
     consumer: aiokafka.AIOKafkaConsumer,
     changelog_topics: Set[str],
     resume_at: ResumeAt | None = None,
+    sought: Sought | None = None,
 ) -> Mapping[TP, int]:
     """Seek every assigned partition to its committed offset; one with none (or 0) that is not
     a changelog to where its fold resumes, else to its beginning. The committed offsets, as
-    aiokafka gives them."""
+    aiokafka gives them; the offsets sought to (but the beginnings) go to `sought`."""
     committed: Mapping[TP, int] = await consumer.seek_to_committed()
     beginning = []
+    positions: dict[TP, int] = {}
     for tp, at in committed.items():
-        if at or tp.topic in changelog_topics:
+        if tp.topic in changelog_topics:
+            continue
+        if at:
+            positions[TP(tp.topic, tp.partition)] = at
             continue
         due = None if resume_at is None else resume_at(tp.topic, tp.partition)
         if due is None:
             beginning.append(tp)
         else:
             consumer.seek(tp, due)
+            positions[TP(tp.topic, tp.partition)] = due
     if beginning:
         await consumer.seek_to_beginning(*beginning)
+    if sought is not None:
+        sought(positions)
     return committed
 
 
@@ -71,15 +89,28 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = self._ensure_consumer()
         changelogs = self.app.tables.changelog_topics
         resume_at = getattr(self.app, "resume_at", None)
+        positions: dict[TP, int] = {}
         committed: Mapping[TP, int] = await self.call_thread(
-            seek_to_committed, consumer, changelogs, resume_at
+            seek_to_committed, consumer, changelogs, resume_at, positions.update
         )
+        sought = getattr(self.app, "sought", None)
+        if sought is not None:
+            sought(positions)
         return committed
 
 
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        if tp.topic in getattr(self.app, "gaps_read_back", ()):
+            return
+        await super()._add_gap(tp, offset_from, offset_to)
+
+    async def acknowledge_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Acknowledge records `offset_from..offset_to` that will never be folded (gone)."""
+        await super()._add_gap(tp, offset_from, offset_to)
 
 
 class Transport(faust_aiokafka.Transport):
@@ -92,9 +123,14 @@ class App(faust.App):
 
     #: Where the folds resume a partition they held (set by `app.tables.staged`).
     resume_at: ResumeAt | None = None
+    #: Told where partitions were sought at a rebalance (set by `app.tables.staged`).
+    sought: Sought | None = None
+    #: Topics whose folds read skipped records back: no gap acknowledged ahead of them.
+    gaps_read_back: set[str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.gaps_read_back = set()
         self._tasks_at_start: list[Callable[[], Awaitable[None]]] = []
 
     def task_at_start(self, fun: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:

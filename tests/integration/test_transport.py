@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from confluent_kafka.admin import AdminClient, NewTopic
+from faust.types import TP
 
 from app.worker.transport import seek_to_committed
 from tests.harness import BOOTSTRAP
@@ -78,8 +79,19 @@ async def test_a_partition_its_fold_held_resumes_at_the_next_record_due(
     from 7, not from the beginning; a partition the fold never held still from its beginning."""
     kafka, stream, changelog = consumer
     due = {(stream, 0): 7}
+    sought: dict[TP, int] = {}
     await seek_to_committed(
-        kafka, {changelog}, lambda topic, partition: due.get((topic, partition))
+        kafka, {changelog}, lambda topic, partition: due.get((topic, partition)), sought.update
     )
     assert await kafka.position(TopicPartition(stream, 0)) == 7
     assert await kafka.position(TopicPartition(stream, 1)) == 4, "committed wins where there is one"
+    assert sought == {TP(stream, 0): 7, TP(stream, 1): 4}, "the folds are told; not the changelog"
+
+
+async def test_a_beginning_is_not_told_as_a_position(
+    consumer: tuple[AIOKafkaConsumer, str, str],
+) -> None:
+    kafka, stream, changelog = consumer
+    sought: dict[TP, int] = {}
+    await seek_to_committed(kafka, {changelog}, None, sought.update)
+    assert sought == {TP(stream, 1): 4}
