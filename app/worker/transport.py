@@ -1,6 +1,7 @@
-"""faust's Kafka transport, with two changes: after a rebalance, every partition a stream reads
-is sought to where it must be read from, even one that has no committed offset yet; and a gap
-in a topic whose folds read skipped records back is not acknowledged ahead of them.
+"""faust's Kafka transport, with three changes: after a rebalance, every partition a stream
+reads is sought to where it must be read from, even one that has no committed offset yet; a gap
+in a topic whose folds read skipped records back is not acknowledged ahead of them; and a
+record is handed to its stream without four asyncio tasks when nothing makes it wait.
 
 faust drops records it has fetched when the group's generation changes mid-batch (and those of
 a partition paused meanwhile), and counts on the seek to the committed offsets that ends every
@@ -21,17 +22,29 @@ own offset with them (`Consumer._add_gap`), so a commit may pass records nobody 
 for compacted and transactional topics, whose offsets have holes. The topics folded here have
 none; their folds read what faust skipped back from Kafka and acknowledge it once folded
 (`app.worker.offset_guard`). For those (`App.gaps_read_back`) the gap is left alone.
+
+faust's drain hands each fetched record over with `wait_first(callback(message),
+suspend_flow.wait())`, so that a rebalance can abandon a hand-over stuck on a full buffer. That
+makes four tasks per record (the two, and the consumer's stopped and crashed events) and three
+cancellations: with one probe per record, more of the event loop's time than the fold's. Here
+the callback is first run on the spot; almost always it puts the record into the buffer and is
+done, and nothing else was needed. Only when it has to wait is the rest of it made a task and
+raced against the suspension, exactly as faust does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Set
-from typing import Any
+import asyncio
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Set
+from typing import Any, cast
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from mode.services import WaitArgT, WaitResults
+from mode.utils.times import Seconds
 
 #: The next offset a fold is due on a partition (topic, partition), when it folded it before.
 ResumeAt = Callable[[str, int], int | None]
@@ -99,9 +112,70 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return committed
 
 
+@types.coroutine
+def _go_on(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[Any, Any, Any]:
+    """Resume `coro`, stepped once by hand and now waiting on `waiting_on`, as if it had been
+    awaited from the start (what it is sent or thrown goes to it; its result is this one's)."""
+    while True:
+        try:
+            received = yield waiting_on
+        except BaseException as error:  # what a Task throws in, cancellation included
+            try:
+                waiting_on = coro.throw(error)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waiting_on = coro.send(received)
+            except StopIteration as done:
+                return done.value
+
+
+async def _rest_of(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
+    return await _go_on(coro, waiting_on)
+
+
+def _is_wait_of(coro: WaitArgT, event: asyncio.Event) -> bool:
+    """Whether `coro` is `event.wait()`, not started."""
+    frame = getattr(coro, "cr_frame", None)
+    return (
+        getattr(coro, "cr_code", None) is _EVENT_WAIT
+        and frame is not None
+        and frame.f_locals.get("self") is event
+    )
+
+
+_EVENT_WAIT = asyncio.Event.wait.__code__
+
+
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros: WaitArgT, timeout: Seconds | None = None) -> WaitResults:
+        """mode's `wait_first`; but for the drain's hand-over of a record (module docstring),
+        the callback runs on the spot, and is raced against the suspension only if it waits."""
+        if (
+            len(coros) != 2
+            or self.suspend_flow.is_set()
+            or self._stopped.is_set()
+            or self._crashed.is_set()
+            or not _is_wait_of(coros[1], self.suspend_flow)
+            or not asyncio.iscoroutine(coros[0])
+        ):
+            return await super().wait_first(*coros, timeout=timeout)  # type: ignore[arg-type]
+        callback = coros[0]
+        suspended = cast("Coroutine[Any, Any, Any]", coros[1])
+        try:
+            waiting_on = callback.send(None)
+        except StopIteration as done:
+            suspended.close()
+            return WaitResults([callback], [done.value], False)
+        except BaseException:
+            suspended.close()
+            raise
+        rest = asyncio.ensure_future(_rest_of(callback, waiting_on))
+        return await super().wait_first(rest, suspended, timeout=timeout)  # type: ignore[arg-type]
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         if tp.topic in getattr(self.app, "gaps_read_back", ()):
