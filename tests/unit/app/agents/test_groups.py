@@ -24,6 +24,7 @@ from app.logic.grouping.wire import (
     AssignmentRecord,
     Join,
     MemberUpdate,
+    decode_group_probes,
     encode_assignments,
     encode_group_probes,
     encode_members,
@@ -322,3 +323,33 @@ def test_member_updates_with_long_histories_go_in_records_the_producer_accepts()
     sent = [u for _, _, value in messages for u in decode_members(value or b"")]
     assert [u.mac for u in sent] == [u.mac for u in updates]
     assert {key for _, key, _ in messages} == {group.encode()}
+
+
+async def test_a_flush_packed_over_several_records_tells_its_progress_only_in_the_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shard's watermark must not pass probes still on their way: the newest capture time of
+    a `probes` partition is true of the whole flush, so the records before the last tell none."""
+    from app.worker.pacing import Pacer
+
+    monkeypatch.setattr(groups, "PACK", 3)
+    source = 5
+    noted = [
+        (source, offset, [probe(f"da:00:00:00:01:{offset:02x}", T0 + offset)])
+        for offset in range(7)
+    ]
+    scratch = {groups._PROGRESS: {source: [T0 + 6, 6.0]}, groups._REKEY: noted}
+    messages = await groups._rekey({}, scratch, Pacer())
+    carrying = [
+        decode_group_probes(value)
+        for _, _, value in messages
+        if any(entry[3] for entry in decode_group_probes(value))
+    ]
+    assert [[e[1] for e in value] for value in carrying] == [[0, 1, 2], [3, 4, 5], [6]]
+    told = [[e[2] for e in value if e[0] == source] for value in carrying]
+    assert told == [[0.0] * 3, [0.0] * 3, [T0 + 6]]
+    every = [decode_group_probes(value) for _, _, value in messages]
+    assert len(every) == len(carrying) + 7, "and every other partition of group-probes"
+    assert all(e[2] == T0 + 6 for value in every for e in value if not e[3]), (
+        "every partition of group-probes still hears how far the source got"
+    )
