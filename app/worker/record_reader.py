@@ -15,6 +15,8 @@ import time
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from app.worker.side_consumer import started_consumer
+
 logger = logging.getLogger(__name__)
 
 #: How long a read keeps trying (a broker away for longer: what was not read stays missing).
@@ -75,18 +77,9 @@ class RecordReader:
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
-                group_id=None,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
+            self._consumer = await started_consumer(
+                self.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
             )
-            try:
-                await consumer.start()
-            except BaseException:
-                await consumer.stop()
-                raise
-            self._consumer = consumer
         return self._consumer
 
     async def _close(self) -> None:

@@ -149,8 +149,8 @@ def _is_wait_of(coro: WaitArgT, event: asyncio.Event) -> bool:
 _EVENT_WAIT = asyncio.Event.wait.__code__
 #: Turns of the event loop a record's hand-over gives the folds, as faust's tasks did. Handed
 #: over with none, records filled the buffers far ahead of the folds, and packed ingest fell
-#: from ~28k to 17-23k probes/s (one turn: 17-19k; three: 28k). One record per probe still gains
-#: (5.0k → 6.7k probes/s, everything on): the tasks cost more than the turns.
+#: from ~28k to 17-23k probes/s (one turn: 17-19k; three: 27-32k). One record per probe still
+#: gains (5.0k → 6.7k-7.3k probes/s, everything on): the tasks cost more than the turns.
 HAND_OVER_TURNS = 3
 
 

@@ -26,6 +26,7 @@ from faust.types import TP
 from app.main import app, settings
 from app.topics import INPUT_TOPICS
 from app.worker.counters import counters
+from app.worker.side_consumer import started_consumer
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +71,7 @@ class OffsetsView:
 
     async def _the_consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None)
-            try:
-                await consumer.start()
-            except BaseException:
-                await consumer.stop()
-                raise
-            self._consumer = consumer
+            self._consumer = await started_consumer(self.bootstrap_servers)
         return self._consumer
 
     async def _reset_on_error(self, request: Awaitable[T]) -> T:
