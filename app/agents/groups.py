@@ -58,6 +58,7 @@ from app.logic.grouping.online import (
     Sources,
     decode_row,
     due_at,
+    due_from,
     expire,
     expires_at,
     fit,
@@ -426,7 +427,12 @@ def _move_on(partition: int, watermark: float | None, now: float, touched: set[s
         due, expires = agenda.get(key, (None, None))
         decided: list[Assignment] | None = None
         if key in touched:
+            due = due_from(_load(partition, key).state)
+        if due is not None and (watermark is None or due <= watermark):
+            # The agenda and the bounds may be early: look for the exact time.
             due = due_at(_load(partition, key).state, PARAMS)
+            if key in agenda:
+                agenda[key] = [due, agenda[key][1]]
         if watermark is None:
             if due is not None:
                 decided = run_due(_load(partition, key).state, PARAMS)
@@ -494,7 +500,7 @@ def _settle(partition: int, key: str, row: ShardRow, decided: list[Assignment]) 
         scratch.setdefault(_AGENDA, {}).setdefault(partition, {})[key] = None
     else:
         held = agenda.get(key)
-        agenda[key] = [due_at(row.state, PARAMS), None if held is None else held[1]]
+        agenda[key] = [due_from(row.state), None if held is None else held[1]]
         scratch.setdefault(_DIRTY, {})[slot] = row
         _unsealed[slot] = scratch
     if decided:

@@ -41,6 +41,9 @@ RANK_SEQUENCE_HABIT = 3.0
 RANK_SEQUENCE = 1.5
 RANK_TIMING = 1.0
 
+#: Seconds a time window is widened by before `assess` applies it exactly.
+_WINDOW_MARGIN_S = 1e-3
+
 
 class Target(Protocol):
     """What a newcomer may continue: an open scan or an open group."""
@@ -164,8 +167,18 @@ def attach(
     if not mac.randomized:
         return Decision()
     new = Newcomer.of_mac(mac, params)
+    # `assess` rules out a scan whose end is not within the window; testing it first (with a
+    # margin, so rounding never drops one `assess` would keep) spares a crowded shard, where a
+    # MAC meets a thousand open scans, a thousand calls of `assess`.
+    earliest = mac.first_ts - params.scan_gap_s - _WINDOW_MARGIN_S
+    latest = mac.first_ts + params.overlap_s + _WINDOW_MARGIN_S
     open_scans = [
-        s for s in scans if s.randomized and not s.doubt and len(s.macs) < params.max_scan_macs
+        s
+        for s in scans
+        if earliest <= s.last_ts <= latest
+        and s.randomized
+        and not s.doubt
+        and len(s.macs) < params.max_scan_macs
     ]
     found = [c for s in open_scans if (c := assess(new, s, params.scan_gap_s, params))]
     return _decision(found, fingerprint, params)

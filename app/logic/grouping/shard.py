@@ -70,6 +70,8 @@ def hear(state: ShardState, probe: ProbeEvent, params: GroupingParams = DEFAULT_
         )
         state.pending[probe.mac] = mac
     _hear(mac, probe, params)
+    if mac.scan is None:  # pending: a probe may bring its time to be placed forward
+        state.pending_due_from = min(state.pending_due_from, placed_at(mac, params))
     later: GroupState | ScanState | None = None
     if mac.group is not None:
         later = state.groups.get(mac.group)
@@ -89,12 +91,7 @@ def advance(
     if now > state.clock:
         state.clock = now
     clock = state.clock
-    due = [
-        m
-        for m in state.pending.values()
-        if min(m.last_ts + params.settle_s, m.first_ts + params.longest_burst_s) <= clock
-    ]
-    for mac in sorted(due, key=_began):
+    for mac in sorted(_due_macs(state, clock, params), key=_began):
         _place(state, mac, params)
     finished = _finished_scans(state, clock, params)
     decided = [
@@ -109,9 +106,33 @@ def advance(
     return decided
 
 
-#: How far ahead of the clock a scan must end for `advance` to skip looking (seconds): far
-#: more than the rounding of `_over_at` against the exact test, so skipping changes nothing.
+#: How far ahead of the clock a scan must end, or a MAC be due, for `advance` to skip looking
+#: (seconds): far more than the rounding of `scan_over_at` and `placed_at` against the exact
+#: tests, so skipping changes nothing.
 _OVER_MARGIN_S = 1e-3
+
+
+def _due_macs(state: ShardState, clock: float, params: GroupingParams) -> list[MacState]:
+    """The pending MACs whose burst is over at `clock`. As with the scans, a crowded shard
+    holds a thousand, and looking through them on every record is skipped until the earliest
+    is due."""
+    if clock + _OVER_MARGIN_S < state.pending_due_from:
+        return []
+    due = []
+    next_due = sys.float_info.max
+    for mac in state.pending.values():
+        at = placed_at(mac, params)
+        if at <= clock:
+            due.append(mac)
+        elif at < next_due:
+            next_due = at
+    state.pending_due_from = next_due
+    return due
+
+
+def placed_at(mac: MacState, params: GroupingParams) -> float:
+    """The clock at which a pending MAC's burst is over and it is placed."""
+    return min(mac.last_ts + params.settle_s, mac.first_ts + params.longest_burst_s)
 
 
 def _finished_scans(state: ShardState, clock: float, params: GroupingParams) -> list[ScanState]:

@@ -105,6 +105,8 @@ class ShardState(msgspec.Struct):
     #: once it is reached); 0 when not known, as in a row written before it was kept, and the
     #: largest float when no scan is open (rows are JSON too: no infinities).
     scans_over_from: float = 0.0
+    #: No pending MAC is due to be placed before this clock (the same, for `pending`).
+    pending_due_from: float = 0.0
 
 
 _ENCODE = msgspec.msgpack.Encoder().encode

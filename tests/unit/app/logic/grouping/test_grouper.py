@@ -306,16 +306,18 @@ def test_a_shard_decides_alone_whatever_other_shards_hear(
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32), crowds)
-def test_skipping_scans_not_over_yet_decides_exactly_as_looking_at_every_probe(
+def test_skipping_scans_and_macs_not_due_yet_decides_exactly_as_looking_at_every_probe(
     seed: int, phones: list[tuple[int, bool, int, list[float], str]]
 ) -> None:
-    """`advance` skips looking through the open scans until the earliest of them is over; a
-    grouper made to look every time (as if each shard's row had just been read back from before
-    the skip existed) decides the same MACs, the same way, at the same probe."""
+    """`advance` skips looking through the open scans until the earliest of them is over, and
+    through the pending MACs until the earliest is due; a grouper made to look every time (as
+    if each shard's row had just been read back from before the skips existed) decides the
+    same MACs, the same way, at the same probe."""
     probes = crowd_probes(seed, phones)
     skipping, looking = Grouper(), Grouper()
     for p in probes:
         for state in looking.shards.values():
             state.scans_over_from = 0.0
+            state.pending_due_from = 0.0
         assert msgspec.to_builtins(skipping.observe(p)) == msgspec.to_builtins(looking.observe(p))
     assert msgspec.to_builtins(skipping.finish()) == msgspec.to_builtins(looking.finish())

@@ -3,6 +3,7 @@ watermark over the `probes` partitions, moving quiet shards on, and rows that fi
 
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
@@ -13,6 +14,7 @@ from app.logic.grouping.online import (
     Sources,
     decode_row,
     due_at,
+    due_from,
     encode_row,
     expire,
     expires_at,
@@ -160,3 +162,43 @@ def test_a_partition_never_heard_from_stops_counting_after_the_idle_time() -> No
 def test_shard_keys_are_what_rows_are_named_after(fp: str | None) -> None:
     one = probe("02:00:00:00:00:01", T0, fp=fp)
     assert new_row(shard_key(one)).state.key == (f"fp:{fp}" if fp else "mac:02:00:00:00:00:01")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_skipping_what_is_not_due_decides_as_looking_when_records_come_out_of_order(
+    seed: int,
+) -> None:
+    """As the cluster folds: two sources' records, each a slice of capture time, heard in turn
+    and the clock moved by a watermark behind them, so a look may find nothing pending and the
+    next MACs are heard older than the clock. `advance` skipping scans and MACs not due yet
+    decides the same as a copy made to look every time."""
+    rng = random.Random(seed)
+    crowd = _crowd(phones=5, scans=8, seed=seed)
+    sides = [[p for p in crowd if int(p.mac[-1], 16) % 2 == side] for side in (0, 1)]
+    skipping, looking = new_row(KEY), new_row(KEY)
+    newest = {0: T0 - 1.0, 1: T0 - 1.0}
+    offsets = {0: 0, 1: 0}
+    decided: dict[str, list[object]] = {"skipping": [], "looking": []}
+    while sides[0] or sides[1]:
+        source = rng.choice([s for s in (0, 1) if sides[s]])
+        take = rng.randint(1, 12)
+        record, sides[source] = sides[source][:take], sides[source][take:]
+        offsets[source] += 1
+        newest[source] = max(p.ts for p in record)
+        watermark = min(newest[s] if sides[s] else float("inf") for s in (0, 1)) - 0.25
+        watermark = min(watermark, max(newest.values()))
+        if rng.random() < 0.5 and (sides[0] or sides[1]):
+            # Other shards' probes moved the watermark on, up to this shard's next probe.
+            upcoming = min(side[0].ts for side in sides if side)
+            watermark = max(watermark, upcoming - 0.01)
+        for name, row in (("skipping", skipping), ("looking", looking)):
+            fold_records(row, [(source, offsets[source], record)])
+            if name == "looking":
+                row.state.scans_over_from = 0.0
+                row.state.pending_due_from = 0.0
+            decided[name] += advance(row.state, watermark, DEFAULT_PARAMS)
+        bound, exact = due_from(skipping.state), due_at(copy.deepcopy(skipping.state))
+        assert (bound is None) == (exact is None)
+        assert bound is None or exact is None or bound <= exact
+    assert decided["skipping"] == decided["looking"]
+    assert run_due(skipping.state) == run_due(looking.state)
