@@ -167,11 +167,9 @@ def attach(
     if not mac.randomized:
         return Decision()
     new = Newcomer.of_mac(mac, params)
-    # `assess` rules out a scan whose end is not within the window; testing it first (with a
-    # margin, so rounding never drops one `assess` would keep) spares a crowded shard, where a
-    # MAC meets a thousand open scans, a thousand calls of `assess`.
-    earliest = mac.first_ts - params.scan_gap_s - _WINDOW_MARGIN_S
-    latest = mac.first_ts + params.overlap_s + _WINDOW_MARGIN_S
+    # `assess` rules out a scan that did not end within the window; testing that first spares
+    # a crowded shard, where a MAC meets hundreds of open scans, as many calls of `assess`.
+    earliest, latest = scan_window(mac.first_ts, params)
     open_scans = [
         s
         for s in scans
@@ -182,6 +180,15 @@ def attach(
     ]
     found = [c for s in open_scans if (c := assess(new, s, params.scan_gap_s, params))]
     return _decision(found, fingerprint, params)
+
+
+def scan_window(first_ts: float, params: GroupingParams) -> tuple[float, float]:
+    """When a scan a MAC first heard at `first_ts` may join must have ended: a little wider
+    than what `assess` then applies exactly, so that rounding never drops a scan it keeps."""
+    return (
+        first_ts - params.scan_gap_s - _WINDOW_MARGIN_S,
+        first_ts + params.overlap_s + _WINDOW_MARGIN_S,
+    )
 
 
 def choose(

@@ -12,11 +12,13 @@ no longer be continued are forgotten, and both are capped per shard.
 
 from __future__ import annotations
 
+import bisect
 import sys
+from collections.abc import Iterable
 from itertools import filterfalse, islice
 from operator import attrgetter
 
-from app.logic.grouping.decide import Decision, attach, choose
+from app.logic.grouping.decide import Decision, attach, choose, scan_window
 from app.logic.grouping.evidence import (
     add_ssids,
     as_history,
@@ -91,8 +93,7 @@ def advance(
     if now > state.clock:
         state.clock = now
     clock = state.clock
-    for mac in sorted(_due_macs(state, clock, params), key=_began):
-        _place(state, mac, params)
+    _place_all(state, _due_macs(state, clock, params), params)
     finished = _finished_scans(state, clock, params)
     decided = [
         a for scan in sorted(finished, key=_scan_began) for a in _decide(state, scan, params)
@@ -164,8 +165,7 @@ def scan_over_at(scan: ScanState, params: GroupingParams) -> float:
 
 def settle_all(state: ShardState, params: GroupingParams = DEFAULT_PARAMS) -> list[Assignment]:
     """Place every pending MAC and decide every scan, as if all were over (a replay's end)."""
-    for mac in sorted(state.pending.values(), key=_began):
-        _place(state, mac, params)
+    _place_all(state, list(state.pending.values()), params)
     return [
         a
         for scan in sorted(state.scans.values(), key=_scan_began)
@@ -204,14 +204,63 @@ def _hear(mac: MacState, probe: ProbeEvent, params: GroupingParams) -> None:
         add_ssids(mac.ssids, (probe.ssid,), params.max_ssids)
 
 
-def _place(state: ShardState, mac: MacState, params: GroupingParams) -> None:
-    """Put a MAC whose burst is over in the open scan it continues, or in a new one."""
+class _ScansByEnd:
+    """The open scans in the order they ended, for placing many MACs at once (a watermark that
+    moved far, a shard trimmed): each MAC looks only at the scans that ended within its
+    `scan_window`, not at every open scan. (Where a MAC keeps its address for minutes, its scan
+    ends far after it was placed, and a crowd of them leaves a thousand scans open.)"""
+
+    def __init__(self, scans: Iterable[ScanState]) -> None:
+        self.scans = {scan.scan: scan for scan in scans}
+        self.keys = {name: (scan.last_ts, name) for name, scan in self.scans.items()}
+        self.ends = sorted(self.keys.values())
+
+    def ended_within(self, earliest: float, latest: float) -> list[ScanState]:
+        start = bisect.bisect_left(self.ends, (earliest,))
+        stop = bisect.bisect_right(self.ends, (latest, _AFTER_EVERY_NAME))
+        return [self.scans[name] for _, name in self.ends[start:stop]]
+
+    def placed(self, scan: ScanState) -> None:
+        """The scan a MAC was placed in: new, or its end may have moved."""
+        old = self.keys.get(scan.scan)
+        key = (scan.last_ts, scan.scan)
+        if old == key:
+            return
+        if old is not None:
+            del self.ends[bisect.bisect_left(self.ends, old)]
+        self.scans[scan.scan] = scan
+        self.keys[scan.scan] = key
+        bisect.insort(self.ends, key)
+
+
+#: Greater than any scan name (a MAC address string), for the end of a range of `ends`.
+_AFTER_EVERY_NAME = "\U0010ffff"
+#: From this many MACs placed at once, `_ScansByEnd` is worth building.
+_INDEX_FROM = 8
+
+
+def _place_all(state: ShardState, macs: list[MacState], params: GroupingParams) -> None:
+    """Place MACs whose bursts are over, in the order they began."""
+    if len(macs) < _INDEX_FROM:
+        for mac in sorted(macs, key=_began):
+            _place(state, mac, list(state.scans.values()), params)
+        return
+    by_end = _ScansByEnd(state.scans.values())
+    for mac in sorted(macs, key=_began):
+        window = by_end.ended_within(*scan_window(mac.first_ts, params))
+        by_end.placed(_place(state, mac, window, params))
+
+
+def _place(
+    state: ShardState, mac: MacState, open_scans: list[ScanState], params: GroupingParams
+) -> ScanState:
+    """Put a MAC whose burst is over in the open scan it continues, or in a new one (returned)."""
     del state.pending[mac.mac]
     state.macs[mac.mac] = mac
     fingerprint = _fingerprint(state)
     decision: Decision[ScanState] = Decision()
     if fingerprint is not None:
-        decision = attach(mac, list(state.scans.values()), fingerprint, params)
+        decision = attach(mac, open_scans, fingerprint, params)
     if decision.target is not None and decision.link is not None:
         scan = decision.target
         scan.links[mac.mac] = decision.link
@@ -237,6 +286,7 @@ def _place(state: ShardState, mac: MacState, params: GroupingParams) -> None:
     add_ssids(scan.ssids, mac.ssids, params.max_ssids)
     mac.scan = scan.scan
     state.scans_over_from = min(state.scans_over_from, scan_over_at(scan, params))
+    return scan
 
 
 def _count_change(side: ScanState | GroupState, link: Link, params: GroupingParams) -> None:

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from app.logic.grouping import DEFAULT_PARAMS, Assignment, Grouper, advance, shard_key
+from app.logic.grouping import DEFAULT_PARAMS, Assignment, Grouper, advance, shard, shard_key
 from app.logic.grouping.online import (
     ShardRow,
     Sources,
@@ -27,7 +27,7 @@ from app.logic.grouping.online import (
 )
 from app.logic.grouping.shard import settle_all
 from app.models import ProbeEvent
-from tests.unit.app.logic.grouping.streams import FP, T0, Phone, probe
+from tests.unit.app.logic.grouping.streams import FP, T0, Phone, probe, random_mac
 
 KEY = f"fp:{FP}"
 
@@ -202,3 +202,30 @@ def test_skipping_what_is_not_due_decides_as_looking_when_records_come_out_of_or
         assert bound is None or exact is None or bound <= exact
     assert decided["skipping"] == decided["looking"]
     assert run_due(skipping.state) == run_due(looking.state)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_thousand_macs_placed_at_once_decide_as_when_every_open_scan_is_looked_at(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watermark that moves far places a whole crowd's MACs in one go, each looking only at
+    the scans that ended in its window; among them MACs that keep their address for minutes,
+    whose scans end long after they began. The same as every MAC looking at every open scan."""
+    rng = random.Random(seed)
+    crowd = _crowd(phones=24, scans=10, seed=seed)
+    for index in range(40):
+        keeper, start = random_mac(rng), rng.uniform(0, 150)
+        crowd += [
+            probe(keeper, T0 + start + 15 * n, seq=rng.randrange(4096), rssi=-30 - index)
+            for n in range(rng.randint(1, 12))
+        ]
+    crowd.sort(key=lambda p: p.ts)
+    decided = []
+    for index_from in (1, 10**9):
+        monkeypatch.setattr(shard, "_INDEX_FROM", index_from)
+        row = new_row(KEY)
+        fold_records(row, [(0, 1, crowd)])
+        decided.append(advance(row.state, max(p.ts for p in crowd), DEFAULT_PARAMS))
+        decided[-1] += run_due(row.state)
+    assert len({a.mac for a in decided[0]}) > 500
+    assert decided[0] == decided[1]
