@@ -11,7 +11,9 @@ import threading
 import time
 from pathlib import Path
 
+from app.worker.malloc import TRIM_EVERY_S
 from bench.latency import fixed_rate_gets
+from bench.scale import _rss_mb
 from sniffer.pseudonym import new_key_text
 from tests.harness import REPO_ROOT, VENV_BIN, Deployment, Worker, kafka_reachable, wait_for
 
@@ -197,6 +199,8 @@ def _ingest_and_latency(
         for worker in workers:
             worker.wait_ready()
         wait_for(lambda: _all_own_probes(workers), 120, "every worker owns probe partitions")
+        main_shape = batch is None and count == 1 and history and lake and grouping
+        memory = _PeakRss(workers[0].process.pid) if main_shape else None
         started = time.perf_counter()
         replay_rate(deployment, capture, batch)
         wait_for(
@@ -247,6 +251,14 @@ def _ingest_and_latency(
                 f"lake: every probe in the enriched zone {archived:.1f} s after the first produce "
                 f"({probes / archived:,.0f} probes/s, archiver writing every 2 s)"
             )
+        if memory is not None:
+            peak = memory.stop()
+            # Every flush so far is followed by a trim within this (app.worker.heap_trim).
+            time.sleep(TRIM_EVERY_S + 1)
+            print(
+                f"memory: worker RSS at most {peak:,.0f} MB while it ingested, "
+                f"{_rss_mb(workers[0].process.pid):,.0f} MB once the heap was trimmed after it"
+            )
         if not rps:
             return probes / elapsed
         _wait_idle(workers)
@@ -261,6 +273,26 @@ def _ingest_and_latency(
         for worker in workers:
             worker.stop()
         deployment.delete_topics()
+
+
+class _PeakRss:
+    """A process's resident memory sampled every 0.2 s in a thread until `stop`: the peak (MB)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = _rss_mb(pid)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while not self.done.wait(0.2):
+            self.peak = max(self.peak, _rss_mb(self.pid))
+
+    def stop(self) -> float:
+        self.done.set()
+        self.thread.join()
+        return max(self.peak, _rss_mb(self.pid))
 
 
 def _latency_while_ingesting(

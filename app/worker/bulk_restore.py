@@ -17,8 +17,6 @@ logged and leaves the rest to faust, from wherever the bulk read got.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import time
 import uuid
@@ -30,6 +28,8 @@ import rocksdict
 from confluent_kafka import Consumer, TopicPartition
 from faust.tables.recovery import Recovery
 from faust.types import TP
+
+from app.worker.malloc import give_freed_memory_back
 
 logger = logging.getLogger(__name__)
 
@@ -173,15 +173,7 @@ def _read(bootstrap_servers: str, todo: list[_Partition]) -> int:
 
 
 def _give_freed_memory_back() -> None:
-    """Return the heap the restore freed to the operating system.
-
-    The fetched messages and write batches of a restore are freed once it ends, but glibc keeps
-    freed heap for later allocations, so the worker's resident memory stayed at its peak: 497 MB
-    after restoring 1,000,000 devices here, 203 MB once trimmed. No-op where there is no glibc.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
+    """Return the heap the restore freed to the operating system: the fetched messages and
+    write batches of a restore are freed once it ends, and the worker's resident memory stayed
+    at its peak, 497 MB after restoring 1,000,000 devices here, 203 MB once trimmed."""
+    give_freed_memory_back()

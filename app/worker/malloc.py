@@ -1,4 +1,5 @@
-"""The C allocator's large blocks, set up for a long-lived worker (`map_large_blocks`)."""
+"""The C allocator set up for a long-lived worker: large blocks mapped on their own
+(`map_large_blocks`), freed heap given back (`give_freed_memory_back`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ _M_MMAP_THRESHOLD = -3
 #: From this size a block is mapped on its own: the listing index's columns (1 to 8 MB at
 #: 1,000,000 devices), large fetch buffers.
 LARGE_BLOCK = 1024 * 1024
+#: While flushes go on, the heap is trimmed this often (`app.worker.heap_trim`).
+TRIM_EVERY_S = 5.0
 
 
 def map_large_blocks(size: int = LARGE_BLOCK) -> bool:
@@ -31,3 +34,23 @@ def map_large_blocks(size: int = LARGE_BLOCK) -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, size))
+
+
+def give_freed_memory_back() -> bool:
+    """Return the heap freed so far to the operating system (glibc's `malloc_trim`); whether
+    any was returned. No-op where there is no glibc.
+
+    glibc keeps freed heap for later allocations, so a worker's resident memory stays at its
+    peak after whatever freed it (a restore, a burst of ingest). A ctypes call lets go of the
+    GIL: called in a thread, the event loop runs on meanwhile.
+    """
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return bool(trim(0))
