@@ -31,7 +31,11 @@ async def trim_if_flushed() -> bool:
         return False
     _flushes_at_last_trim[0] = flushes
     started = time.perf_counter()
-    await asyncio.to_thread(give_freed_memory_back)
+    try:
+        await asyncio.to_thread(give_freed_memory_back)
+    except Exception as err:  # memory kept is no reason to take the worker down
+        logger.info("heap trim skipped: %r", err)
+        return False
     counters.incr("memory.trims")
     logger.debug("heap trimmed in %.1f ms", 1000 * (time.perf_counter() - started))
     return True

@@ -30,3 +30,16 @@ async def test_the_heap_is_trimmed_once_after_flushes_and_not_while_none_happen(
     monkeypatch.setattr(write_behind, "flushes", write_behind.flushes + 1)
     await heap_trim.trim_if_flushed()
     assert trims == [1, 1]
+
+
+async def test_a_trim_that_fails_is_skipped_and_the_worker_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fails() -> bool:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    monkeypatch.setattr(heap_trim, "give_freed_memory_back", fails)
+    monkeypatch.setattr(heap_trim, "_flushes_at_last_trim", [write_behind.flushes - 1])
+    before = counters.snapshot().get("memory.trims", 0)
+    assert await heap_trim.trim_if_flushed() is False
+    assert counters.snapshot().get("memory.trims", 0) == before
