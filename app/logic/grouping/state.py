@@ -107,6 +107,9 @@ class ShardState(msgspec.Struct):
     scans_over_from: float = 0.0
     #: No pending MAC is due to be placed before this clock (the same, for `pending`).
     pending_due_from: float = 0.0
+    #: No MAC in `macs` was last heard before this (a lower bound, 0 when not known): a sweep
+    #: looks for MACs to forget only once `forget_mac_s` has passed since.
+    macs_heard_from: float = 0.0
 
 
 _ENCODE = msgspec.msgpack.Encoder().encode

@@ -319,5 +319,6 @@ def test_skipping_scans_and_macs_not_due_yet_decides_exactly_as_looking_at_every
         for state in looking.shards.values():
             state.scans_over_from = 0.0
             state.pending_due_from = 0.0
+            state.macs_heard_from = 0.0
         assert msgspec.to_builtins(skipping.observe(p)) == msgspec.to_builtins(looking.observe(p))
     assert msgspec.to_builtins(skipping.finish()) == msgspec.to_builtins(looking.finish())

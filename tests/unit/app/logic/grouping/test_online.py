@@ -196,6 +196,7 @@ def test_skipping_what_is_not_due_decides_as_looking_when_records_come_out_of_or
             if name == "looking":
                 row.state.scans_over_from = 0.0
                 row.state.pending_due_from = 0.0
+                row.state.macs_heard_from = 0.0
             decided[name] += advance(row.state, watermark, DEFAULT_PARAMS)
         bound, exact = due_from(skipping.state), due_at(copy.deepcopy(skipping.state))
         assert (bound is None) == (exact is None)
@@ -229,3 +230,29 @@ def test_a_thousand_macs_placed_at_once_decide_as_when_every_open_scan_is_looked
         decided[-1] += run_due(row.state)
     assert len({a.mac for a in decided[0]}) > 500
     assert decided[0] == decided[1]
+
+
+def test_macs_are_forgotten_as_when_every_sweep_looks_through_all_of_them() -> None:
+    """A sweep looks for MACs to forget only once `forget_mac_s` has passed since the oldest
+    one kept was heard. Over 40 minutes of a crowd that comes and goes (every MAC forgotten
+    between its visits), a shard keeps exactly the MACs of one made to look at every sweep."""
+    rng = random.Random(7)
+    crowd: list[ProbeEvent] = []
+    for index in range(4):
+        phone = Phone(rng, rssi=-40 - 14 * index)
+        for visit in (0, 1000, 2400):
+            crowd += [p for scan in range(6) for p in phone.scan(T0 + visit + 20 * scan + index)]
+    crowd.sort(key=lambda p: p.ts)
+    skipping, looking = new_row(KEY), new_row(KEY)
+    for start in range(0, len(crowd), 7):
+        record = crowd[start : start + 7]
+        for row in (skipping, looking):
+            fold_records(row, [(0, start + 1, record)])
+            if row is looking:
+                row.state.macs_heard_from = 0.0
+            decided = advance(row.state, record[-1].ts, DEFAULT_PARAMS)
+            if row is skipping:
+                decided_skipping = decided
+        assert decided_skipping == decided
+        assert sorted(skipping.state.macs) == sorted(looking.state.macs)
+    assert len(skipping.state.macs) < len({p.mac for p in crowd}) / 2, "MACs were forgotten"
