@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
+from typing import Any
 
 #: glibc's mallopt parameter for the size from which a block gets its own memory mapping.
 _M_MMAP_THRESHOLD = -3
@@ -24,16 +26,8 @@ def map_large_blocks(size: int = LARGE_BLOCK) -> bool:
     the holes each growth leaves are never given back. At 1,000,000 devices that was ~30 MB
     of a worker's resident memory; fixing the threshold stops its drift.
     """
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, size))
+    mallopt = _libc_function("mallopt", ctypes.c_int, ctypes.c_int)
+    return mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, size))
 
 
 def give_freed_memory_back() -> bool:
@@ -44,13 +38,22 @@ def give_freed_memory_back() -> bool:
     peak after whatever freed it (a restore, a burst of ingest). A ctypes call lets go of the
     GIL: called in a thread, the event loop runs on meanwhile.
     """
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
+    trim = _libc_function("malloc_trim", ctypes.c_size_t)
+    return trim is not None and bool(trim(0))
+
+
+@functools.cache
+def _libc_function(name: str, *argtypes: Any) -> Any | None:
+    """glibc's `name`, taking `argtypes` and returning an int; None where there is none. Found
+    once: `find_library` runs `ldconfig` in a subprocess, and the trim is called every few
+    seconds."""
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        function = getattr(ctypes.CDLL(library), name)
     except (OSError, AttributeError):
-        return False
-    trim.argtypes = (ctypes.c_size_t,)
-    trim.restype = ctypes.c_int
-    return bool(trim(0))
+        return None
+    function.argtypes = argtypes
+    function.restype = ctypes.c_int
+    return function

@@ -7,6 +7,7 @@ import ctypes.util
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -45,26 +46,40 @@ print(resident_mb() - before)
 """
 
 
-@pytest.mark.skipif(ctypes.util.find_library("c") is None, reason="no C library to tune")
-def test_large_blocks_freed_go_back_to_the_system() -> None:
-    """A big temporary list, then columns that grow by appends (what an index read-back does):
-    once they are freed, the process is back about where it started. On this machine it
-    keeps 4.4 MB with the setting and 38.9 MB without it, run after run; the bar between them
-    leaves room for another machine's allocator noise (a CI run once kept 9 MB)."""
+def _in_a_fresh_interpreter(script: str) -> float:
+    """The number `script` prints, run in a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, "-c", SCENARIO],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         check=True,
         cwd=empty_workdir(),
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
-    kept_mb = float(done.stdout.strip())
+    return float(done.stdout.strip())
+
+
+@pytest.fixture
+def without_a_c_library(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No C library to be found (the functions found before are forgotten, here and after)."""
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    malloc._libc_function.cache_clear()
+    yield
+    malloc._libc_function.cache_clear()
+
+
+@pytest.mark.skipif(ctypes.util.find_library("c") is None, reason="no C library to tune")
+def test_large_blocks_freed_go_back_to_the_system() -> None:
+    """A big temporary list, then columns that grow by appends (what an index read-back does):
+    once they are freed, the process is back about where it started. On this machine it
+    keeps 4.4 MB with the setting and 38.9 MB without it, run after run; the bar between them
+    leaves room for another machine's allocator noise (a CI run once kept 9 MB)."""
+    kept_mb = _in_a_fresh_interpreter(SCENARIO)
     assert kept_mb < 16, f"{kept_mb:.1f} MB of the freed columns stayed in the process"
 
 
-def test_without_a_c_library_it_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+@pytest.mark.usefixtures("without_a_c_library")
+def test_without_a_c_library_it_is_a_no_op() -> None:
     assert malloc.map_large_blocks() is False
 
 
@@ -97,18 +112,10 @@ print(before - resident_mb())
 def test_freed_heap_among_live_blocks_goes_back_to_the_system_when_trimmed() -> None:
     """~170 MB freed in holes between live blocks stay resident until the trim; here it gives
     back ~170 MB (the bar leaves room for another allocator's bookkeeping)."""
-    done = subprocess.run(
-        [sys.executable, "-c", HOLES],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=empty_workdir(),
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    returned_mb = float(done.stdout.strip())
+    returned_mb = _in_a_fresh_interpreter(HOLES)
     assert returned_mb > 100, f"the trim gave back only {returned_mb:.1f} MB"
 
 
-def test_trimming_without_a_c_library_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+@pytest.mark.usefixtures("without_a_c_library")
+def test_trimming_without_a_c_library_is_a_no_op() -> None:
     assert malloc.give_freed_memory_back() is False
