@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from faust.types import TopicT
 
 from app.main import app, settings
+from app.worker.raw_schema import RawSchema
 
 COMPACTED = {"cleanup.policy": "compact"}
 THIRTY_DAYS_MS = str(30 * 24 * 3600 * 1000)
@@ -79,9 +80,7 @@ def internal_topics() -> dict[str, TopicSpec]:
 
 def _raw_topic(name: str) -> TopicT:
     partitions = 1 if INPUT_TOPICS[name].single_partition else settings.partitions
-    return app.topic(
-        settings.topic(name), key_serializer="raw", value_serializer="raw", partitions=partitions
-    )
+    return app.topic(settings.topic(name), schema=RawSchema(), partitions=partitions)
 
 
 #: One ProbeEvent per probe request, keyed by source MAC.
