@@ -31,7 +31,7 @@ def _message(key: bytes | None, value: bytes | None, headers: list[tuple[str, by
 async def test_a_record_decodes_to_the_event_faust_raw_decoding_gives(
     app: App, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
 ) -> None:
-    stock = faust.Schema(key_serializer="raw", value_serializer="raw", allow_empty=True)
+    stock: faust.Schema[bytes, bytes] = faust.Schema(key_serializer="raw", value_serializer="raw")
     message = _message(key, value, headers)
 
     ours = await RawSchema().compile(app)(message)
