@@ -48,4 +48,6 @@ app = App(
     topic_allow_declare=False,
     # faust's table manager waits a second at start for tables defined late; ours are not.
     TableManager="app.tables.manager:PromptTableManager",
+    # faust's Monitor without its per-request and per-table-access tallies (never read here).
+    Monitor="app.worker.monitor:Monitor",
 )

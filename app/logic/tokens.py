@@ -13,6 +13,7 @@ topic is a worker.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -135,9 +136,11 @@ def decode_entry(raw: bytes | None) -> Entry | None:
     )
 
 
+@functools.lru_cache(maxsize=4)
 def internal_credential(cluster: ClusterKey) -> str:
     """The bearer the workers and the bot send each other: a keyed hash of the cluster key,
-    so the key itself never crosses the network."""
+    so the key itself never crosses the network. Remembered: every forwarded request sends it
+    and every worker checks it."""
     mac = hmac.new(bytes.fromhex(cluster.key), b"probewatch worker", hashlib.sha256)
     return _INTERNAL_PREFIX + mac.hexdigest()
 

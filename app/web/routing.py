@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 import aiohttp
+from aiohttp import hdrs
 from faust.exceptions import NotReady
 from faust.types import AppT
 from faust.web import Request, Response, View
@@ -155,8 +156,11 @@ async def forward(view: View, request: Request, owner: URL, body: bytes | None =
             headers={"Content-Type": "application/json", **worker_headers()},
             timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S),
         ) as response:
-            return view.text(
-                await response.text(), content_type=response.content_type, status=response.status
+            # The owner's bytes and Content-Type (charset included) as they are: no decoding.
+            return view.bytes(
+                await response.read(),
+                status=response.status,
+                headers={hdrs.CONTENT_TYPE: response.headers.get(hdrs.CONTENT_TYPE, "text/plain")},
             )
     except (aiohttp.ClientError, TimeoutError) as err:
         return view.json(

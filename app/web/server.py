@@ -1,7 +1,7 @@
 """The HTTP server of every worker: timeouts, no 5xx for what a client sends, quiet logs.
 
 faust serves the views of `app.web` with aiohttp. `Web` is faust's aiohttp web driver (selected by
-`web=WEB_DRIVER` in `app.main`) with three additions:
+`web=WEB_DRIVER` in `app.main`) with four additions:
 
 * **Timeouts**, aiohttp's own settings. aiohttp bounds with one deadline (`keepalive_timeout`)
   the time from a connection's opening, or from the end of its previous answer, until the next
@@ -14,6 +14,9 @@ faust serves the views of `app.web` with aiohttp. `Web` is faust's aiohttp web d
   becomes a client error (400 for an undecodable body, a 417 for an Expect header it cannot
   meet), a 503 with `Retry-After` when Kafka or the cluster is not ready, a 502 when another
   worker does not answer; only a bug is a 500. Every 503 gets a `Retry-After`.
+* **Reads first.** Every request counts as being answered from its arrival until its answer's
+  headers are sent (an event stream only until it starts): meanwhile the folds and flushes wait
+  for it at their hand-overs, up to 20 ms each time (`app.worker.pacing`).
 * **One line per rejected request.** aiohttp logs a malformed request, an undecodable body or a
   client gone mid-request as an ERROR with a traceback; here each becomes a counted,
   rate-limited line (`app.worker.counters`: `http.rejected.<reason>`, in /health and /metrics).
@@ -45,6 +48,7 @@ from faust.web.exceptions import WebError
 
 from app.settings import get_settings
 from app.worker.counters import LOG_FIRST, counters
+from app.worker.pacing import answering
 
 #: Until a request's headers are complete, counted from the connection's opening or the end of
 #: the previous answer on it; also how long an idle keep-alive connection is kept (one aiohttp
@@ -76,6 +80,8 @@ server_logger = logging.getLogger(f"{__name__}.aiohttp")
 #: Set on an exception already counted and logged, so the server does not report it again when
 #: it drains the body that raised it.
 _REPORTED = "_probewatch_reported"
+#: Set on a request while it counts as being answered (`app.worker.pacing.answering`).
+_ANSWERING = aiohttp_web.RequestKey("probewatch.answering", bool)
 
 Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
 
@@ -143,6 +149,8 @@ def guard(handle: Handler) -> Handler:
             # aiohttp would answer 417 too, but echoes the header and fails (500) on a value
             # that is not UTF-8.
             return aiohttp_web.json_response({"error": "unsupported Expect header"}, status=417)
+        request[_ANSWERING] = True
+        answering.begin()
         try:
             response = await handle(request)
         except aiohttp_web.HTTPException as answer:  # aiohttp's own 404, 405, 413…
@@ -150,10 +158,23 @@ def guard(handle: Handler) -> Handler:
             raise
         except Exception as err:
             response = _answer_to(request, err)
+        finally:
+            _answered(request)
         _ask_to_retry(response)
         return response
 
     return guarded
+
+
+def _answered(request: BaseRequest) -> None:
+    """The request no longer counts as being answered (its headers are sent, or it failed)."""
+    if request.get(_ANSWERING):
+        request[_ANSWERING] = False
+        answering.end()
+
+
+async def _headers_sent(request: BaseRequest, response: StreamResponse) -> None:
+    _answered(request)
 
 
 def _unmeetable_expectation(request: BaseRequest) -> bool:
@@ -271,6 +292,7 @@ class Web(AiohttpWeb):
 
     def __init__(self, app: AppT, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
+        self.web_app.on_response_prepare.append(_headers_sent)
         self._runner = aiohttp_web.AppRunner(self.web_app, access_log=None, **server_options())
 
     async def start_server(self) -> None:

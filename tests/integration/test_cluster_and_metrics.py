@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import http.server
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from tests.harness import Deployment, Worker, free_port, http_json, new_prefix, 
 from tests.kafka_io import (
     committed_offsets,
     end_offsets,
+    partition_for,
     probe,
     produce,
     produce_markers,
@@ -209,6 +211,42 @@ def test_a_worker_that_does_not_answer_makes_gathered_answers_a_503(
         200,
         {"name": "anyone", "devices": [], "count": 0, "next_cursor": None},
     )
+
+
+def raw_get(url: str) -> tuple[int, str, bytes]:
+    """(status, Content-Type, body bytes) of a GET, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as answer:
+        return answer.code, answer.headers["Content-Type"], answer.read()
+
+
+def test_a_forwarded_answer_is_the_owners_byte_for_byte(
+    workers: dict[str, Worker], stand_in: StandIn
+) -> None:
+    """A key the other worker owns is answered with its status, Content-Type (charset
+    included) and body exactly: the forward passes the bytes through."""
+    first, second = workers["first"], workers["second"]
+    prefix = first.deployment.prefix
+    view = wait_for(lambda: settled(first, prefix), 90, "a settled cluster of two")
+    devices = f"{prefix}probewatch-devices-changelog"
+    [theirs] = [s for s in view["workers"] if s["worker"] == stand_in.url]
+    owned = set(theirs["active"][devices])
+    macs = [
+        m
+        for m in (f"f0:18:98:01:00:{i:02x}" for i in range(64))
+        if partition_for(m.encode(), 4) in owned
+    ]
+    counted, unseen = macs[0], macs[1]
+    produce_probes(prefix, [probe(counted, T0, "café ☕")])
+    wait_for(lambda: second.get(f"/devices/{counted}")[0] == 200, 60, f"{counted} counted")
+    for mac, status in ((counted, 200), (unseen, 404)):
+        direct = raw_get(f"{second.url}/devices/{mac}")
+        forwarded = raw_get(f"{first.url}/devices/{mac}")
+        assert direct[0] == status
+        assert forwarded == direct
+    assert forwarded[1] == "application/json; charset=utf-8"
 
 
 def scrape(worker: Worker) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:

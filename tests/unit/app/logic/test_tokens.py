@@ -67,6 +67,16 @@ def test_the_workers_credential_is_derived_from_the_cluster_key_and_grants_admin
     assert decode_entry(key.encode()) == key
 
 
+def test_the_workers_credential_is_worked_out_once_per_cluster_key() -> None:
+    internal_credential.cache_clear()
+    key = new_cluster_key()
+    first = internal_credential(key)
+    assert internal_credential(ClusterKey(key.key)) == first  # an equal key read again
+    assert internal_credential.cache_info().hits == 1
+    assert internal_credential(new_cluster_key()) != first
+    assert internal_credential.cache_info().misses == 2
+
+
 @pytest.mark.parametrize(
     "raw",
     [b"nope", b"[]", b'{"role": "root", "sha256": "' + b"0" * 64 + b'"}', b'{"role": "read"}'],

@@ -24,6 +24,7 @@ from faust.exceptions import NotReady
 from app.web import server
 from app.web.server import WEB_DRIVER, read_body
 from app.worker.counters import LOG_FIRST, counters
+from app.worker.pacing import answering
 from tests.harness import free_port
 
 TIMEOUT_S = 0.5
@@ -81,6 +82,11 @@ async def worker(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
                 await asyncio.sleep(TIMEOUT_S / 2)
             await response.write(b"data: done\n\n")
             return response
+
+    @blueprint.route("/answering", name="answering")
+    class AnsweringView(web.View):
+        async def get(self, request: web.Request) -> web.Response:
+            return self.json({"answering": answering.count})
 
     blueprint.register(app)
     driver = app.web
@@ -280,3 +286,32 @@ async def test_bad_requests_are_one_line_each_and_rate_limited(
         ]
         assert len(logged) == max(0, LOG_FIRST - before[reason]), reason
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_a_request_counts_as_being_answered_until_its_headers_are_sent(worker: str) -> None:
+    """What the folds give way to (`app.worker.pacing`): each request until its answer's headers
+    go out, whatever the answer; an event stream only until it starts."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{worker}/answering") as response:
+            assert await response.json() == {"answering": 1}
+        for path in ("/body", "/fail/bug", "/fail/kafka", "/fail/http-503", "/nowhere"):
+            async with session.get(f"{worker}{path}") as response:
+                await response.read()
+            assert answering.count == 0, path
+        async with session.get(f"{worker}/stream") as streaming:
+            assert streaming.status == 200  # its headers are here; it goes on for seconds
+            async with session.get(f"{worker}/answering") as response:
+                assert await response.json() == {"answering": 1}
+            await streaming.read()
+    assert answering.count == 0
+
+
+async def test_a_request_whose_client_goes_away_is_not_counted_for_ever(worker: str) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", port_of(worker))
+    writer.write(b"PUT /body HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nabc")
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    assert answering.count == 1  # the view waits for the rest of the body
+    writer.close()
+    await asyncio.sleep(0.3)
+    assert answering.count == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from app.worker.pacing import Pacer
+from app.worker.pacing import Pacer, answering
 from app.worker.write_behind import WriteBehind, _Flushing
 
 
@@ -42,6 +42,43 @@ async def test_pacing_does_not_yield_before_the_slice_is_used() -> None:
         await pacer.pace()
     assert ran == [], "a pace within the slice must not hand the loop over"
     await task
+
+
+async def test_a_hand_over_waits_for_the_requests_being_answered() -> None:
+    """Reads first: a pacer whose slice is over lets a request being answered finish before
+    its task goes on."""
+    pacer = Pacer(slice_s=0.0, reads_first_s=5.0)
+    answering.begin()
+    order: list[str] = []
+
+    async def request() -> None:
+        for _ in range(5):  # a request takes several turns of the loop
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        order.append("answered")
+        answering.end()
+
+    task = asyncio.ensure_future(request())
+    await pacer.pace()
+    order.append("fold goes on")
+    await task
+    assert order == ["answered", "fold goes on"]
+    assert answering.count == 0
+
+
+async def test_a_hand_over_waits_for_requests_only_so_long() -> None:
+    pacer = Pacer(slice_s=0.0, reads_first_s=0.05)
+    answering.begin()  # one that is not answered while the fold waits
+    try:
+        started = time.perf_counter()
+        await pacer.pace()
+        waited = time.perf_counter() - started
+    finally:
+        answering.end()
+    assert 0.04 < waited < 1.0
+    started = time.perf_counter()
+    await pacer.pace()  # nothing being answered: the next turn
+    assert time.perf_counter() - started < 0.04
 
 
 def test_a_row_being_flushed_reads_as_a_copy_before_and_after_it_is_encoded() -> None:
