@@ -17,9 +17,9 @@ from app.logic.names import InvalidName, clean_name, encode_name_value
 from app.logic.stats import device_stats
 from app.main import app, settings
 from app.tables.activity import device_activity_row
-from app.tables.devices import device_row, devices_table
+from app.tables.devices import device_partition, device_row, devices_table
 from app.tables.listing import device_index, owned_devices_partitions
-from app.tables.names import device_names_table, names_applied
+from app.tables.names import device_name, device_names_table, names_applied
 from app.topics import device_names_topic, probes_topic
 from app.web.gather import WorkerUnavailable, gather, is_local_request
 from app.web.routing import OwnerUnknown, recovering, routed
@@ -35,12 +35,13 @@ EDIT_VISIBLE_WITHIN_S = 10.0
 def stats_with_name(mac: str) -> dict[str, Any] | None:
     """DeviceStats plus the device's name and its probable device (`group`: null until its
     shard decided it, or with grouping off), from this worker's tables (it must own the MAC)."""
-    state = device_row(mac)
+    partition = device_partition(mac)
+    state = device_row(mac, partition)
     if state is None:
         return None
     return {
         **device_stats(mac, state),
-        "name": device_names_table.get(mac),
+        "name": device_name(mac, partition),
         "group": state.get("group"),
         "group_in_doubt": state.get("group_in_doubt", False),
     }
