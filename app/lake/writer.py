@@ -38,6 +38,12 @@ logger = logging.getLogger(__name__)
 
 #: How often the child looks whether its worker is still there.
 PARENT_CHECK_S = 1.0
+#: The child runs this much nicer than its worker: when the cores are short, the folds and the
+#: HTTP API go first and the lake, which is history, catches up after. Measured while two
+#: workers ingested 600k probes and one answered 1,000 GETs a second (three runs each): the
+#: workers folded 96-104k probes meanwhile instead of 61-77k, and the GETs' p50 was
+#: 214-665 ms instead of 644-882 ms. With cores to spare it changes nothing.
+NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,10 @@ class _Child:
 
 
 def _start_child(spec: WriterSpec, parent: int) -> None:
-    """In the child: its lake and zones, no signals of its own, and an eye on its worker."""
+    """In the child: a lower priority, its lake and zones, no signals of its own, and an eye on
+    its worker."""
     global _child
+    os.nice(NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     names: dict[str, str] = {}

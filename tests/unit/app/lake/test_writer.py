@@ -20,7 +20,7 @@ import pytest
 from app.lake.archiver import ThreadWriter, Zone
 from app.lake.sql import connect
 from app.lake.storage import Lake
-from app.lake.writer import ProcessWriter, WriterSpec
+from app.lake.writer import NICENESS, ProcessWriter, WriterSpec
 from app.lake.zones import lake_zones
 from app.logic.lake.raw import RawRecord
 from app.worker.counters import counters
@@ -117,7 +117,7 @@ def test_the_child_ignores_sigterm_and_leaves_when_its_worker_is_killed(tmp_path
         f"""
         import asyncio, os, signal, sys, time
         sys.path.insert(0, {str(REPO_ROOT)!r})
-        from app.lake.writer import ProcessWriter, WriterSpec
+        from app.lake.writer import NICENESS, ProcessWriter, WriterSpec
         from tests.unit.app.lake.test_writer import _records, _zone
 
         async def main():
@@ -153,3 +153,13 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_writer_runs_nicer_than_its_worker(tmp_path: Path) -> None:
+    """When the cores are short, the folds and the API go before the lake's writing."""
+    writer = ProcessWriter(_spec(tmp_path / "lake"), dict)
+    try:
+        in_child = writer._ensure_pool().submit(os.nice, 0).result(timeout=60)
+    finally:
+        asyncio.run(writer.close())
+    assert in_child == min(19, os.nice(0) + NICENESS)
