@@ -42,6 +42,7 @@ def test_the_secret_still_matches_itself() -> None:
 @pytest.fixture(autouse=True)
 def no_metadata_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(routing, "_learning", {})
+    monkeypatch.setattr(routing, "owners", routing.Owners())
 
 
 class FakeProducer:
@@ -66,21 +67,27 @@ class FakeProducer:
         return {0, 1, 2, 3}
 
 
+class FakeAssignor:
+    """faust's assignor hands out the same mapping until it is given a new assignment."""
+
+    def __init__(self, distribution: dict[str, dict[str, list[int]]]) -> None:
+        self.distribution = distribution
+
+    def tables_metadata(self) -> dict[str, dict[str, list[int]]]:
+        return self.distribution
+
+
 def fake_app(producer: FakeProducer, owners: dict[int, str] | None = None) -> Any:
-    """An app whose router resolves keys as faust's does: partition, then the partition's owner."""
+    """An app whose assignor says who owns each partition of `devices-changelog`, as faust's
+    does (URL → topic → partitions)."""
     owners = {3: "http://localhost:6066"} if owners is None else owners
-
-    def key_store(table_name: str, key: str) -> URL:
-        partition = producer.key_partition(f"{table_name}-changelog", key.encode()).partition
-        return URL(owners[partition])
-
+    distribution: dict[str, dict[str, list[int]]] = {}
+    for partition, url in owners.items():
+        distribution.setdefault(url, {}).setdefault("devices-changelog", []).append(partition)
     return SimpleNamespace(
         producer=producer,
-        router=SimpleNamespace(key_store=key_store),
         conf=SimpleNamespace(canonical_url=URL("http://localhost:6066")),
-        assignor=SimpleNamespace(
-            tables_metadata=lambda: {"http://localhost:6066": {}} if owners else {}
-        ),
+        assignor=FakeAssignor(distribution),
         tables={
             "devices": SimpleNamespace(
                 changelog_topic=SimpleNamespace(get_topic_name=lambda: "devices-changelog")
@@ -98,6 +105,37 @@ def test_an_owner_nobody_knows_is_a_503_with_retry_after() -> None:
             owner_of(fake_app(producer, owners), "devices", "aa:bb:cc:dd:ee:ff")
         assert unknown.value.code == 503
         assert unknown.value.extra_context["headers"]["Retry-After"] == str(RETRY_AFTER_S)
+
+
+def test_the_owner_follows_each_new_assignment_and_a_key_is_hashed_once() -> None:
+    producer = FakeProducer(known=True)
+    hashed: list[bytes] = []
+    key_partition = producer.key_partition
+
+    def counting(topic: str, key: bytes) -> Any:
+        hashed.append(key)
+        return key_partition(topic, key)
+
+    producer.key_partition = counting  # type: ignore[method-assign]
+    app = fake_app(producer, {3: "http://localhost:6066"})
+    assert owner_of(app, "devices", "aa:bb:cc:dd:ee:ff") is None  # this worker's own
+    app.assignor.distribution = {"http://elsewhere:6067": {"devices-changelog": [3]}}
+    assert owner_of(app, "devices", "aa:bb:cc:dd:ee:ff") == URL("http://elsewhere:6067")
+    app.assignor.distribution = {"http://elsewhere:6067": {"devices-changelog": [1]}}
+    with pytest.raises(OwnerUnknown):
+        owner_of(app, "devices", "aa:bb:cc:dd:ee:ff")  # partition 3 is nobody's right now
+    assert hashed == [b"aa:bb:cc:dd:ee:ff"]
+
+
+def test_routed_tables_serialize_keys_as_their_utf8_text() -> None:
+    """`Owners` hashes a key's UTF-8 bytes: what faust serializes it to for these tables."""
+    from app.tables.devices import devices_table
+    from app.tables.groups import groups_table
+    from app.tables.ssids import ssids_table
+
+    for table in (devices_table, groups_table, ssids_table):
+        for key in ("aa:bb:cc:dd:ee:ff", "café ☕", ""):
+            assert table.changelog_topic.prepare_key(key, None)[0] == key.encode(), table.name
 
 
 async def test_missing_topic_metadata_is_fetched_then_the_key_is_routed() -> None:
