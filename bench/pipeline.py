@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -263,9 +264,11 @@ def _ingest_and_latency(
             return probes / elapsed
         _wait_idle(workers)
         paths = [f"/devices/{mac}" for mac in macs]
+        cpu = _CpuUse(workers)
         report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
         routed = " (about half routed to the other worker)" if count > 1 else ""
         print(f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s{routed}: {report}")
+        print(f"  CPU per request: {cpu.per_request(round(rps * seconds))}")
         if busy is not None:
             _latency_while_ingesting(deployment, workers, busy, paths, rps, seconds / 2)
         return probes / elapsed
@@ -273,6 +276,48 @@ def _ingest_and_latency(
         for worker in workers:
             worker.stop()
         deployment.delete_topics()
+
+
+class _CpuUse:
+    """The CPU the workers' processes (not their lake writers) and the whole machine used since
+    it was made (Linux /proc): what a request costs each worker, and how busy the cores were."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.pids = [w.process.pid for w in workers]
+        self.started = time.perf_counter()
+        self.before = [_cpu_s(pid) for pid in self.pids]
+        self.machine = _machine_ticks()
+
+    def per_request(self, requests: int) -> str:
+        used = [_cpu_s(pid) - was for pid, was in zip(self.pids, self.before, strict=True)]
+        names = ["the worker asked", "the other worker"][: len(used)]
+        return ", ".join(
+            f"{name} {1000 * seconds / requests:.3f} ms"
+            for name, seconds in zip(names, used, strict=True)
+        )
+
+    def cores(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        used = [_cpu_s(pid) - was for pid, was in zip(self.pids, self.before, strict=True)]
+        busy, idle = (now - was for now, was in zip(_machine_ticks(), self.machine, strict=True))
+        share = " and ".join(f"{seconds / elapsed:.2f}" for seconds in used)
+        return (
+            f"the workers used {share} of a core each; the machine's cores were idle "
+            f"{100 * idle / (busy + idle):.0f} % of the time"
+        )
+
+
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, idle) clock ticks of all cores so far (Linux /proc/stat; idle includes I/O wait)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks[:8]) - idle, idle
 
 
 class _PeakRss:
@@ -308,12 +353,14 @@ def _latency_while_ingesting(
     replay = threading.Thread(target=replay_rate, args=(deployment, capture), daemon=True)
     replay.start()
     wait_for(lambda: _accepted(workers) > before, 60, "ingest to begin", interval=0.02)
+    cpu = _CpuUse(workers)
     report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
     during = _accepted(workers) - before
     print(
         f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s while {len(workers)} workers "
         f"ingest at full speed ({during:,} probes folded meanwhile): {report}"
     )
+    print(f"  meanwhile: {cpu.cores()}")
     replay.join()
 
 
