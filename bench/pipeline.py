@@ -288,8 +288,12 @@ class _CpuUse:
         self.before = [_cpu_s(pid) for pid in self.pids]
         self.machine = _machine_ticks()
 
+    def _used(self) -> list[float]:
+        """CPU seconds each worker used since."""
+        return [_cpu_s(pid) - was for pid, was in zip(self.pids, self.before, strict=True)]
+
     def per_request(self, requests: int) -> str:
-        used = [_cpu_s(pid) - was for pid, was in zip(self.pids, self.before, strict=True)]
+        used = self._used()
         names = ["the worker asked", "the other worker"][: len(used)]
         return ", ".join(
             f"{name} {1000 * seconds / requests:.3f} ms"
@@ -298,7 +302,7 @@ class _CpuUse:
 
     def cores(self) -> str:
         elapsed = time.perf_counter() - self.started
-        used = [_cpu_s(pid) - was for pid, was in zip(self.pids, self.before, strict=True)]
+        used = self._used()
         busy, idle = (now - was for now, was in zip(_machine_ticks(), self.machine, strict=True))
         share = " and ".join(f"{seconds / elapsed:.2f}" for seconds in used)
         return (

@@ -10,6 +10,7 @@ from app.main import app, settings
 from app.models import DeviceState
 from app.tables.staged import write_behind
 from app.tables.store_options import ROCKSDB_OPTIONS
+from app.worker.partitions import key_partition
 
 #: Keys are the MAC as raw UTF-8 bytes, exactly as the sniffer keys `probes`, so faust's router
 #: (murmur2 over the serialized key) finds the partition the table row was written to (faust#514).
@@ -24,26 +25,13 @@ devices_table = app.Table(
 write_behind.track(devices_table)
 
 
-#: MACs whose partition is remembered, at most (the producer's hashing costs ~15 µs a call,
-#: a tenth of what answering `GET /devices/{mac}` takes).
-PARTITION_CACHE_SIZE = 100_000
-_partitions: dict[str, int] = {}
-
-
 def device_partition(mac: str) -> int | None:
-    """The partition of `devices` (and of `device-names`, co-partitioned) that holds the MAC;
-    None while the producer does not know the topic yet."""
-    partition = _partitions.get(mac)
-    if partition is None:
-        try:
-            topic = devices_table.changelog_topic.get_topic_name()
-            partition = int(app.producer.key_partition(topic, mac.encode()).partition)
-        except Exception:  # the producer does not know the topic yet
-            return None
-        if len(_partitions) >= PARTITION_CACHE_SIZE:
-            _partitions.clear()
-        _partitions[mac] = partition
-    return partition
+    """The partition of `devices` (and of `device-names`, co-partitioned) that holds the MAC,
+    remembered (`app.worker.partitions`); None while the producer does not know the topic yet."""
+    try:
+        return key_partition(app, devices_table.changelog_topic.get_topic_name(), mac.encode())
+    except Exception:  # the producer does not know the topic yet
+        return None
 
 
 def device_row(mac: str, partition: int | None = None) -> DeviceState | None:

@@ -25,6 +25,7 @@ from yarl import URL
 
 from app.web.access import worker_headers
 from app.web.server import RETRY_AFTER_S
+from app.worker.partitions import key_partition
 
 logger = logging.getLogger(__name__)
 
@@ -59,29 +60,21 @@ class Owners:
     hashes to: what faust's `router.key_store` works out on every call (serializing the key,
     hashing it, parsing the owner's URL), ~10 % of the CPU a `GET /devices/{mac}` took. The
     owners are rebuilt whenever the assignor is handed a new assignment (its `tables_metadata()`,
-    URL → changelog topic → partitions, is then a new mapping); a key's partition never changes.
+    URL → changelog topic → partitions, is then a new mapping); a key's partition is remembered
+    (`app.worker.partitions`).
 
     Keys are routed as the UTF-8 bytes of their canonical text: every table reached through
     `routed` has raw bytes keys, which is how faust serializes them too (a unit test holds the
     two equal)."""
 
-    #: (topic, key) pairs whose partition is remembered, at most.
-    MAX_KEYS = 100_000
-
     def __init__(self) -> None:
         self._from: object = None
         self._owners: dict[tuple[str, int], URL | None] = {}
-        self._partitions: dict[tuple[str, str], int] = {}
 
     def owner(self, app: AppT, topic: str, key: str) -> URL | None:
         """The URL of the worker owning `key` in `topic`, None for this worker; KeyError when
         no worker owns its partition, and what the producer raises while it cannot hash it."""
-        partition = self._partitions.get((topic, key))
-        if partition is None:
-            partition = int(app.producer.key_partition(topic, key.encode()).partition)
-            if len(self._partitions) >= self.MAX_KEYS:
-                self._partitions.clear()
-            self._partitions[(topic, key)] = partition
+        partition = key_partition(app, topic, key.encode())
         distribution = app.assignor.tables_metadata()  # the assignor's own mapping, not a copy
         if distribution is not self._from:
             me = URL(str(app.conf.canonical_url))

@@ -17,6 +17,7 @@ from app.bot.webhook import secret_matches
 from app.web import routing
 from app.web.routing import OwnerUnknown, TopicUnknown, find_owner, owner_of, partition_of
 from app.web.server import RETRY_AFTER_S, rejection_reason
+from app.worker import partitions
 
 SECRET = "s3cret"
 
@@ -43,6 +44,7 @@ def test_the_secret_still_matches_itself() -> None:
 def no_metadata_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(routing, "_learning", {})
     monkeypatch.setattr(routing, "owners", routing.Owners())
+    monkeypatch.setattr(partitions, "_remembered", {})
 
 
 class FakeProducer:
