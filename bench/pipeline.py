@@ -109,7 +109,7 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
             2,
             rps,
             seconds,
-            busy=synth_capture(3 * probes, devices, 43),
+            busy=(synth_capture(3 * probes, devices, 43), synth_capture(3 * probes, devices, 44)),
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -179,13 +179,14 @@ def _ingest_and_latency(
     rps: int,
     seconds: float,
     batch: int | None = None,
-    busy: Path | None = None,
+    busy: tuple[Path, Path] | None = None,
     history: bool = True,
     lake: bool = True,
     grouping: bool = True,
 ) -> float:
     """Time a replay until the table reflects the last probe; then query at a fixed rate (unless
-    `rps` is 0), and again while the `busy` capture is being ingested. Probes/s end to end.
+    `rps` is 0), and again while the `busy` captures are being ingested (the second with any
+    replica allowed, when there are two workers). Probes/s end to end.
     With grouping, also how long until every probe was heard by its shard."""
     shape = ("" if batch is None else f"-batch{batch}") + ("" if history else "-no-history")
     shape += ("" if lake else "-no-lake") + ("" if grouping else "-no-grouping")
@@ -269,8 +270,23 @@ def _ingest_and_latency(
         routed = " (about half routed to the other worker)" if count > 1 else ""
         print(f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s{routed}: {report}")
         print(f"  CPU per request: {cpu.per_request(round(rps * seconds))}")
+        standby_paths = [f"{path}?replica=any" for path in paths] if count > 1 else []
+        if standby_paths:
+            answered = _standby_answers(workers)
+            cpu = _CpuUse(workers)
+            report = asyncio.run(fixed_rate_gets(workers[0].url, standby_paths, rps, seconds))
+            share = (_standby_answers(workers) - answered) / (rps * seconds)
+            print(
+                f"GET /devices/<mac>?replica=any at {rps} req/s for {seconds:.0f} s "
+                f"({100 * share:.0f} % answered by a standby copy): {report}"
+            )
+            print(f"  CPU per request: {cpu.per_request(round(rps * seconds))}")
         if busy is not None:
-            _latency_while_ingesting(deployment, workers, busy, paths, rps, seconds / 2)
+            _latency_while_ingesting(deployment, workers, busy[0], paths, rps, seconds / 2)
+            if standby_paths:
+                _latency_while_ingesting(
+                    deployment, workers, busy[1], standby_paths, rps, seconds / 2
+                )
         return probes / elapsed
     finally:
         for worker in workers:
@@ -353,6 +369,7 @@ def _latency_while_ingesting(
     seconds: float,
 ) -> None:
     """The same GETs while another capture is replayed and folded at full speed."""
+    query = paths[0].partition("?")[2]
     before = _accepted(workers)
     replay = threading.Thread(target=replay_rate, args=(deployment, capture), daemon=True)
     replay.start()
@@ -361,11 +378,16 @@ def _latency_while_ingesting(
     report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
     during = _accepted(workers) - before
     print(
-        f"GET /devices/<mac> at {rps} req/s for {seconds:.0f} s while {len(workers)} workers "
+        f"GET /devices/<mac>{'?' + query if query else ''} at {rps} req/s for {seconds:.0f} s "
+        f"while {len(workers)} workers "
         f"ingest at full speed ({during:,} probes folded meanwhile): {report}"
     )
     print(f"  meanwhile: {cpu.cores()}")
     replay.join()
+
+
+def _standby_answers(workers: list[Worker]) -> int:
+    return sum(w.counters().get("reads.standby", 0) for w in workers)
 
 
 def _wait_idle(workers: list[Worker]) -> None:

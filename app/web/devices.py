@@ -22,8 +22,15 @@ from app.tables.listing import device_index, owned_devices_partitions
 from app.tables.names import device_name, device_names_table, names_applied
 from app.topics import device_names_topic, probes_topic
 from app.web.gather import WorkerUnavailable, gather, is_local_request
-from app.web.routing import OwnerUnknown, recovering, routed
+from app.web.replicas import (
+    STANDBY_HEADER,
+    InvalidReplica,
+    parse_replica,
+    standby_caught_up,
+)
+from app.web.routing import OwnerUnknown, find_owner, recovering, routed
 from app.web.server import RETRY_AFTER_S, read_body
+from app.worker.counters import counters
 from app.worker.device_index import NotReady
 
 blueprint = web.Blueprint("devices")
@@ -34,7 +41,8 @@ EDIT_VISIBLE_WITHIN_S = 10.0
 
 def stats_with_name(mac: str) -> dict[str, Any] | None:
     """DeviceStats plus the device's name and its probable device (`group`: null until its
-    shard decided it, or with grouping off), from this worker's tables (it must own the MAC)."""
+    shard decided it, or with grouping off), from this worker's tables: it must own the MAC, or
+    hold a caught-up standby copy of its partition (`app.web.replicas`)."""
     partition = device_partition(mac)
     state = device_row(mac, partition)
     if state is None:
@@ -62,16 +70,46 @@ async def owned_here(
 
 @blueprint.route("/devices/{mac}", name="device")
 class DeviceView(web.View):
-    """One device's statistics, from whichever worker owns its partition."""
+    """One device's statistics, from whichever worker owns its partition; with `?replica=any`,
+    from this worker's standby copy of it when that copy is caught up (`app.web.replicas`)."""
 
     async def get(self, request: web.Request, mac: str) -> web.Response:
+        try:
+            replica = parse_replica(request.query.get("replica"))
+        except InvalidReplica as bad:
+            return self.json({"error": str(bad)}, status=400)
+        if replica == "any":
+            standby = await self._from_standby(mac)
+            if standby is not None:
+                return standby
         canonical = await owned_here(self, request, mac)
         if not isinstance(canonical, str):
             return canonical
+        return self._answer(canonical)
+
+    def _answer(self, canonical: str, headers: dict[str, str] | None = None) -> web.Response:
         stats = stats_with_name(canonical)
         if stats is None:
-            return self.json({"error": f"no probes seen from {canonical}"}, status=404)
-        return self.json(stats)
+            return self.json(
+                {"error": f"no probes seen from {canonical}"}, status=404, headers=headers
+            )
+        return self.json(stats, headers=headers)
+
+    async def _from_standby(self, mac: str) -> web.Response | None:
+        """The answer of this worker's standby copy, when another worker owns the MAC and the
+        copy has applied all its changelogs hold; None to answer as the owner would."""
+        try:
+            canonical = normalize_mac(mac)
+            owner = await find_owner(self.app, devices_table.name, canonical)
+        except (InvalidMac, OwnerUnknown):
+            return None  # the owner's path answers the 400 or the 503
+        partition = device_partition(canonical)
+        if owner is None or partition is None:
+            return None
+        if not standby_caught_up(self.app, (devices_table, device_names_table), partition):
+            return None
+        counters.incr("reads.standby")
+        return self._answer(canonical, {STANDBY_HEADER: "standby"})
 
     async def delete(self, request: web.Request, mac: str) -> web.Response:
         """Erase the device everywhere probewatch keeps it (`app.logic.erasure`): the request

@@ -558,11 +558,22 @@ DEVICES = [
         "/devices/{mac}",
         "devices",
         "One device's statistics",
-        "Served by the worker owning the device's partition; any worker forwards to it.",
-        params=(MAC,),
+        "Served by the worker owning the device's partition; any worker forwards to it. With "
+        "`replica=any`, a worker holding a standby copy of the partition that has applied all "
+        "its changelog holds answers itself, with the header `Probewatch-Replica: standby`: "
+        "about one flush interval behind the owner, and without the forward.",
+        params=(
+            MAC,
+            Param(
+                "replica",
+                "query",
+                "`owner` (the default): the owner answers; `any`: a caught-up standby copy may.",
+                {"type": "string", "enum": ["owner", "any"]},
+            ),
+        ),
         answers=(
             Answer(200, "The device.", (json_body(ref("Device"), DEVICE_EXAMPLE),)),
-            error(400, "Not a MAC address.", NOT_A_MAC),
+            error(400, "Not a MAC address, or a `replica` other than `owner` or `any`.", NOT_A_MAC),
             error(404, "No probe seen from this device.", f"no probes seen from {EXAMPLE_MAC}"),
             OWNER_SILENT,
             UNAVAILABLE,

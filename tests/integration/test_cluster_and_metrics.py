@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import threading
 import urllib.error
 import urllib.request
@@ -247,6 +248,62 @@ def test_a_forwarded_answer_is_the_owners_byte_for_byte(
         assert direct[0] == status
         assert forwarded == direct
     assert forwarded[1] == "application/json; charset=utf-8"
+
+
+def get_with_replica(url: str) -> tuple[int, str | None, bytes]:
+    """(status, the Probewatch-Replica header, body bytes) of a GET, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Probewatch-Replica"], response.read()
+    except urllib.error.HTTPError as answer:
+        return answer.code, answer.headers["Probewatch-Replica"], answer.read()
+
+
+def test_a_caught_up_standby_answers_when_any_replica_may(
+    workers: dict[str, Worker], stand_in: StandIn
+) -> None:
+    """`?replica=any`: the worker holding a standby copy of a key the other worker owns answers
+    it itself, as the owner does once the copy applied the changelog; it follows a change (one
+    changelog record, which faust alone would keep in its buffer); and it answers while the
+    owner cannot."""
+    first, second = workers["first"], workers["second"]
+    prefix = first.deployment.prefix
+    view = wait_for(lambda: settled(first, prefix), 90, "a settled cluster of two")
+    devices = f"{prefix}probewatch-devices-changelog"
+    [theirs] = [s for s in view["workers"] if s["worker"] == stand_in.url]
+    owned = set(theirs["active"][devices])
+    mac = next(
+        m
+        for m in (f"f0:18:98:02:00:{i:02x}" for i in range(64))
+        if partition_for(m.encode(), 4) in owned
+    )
+    any_replica = f"{first.url}/devices/{mac}?replica=any"
+
+    def standby_says(count: int) -> bytes | None:
+        status, replica, body = get_with_replica(any_replica)
+        found = status == 200 and replica == "standby" and json.loads(body)["probe_count"] == count
+        return body if found else None
+
+    def owner_says(count: int) -> bytes | None:
+        status, _, body = raw_get(f"{second.url}/devices/{mac}")
+        return body if status == 200 and json.loads(body)["probe_count"] == count else None
+
+    for count in (1, 2):
+        produce_probes(prefix, [probe(mac, T0 + count, f"ssid {count}")])
+        owners = wait_for(lambda n=count: owner_says(n), 60, f"probe {count} at the owner")
+        from_standby = wait_for(lambda n=count: standby_says(n), 20, f"probe {count} on standby")
+        assert from_standby == owners
+    owner_answer = get_with_replica(f"{first.url}/devices/{mac}")
+    assert owner_answer[0] == 200 and owner_answer[1] is None, "by default the owner answers"
+    stand_in.mode = "fail"
+    try:
+        assert get_with_replica(f"{first.url}/devices/{mac}")[0] != 200
+        assert standby_says(2) is not None
+    finally:
+        stand_in.mode = "forward"
+    status, _, body = get_with_replica(f"{first.url}/devices/{mac}?replica=standby")
+    assert status == 400
+    assert b"replica must be one of owner, any" in body
 
 
 def scrape(worker: Worker) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:

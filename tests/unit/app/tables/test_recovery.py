@@ -52,3 +52,50 @@ async def test_no_record_flows_while_the_stream_partitions_are_sought(
     await recovery.on_recovery_completed(app.consumer_generation_id)
     assert flowing_at_seek == [False]
     assert consumer.flow_active, "faust's method resumes the flow once sought"
+
+
+class _Table:
+    """Stands in for a table: records the batches of changelog records applied to it."""
+
+    def __init__(self) -> None:
+        self.applied: list[list[str]] = []
+
+    def apply_changelog_batch(self, batch: list[str]) -> None:
+        self.applied.append(list(batch))
+
+
+def test_faust_still_applies_a_standby_s_records_only_once_a_buffer_is_full() -> None:
+    """Why the recovery applies what waits on a timer: faust's own loop applies a buffer when
+    it holds `standby_buffer_size` records (1,000) and at the end of recovery, not after."""
+    slurp = inspect.getsource(Recovery._slurp_changelogs.fun)  # type: ignore[attr-defined]
+    assert "if len(buf) >= bufsize:" in slurp
+    assert "table.standby_buffer_size" in slurp
+    tasks = SeekingRecovery._tasks  # type: ignore[attr-defined]
+    assert "_apply_standby_buffers" in tasks[f"{SeekingRecovery.__module__}.SeekingRecovery"]
+
+
+def test_buffered_records_are_applied_once_recovery_is_over(app: App) -> None:
+    recovery: Any = app.tables.recovery
+    devices, names = _Table(), _Table()
+    was_completed, was_in_recovery = recovery.completed.is_set(), recovery.in_recovery
+    recovery.buffers[devices] = ["a", "b"]
+    recovery.buffers[names] = []
+    try:
+        recovery.completed.clear()
+        recovery.apply_buffered()
+        assert devices.applied == [], "while recovery runs, faust applies its batches itself"
+        recovery.completed.set()
+        recovery.in_recovery = True
+        recovery.apply_buffered()
+        assert devices.applied == []
+        recovery.in_recovery = False
+        recovery.apply_buffered()
+        assert devices.applied == [["a", "b"]]
+        assert recovery.buffers[devices] == []
+        recovery.apply_buffered()
+        assert devices.applied == [["a", "b"]], "nothing buffered, nothing applied again"
+    finally:
+        del recovery.buffers[devices], recovery.buffers[names]
+        recovery.in_recovery = was_in_recovery
+        if not was_completed:
+            recovery.completed.clear()
