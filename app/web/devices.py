@@ -4,7 +4,9 @@ erasing one (`DELETE /devices/{mac}`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -28,7 +30,7 @@ from app.web.replicas import (
     parse_replica,
     standby_caught_up,
 )
-from app.web.routing import OwnerUnknown, find_owner, recovering, routed
+from app.web.routing import OwnerUnknown, recovering, routed
 from app.web.server import RETRY_AFTER_S, read_body
 from app.worker.counters import counters
 from app.worker.device_index import NotReady
@@ -56,15 +58,24 @@ def stats_with_name(mac: str) -> dict[str, Any] | None:
 
 
 async def owned_here(
-    view: web.View, request: web.Request, mac: str, body: bytes | None = None
+    view: web.View,
+    request: web.Request,
+    mac: str,
+    body: bytes | None = None,
+    *,
+    from_standby: Callable[[str], web.Response | None] | None = None,
 ) -> str | web.Response:
     """The canonical MAC when this worker owns it, else the answer to give: a 400 for a malformed
-    MAC, the owning worker's own answer, or a 503 during a rebalance."""
+    MAC, the owning worker's own answer (or `from_standby`'s, when it gives one), or a 503
+    during a rebalance."""
     try:
         canonical = normalize_mac(mac)
     except InvalidMac as bad:
         return view.json({"error": str(bad)}, status=400)
-    response = await routed(view, request, devices_table.name, canonical, body)
+    standby = None if from_standby is None else functools.partial(from_standby, canonical)
+    response = await routed(
+        view, request, devices_table.name, canonical, body, from_standby=standby
+    )
     return canonical if response is None else response
 
 
@@ -78,11 +89,8 @@ class DeviceView(web.View):
             replica = parse_replica(request.query.get("replica"))
         except InvalidReplica as bad:
             return self.json({"error": str(bad)}, status=400)
-        if replica == "any":
-            standby = await self._from_standby(mac)
-            if standby is not None:
-                return standby
-        canonical = await owned_here(self, request, mac)
+        standby = self._from_standby if replica == "any" else None
+        canonical = await owned_here(self, request, mac, from_standby=standby)
         if not isinstance(canonical, str):
             return canonical
         return self._answer(canonical)
@@ -95,16 +103,11 @@ class DeviceView(web.View):
             )
         return self.json(stats, headers=headers)
 
-    async def _from_standby(self, mac: str) -> web.Response | None:
-        """The answer of this worker's standby copy, when another worker owns the MAC and the
-        copy has applied all its changelogs hold; None to answer as the owner would."""
-        try:
-            canonical = normalize_mac(mac)
-            owner = await find_owner(self.app, devices_table.name, canonical)
-        except (InvalidMac, OwnerUnknown):
-            return None  # the owner's path answers the 400 or the 503
+    def _from_standby(self, canonical: str) -> web.Response | None:
+        """The answer of this worker's standby copy of a MAC another worker owns, when the copy
+        has applied all its changelogs hold; None to have the owner answer."""
         partition = device_partition(canonical)
-        if owner is None or partition is None:
+        if partition is None:
             return None
         if not standby_caught_up(self.app, (devices_table, device_names_table), partition):
             return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -206,19 +207,31 @@ async def forward(view: View, request: Request, owner: URL, body: bytes | None =
 
 
 async def routed(
-    view: View, request: Request, table_name: str, key: str, body: bytes | None = None
+    view: View,
+    request: Request,
+    table_name: str,
+    key: str,
+    body: bytes | None = None,
+    *,
+    from_standby: Callable[[], Response | None] | None = None,
 ) -> Response | None:
     """The owner's response when another worker owns `key`; None when this worker must answer.
 
     `key` must already be the canonical form the table stores: the router hashes it to find the
     partition. While nobody owns it (start-up, rebalance), or this worker owns it but is still
     recovering its tables, OwnerUnknown is raised, which faust answers as a 503 with Retry-After.
+    When another worker owns it, `from_standby` may answer instead, from this worker's standby
+    copy (`app.web.replicas`); if it gives None, the owner answers.
     """
     owner = await find_owner(view.app, table_name, key)
     if owner is None:
         if recovering(view.app):
             raise OwnerUnknown("this worker is reading its tables back from Kafka; retry shortly")
         return None
+    if from_standby is not None:
+        answer = from_standby()
+        if answer is not None:
+            return answer
     return await forward(view, request, owner, body)
 
 
