@@ -28,8 +28,8 @@ suspend_flow.wait())`, so that a rebalance can abandon a hand-over stuck on a fu
 makes four tasks per record (the two, and the consumer's stopped and crashed events) and three
 cancellations: with one probe per record, more of the event loop's time than the fold's. Here
 the callback is first run on the spot; almost always it puts the record into the buffer and is
-done, and nothing else was needed (the loop is then handed back for as many turns as faust's
-tasks took, `HAND_OVER_TURNS`). Only when it has to wait is the rest of it made a task and
+done, and nothing else was needed (the loop is then handed back for a turn, so that the folds
+keep up, `HAND_OVER_TURNS`). Only when it has to wait is the rest of it made a task and
 raced against the suspension, exactly as faust does.
 """
 
@@ -148,10 +148,13 @@ def _is_wait_of(coro: WaitArgT, event: asyncio.Event) -> bool:
 
 _EVENT_WAIT = asyncio.Event.wait.__code__
 #: Turns of the event loop a record's hand-over gives the folds, as faust's tasks did. Handed
-#: over with none, records filled the buffers far ahead of the folds, and packed ingest fell
-#: from ~28k to 17-23k probes/s (one turn: 17-19k; three: 27-32k). One record per probe still
-#: gains (5.0k → 6.7k-7.3k probes/s, everything on): the tasks cost more than the turns.
-HAND_OVER_TURNS = 3
+#: over with none, records fill the buffers far ahead of the folds and ingest falls (one worker,
+#: 20k MACs, everything on: packed 26-27k probes/s, one record per probe 6.8k, against 33-35k
+#: and 7.6k with three turns). Each turn is a pass through the event loop with its `select`:
+#: one turn measured no worse than three for packed records (median 28.5k against 26.3k probes/s
+#: in five interleaved pairs, the machine's spread ±5k) and better for one probe per record
+#: (7.3k against 6.7k, every one of seven pairs).
+HAND_OVER_TURNS = 1
 
 
 class _Consumer(faust_aiokafka.Consumer):

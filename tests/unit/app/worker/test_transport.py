@@ -133,6 +133,30 @@ async def test_a_hand_over_that_need_not_wait_runs_on_the_spot_without_a_task(
     assert (result.results, result.stopped) == (["put"], False)
 
 
+async def test_a_hand_over_on_the_spot_gives_the_folds_a_turn_before_the_next_record(
+    consumer: _Consumer,
+) -> None:
+    """The fold waiting on the buffer runs before the drain hands over the next record, so the
+    buffer does not fill ahead of the folds."""
+    order: list[str] = []
+    record_in_buffer = asyncio.Event()
+
+    async def fold() -> None:
+        await record_in_buffer.wait()
+        order.append("folded")
+
+    async def put() -> None:
+        order.append("put")
+        record_in_buffer.set()
+
+    folding = asyncio.ensure_future(fold())
+    await asyncio.sleep(0)  # the fold waits on the buffer
+    await _hand_over(consumer, put())
+    order.append("next record")
+    await folding
+    assert order == ["put", "folded", "next record"]
+
+
 async def test_a_hand_over_that_waits_goes_on_where_it_was_and_returns_its_result(
     consumer: _Consumer,
 ) -> None:
