@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.web.replicas import STANDBY_HEADER
 from tests.harness import Deployment, Worker, free_port, http_json, new_prefix, wait_for
 from tests.kafka_io import (
     committed_offsets,
@@ -214,13 +215,28 @@ def test_a_worker_that_does_not_answer_makes_gathered_answers_a_503(
     )
 
 
-def raw_get(url: str) -> tuple[int, str, bytes]:
-    """(status, Content-Type, body bytes) of a GET, whatever the status."""
+def raw_get(url: str, header: str = "Content-Type") -> tuple[int, str | None, bytes]:
+    """(status, the `header`, body bytes) of a GET, whatever the status."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["Content-Type"], response.read()
+            return response.status, response.headers[header], response.read()
     except urllib.error.HTTPError as answer:
-        return answer.code, answer.headers["Content-Type"], answer.read()
+        return answer.code, answer.headers[header], answer.read()
+
+
+def macs_the_stand_in_owns(first: Worker, stand_in: StandIn, block: int) -> list[str]:
+    """MACs `f0:18:98:<block>:00:xx` whose partition the worker behind the stand-in owns,
+    once the cluster of two has settled."""
+    prefix = first.deployment.prefix
+    view = wait_for(lambda: settled(first, prefix), 90, "a settled cluster of two")
+    devices = f"{prefix}probewatch-devices-changelog"
+    [theirs] = [s for s in view["workers"] if s["worker"] == stand_in.url]
+    owned = set(theirs["active"][devices])
+    return [
+        m
+        for m in (f"f0:18:98:{block:02x}:00:{i:02x}" for i in range(64))
+        if partition_for(m.encode(), 4) in owned
+    ]
 
 
 def test_a_forwarded_answer_is_the_owners_byte_for_byte(
@@ -230,16 +246,7 @@ def test_a_forwarded_answer_is_the_owners_byte_for_byte(
     included) and body exactly: the forward passes the bytes through."""
     first, second = workers["first"], workers["second"]
     prefix = first.deployment.prefix
-    view = wait_for(lambda: settled(first, prefix), 90, "a settled cluster of two")
-    devices = f"{prefix}probewatch-devices-changelog"
-    [theirs] = [s for s in view["workers"] if s["worker"] == stand_in.url]
-    owned = set(theirs["active"][devices])
-    macs = [
-        m
-        for m in (f"f0:18:98:01:00:{i:02x}" for i in range(64))
-        if partition_for(m.encode(), 4) in owned
-    ]
-    counted, unseen = macs[0], macs[1]
+    counted, unseen = macs_the_stand_in_owns(first, stand_in, 1)[:2]
     produce_probes(prefix, [probe(counted, T0, "café ☕")])
     wait_for(lambda: second.get(f"/devices/{counted}")[0] == 200, 60, f"{counted} counted")
     for mac, status in ((counted, 200), (unseen, 404)):
@@ -248,15 +255,6 @@ def test_a_forwarded_answer_is_the_owners_byte_for_byte(
         assert direct[0] == status
         assert forwarded == direct
     assert forwarded[1] == "application/json; charset=utf-8"
-
-
-def get_with_replica(url: str) -> tuple[int, str | None, bytes]:
-    """(status, the Probewatch-Replica header, body bytes) of a GET, whatever the status."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["Probewatch-Replica"], response.read()
-    except urllib.error.HTTPError as answer:
-        return answer.code, answer.headers["Probewatch-Replica"], answer.read()
 
 
 def test_a_caught_up_standby_answers_when_any_replica_may(
@@ -268,19 +266,11 @@ def test_a_caught_up_standby_answers_when_any_replica_may(
     owner cannot."""
     first, second = workers["first"], workers["second"]
     prefix = first.deployment.prefix
-    view = wait_for(lambda: settled(first, prefix), 90, "a settled cluster of two")
-    devices = f"{prefix}probewatch-devices-changelog"
-    [theirs] = [s for s in view["workers"] if s["worker"] == stand_in.url]
-    owned = set(theirs["active"][devices])
-    mac = next(
-        m
-        for m in (f"f0:18:98:02:00:{i:02x}" for i in range(64))
-        if partition_for(m.encode(), 4) in owned
-    )
+    mac = macs_the_stand_in_owns(first, stand_in, 2)[0]
     any_replica = f"{first.url}/devices/{mac}?replica=any"
 
     def standby_says(count: int) -> bytes | None:
-        status, replica, body = get_with_replica(any_replica)
+        status, replica, body = raw_get(any_replica, STANDBY_HEADER)
         found = status == 200 and replica == "standby" and json.loads(body)["probe_count"] == count
         return body if found else None
 
@@ -293,15 +283,15 @@ def test_a_caught_up_standby_answers_when_any_replica_may(
         owners = wait_for(lambda n=count: owner_says(n), 60, f"probe {count} at the owner")
         from_standby = wait_for(lambda n=count: standby_says(n), 20, f"probe {count} on standby")
         assert from_standby == owners
-    owner_answer = get_with_replica(f"{first.url}/devices/{mac}")
+    owner_answer = raw_get(f"{first.url}/devices/{mac}", STANDBY_HEADER)
     assert owner_answer[0] == 200 and owner_answer[1] is None, "by default the owner answers"
     stand_in.mode = "fail"
     try:
-        assert get_with_replica(f"{first.url}/devices/{mac}")[0] != 200
+        assert raw_get(f"{first.url}/devices/{mac}", STANDBY_HEADER)[0] != 200
         assert standby_says(2) is not None
     finally:
         stand_in.mode = "forward"
-    status, _, body = get_with_replica(f"{first.url}/devices/{mac}?replica=standby")
+    status, _, body = raw_get(f"{first.url}/devices/{mac}?replica=standby")
     assert status == 400
     assert b"replica must be one of owner, any" in body
 
