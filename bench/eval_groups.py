@@ -461,6 +461,7 @@ SWEPT = (
     "seq_step_max",
     "rssi_tolerance_db",
     "rssi_margin_db",
+    "radio_spread_db",
     "rssi_history",
 )
 

@@ -138,9 +138,10 @@ def assess(
     in_sequence = continues_sequence(step, params.seq_step_max) and "resets" not in (theirs, mine)
     if not in_sequence and (keeps or not (new.randomized and target.randomized)):
         return None
-    diff = rssi_distance(new.peaks, target.peaks)
-    if diff is not None and diff > params.rssi_tolerance_db:
+    distance = rssi_distance(new.peaks, target.peaks, params.radio_spread_db)
+    if distance is not None and distance.beyond_spread > params.rssi_tolerance_db:
         return None
+    diff = None if distance is None else distance.measured
     if diff is None and not (new.randomized and target.randomized):
         return None  # a fixed MAC: its counter alone is not strong enough
     shared = shared_ssids(new.ssids, target.ssids)

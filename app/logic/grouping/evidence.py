@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from statistics import median
-from typing import Literal
+from typing import Literal, NamedTuple
 
 #: 802.11 sequence numbers are 12 bits: they wrap from 4095 to 0.
 SEQ_MODULO = 4096
@@ -51,24 +51,43 @@ def radio(sensor: str, freq_mhz: int | None) -> str:
     return f"{sensor}@{'' if freq_mhz is None else freq_mhz}"
 
 
+class SignalDistance(NamedTuple):
+    """How far apart two sets of MACs are in signal (dB), averaged over radios."""
+
+    #: As heard.
+    measured: float
+    #: Less the gain two radios may differ by, where another radio of the sensor stood in:
+    #: what a contradiction is judged on.
+    beyond_spread: float
+
+
 def rssi_distance(
-    mine: Mapping[str, Sequence[int]], theirs: Mapping[str, Sequence[int]]
-) -> float | None:
+    mine: Mapping[str, Sequence[int]],
+    theirs: Mapping[str, Sequence[int]],
+    radio_spread_db: float = 0.0,
+) -> SignalDistance | None:
     """How far apart two sets of MACs are in signal: per radio, the distance between the
     medians of their strongest signals, averaged over the radios of `mine`. A radio `theirs`
     has no signal of is compared with the other radios of its sensor (a scan visits channels
-    in turn); a sensor that heard none of `theirs` says nothing: None when no sensor did."""
-    diffs = []
+    in turn), and that distance is also given less `radio_spread_db`, as radios differ in gain;
+    a sensor that heard none of `theirs` says nothing: None when no sensor did."""
+    measured = beyond = 0.0
+    radios = 0
     for key, peaks in mine.items():
         if not peaks:
             continue
         history: Sequence[int] | None = theirs.get(key)
+        spread = 0.0
         if not history:
             sensor = sensor_of(key)
             history = [p for k, ps in theirs.items() if sensor_of(k) == sensor for p in ps]
+            spread = radio_spread_db
         if history:
-            diffs.append(abs(median(peaks) - median(history)))
-    return sum(diffs) / len(diffs) if diffs else None
+            diff = abs(median(peaks) - median(history))
+            measured += diff
+            beyond += max(0.0, diff - spread)
+            radios += 1
+    return SignalDistance(measured / radios, beyond / radios) if radios else None
 
 
 def as_history(peaks: Mapping[str, int]) -> dict[str, list[int]]:

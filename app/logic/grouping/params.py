@@ -56,6 +56,14 @@ class GroupingParams:
     #: held; here 9 in 10 within 6 dB for seven of the eight devices); 12 dB is twice that, and
     #: lets a device that is carried about keep its group (the eighth reached 14).
     rssi_tolerance_db: float = 12.0
+    #: Radios of one sensor differ in gain (antenna, amplifier, channel): ProbingPatternsDataset's
+    #: three sniffers hear each device they share with medians 4 to 10 dB apart. Where a
+    #: newcomer was heard on a radio its target was not, the target's other radios stand in
+    #: (`evidence.rssi_distance`), and only what their distance exceeds this by can contradict
+    #: the link: one spread, as `rssi_margin_db`. Candidates are still ranked by the distance
+    #: as heard. Without it, one MAC of a scan heard 13 dB weaker on a radio its scan had not
+    #: used yet ended the scan, and an iPhone's scan became two devices.
+    radio_spread_db: float = 6.0
     #: Between candidates that rank alike, the nearer in signal wins only when it is nearer by
     #: this much (one spread); otherwise the newcomer is left alone, in doubt.
     rssi_margin_db: float = 6.0

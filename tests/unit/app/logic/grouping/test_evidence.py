@@ -53,16 +53,32 @@ def test_a_radio_is_a_sensor_on_a_channel() -> None:
     assert sensor_of(radio("a@b", None)) == "a@b"
 
 
+def measured(mine: dict[str, list[int]], theirs: dict[str, list[int]]) -> float | None:
+    distance = rssi_distance(mine, theirs)
+    return None if distance is None else distance.measured
+
+
 def test_signals_are_compared_radio_by_radio_then_by_sensor() -> None:
     group = {"s@2412": [-50, -52, -48], "s@2437": [-60]}
-    assert rssi_distance({"s@2412": [-55]}, group) == 5
+    assert measured({"s@2412": [-55]}, group) == 5
     # Channel 11 heard nothing of the group: the other radios of the sensor stand in.
-    assert rssi_distance({"s@2462": [-54]}, group) == 3  # median of -50, -52, -48, -60
-    assert rssi_distance({"s@2412": [-50], "s@2437": [-70]}, group) == 5
+    assert measured({"s@2462": [-54]}, group) == 3  # median of -50, -52, -48, -60
+    assert measured({"s@2412": [-50], "s@2437": [-70]}, group) == 5
     # Another sensor's signal says nothing about this one's.
-    assert rssi_distance({"t@2412": [-50]}, group) is None
-    assert rssi_distance({"s@": [-50]}, group) == 1  # a sensor that names no channel
-    assert rssi_distance({}, group) is None
+    assert measured({"t@2412": [-50]}, group) is None
+    assert measured({"s@": [-50]}, group) == 1  # a sensor that names no channel
+    assert measured({}, group) is None
+
+
+def test_where_another_radio_stands_in_the_radios_gains_may_differ_by_the_spread() -> None:
+    group = {"s@2412": [-50, -52, -48], "s@2437": [-60]}
+    # Heard on a radio the group was heard on: the whole distance counts.
+    assert rssi_distance({"s@2412": [-65]}, group, radio_spread_db=6) == (15, 15)
+    # On channel 11, compared with the others (median -51): 14 dB, of which 6 may be gain.
+    assert rssi_distance({"s@2462": [-65]}, group, radio_spread_db=6) == (14, 8)
+    assert rssi_distance({"s@2462": [-53]}, group, radio_spread_db=6) == (2, 0)  # never below 0
+    # Averaged over the radios, each judged as it was compared.
+    assert rssi_distance({"s@2412": [-65], "s@2462": [-65]}, group, 6) == (14.5, 11.5)
 
 
 def test_a_mac_is_compared_on_the_radio_that_heard_it_strongest() -> None:

@@ -78,6 +78,25 @@ def test_two_phones_alike_but_far_apart_in_signal_are_never_merged() -> None:
     assert len(near_groups) == len(far_groups) == 1
 
 
+def test_a_mac_heard_weaker_on_a_radio_new_to_its_scan_continues_the_scan() -> None:
+    """Radios of one sensor differ in gain: a MAC 13 dB weaker than its scan so far, on a radio
+    the scan had not used, is within the tolerance plus that spread; on the same radio it is
+    not."""
+    rng = random.Random(7)
+    start = [probe(random_mac(rng), T0 + 0.05 * k, rssi=-65, freq=2437) for k in range(3)]
+    other_radio = probe(random_mac(rng), T0 + 0.2, rssi=-78, freq=2412)
+    decided = run([*start, other_radio])
+    assert groups_of(decided, macs_of([*start, other_radio])) == {start[0].mac}
+    link = decided[other_radio.mac].link
+    assert link is not None and link.kind == "burst" and link.rssi_diff_db == 13
+    same_radio = msgspec.structs.replace(other_radio, freq_mhz=2437)
+    decided = run([*start, same_radio])
+    assert decided[same_radio.mac].group == same_radio.mac
+    # Without the spread, as before: the scan ends at the weaker MAC.
+    no_spread = GroupingParams(radio_spread_db=0)
+    assert run([*start, other_radio], no_spread)[other_radio.mac].group == other_radio.mac
+
+
 def test_a_scan_that_fits_two_groups_alike_is_left_in_doubt_naming_both() -> None:
     rng = random.Random(3)
     one, two = Phone(rng, rssi=-40), Phone(rng, rssi=-60)
