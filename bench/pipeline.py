@@ -110,6 +110,10 @@ def run_pipeline_bench(probes: int, devices: int, rps: int, seconds: float) -> d
             rps,
             seconds,
             busy=(synth_capture(3 * probes, devices, 43), synth_capture(3 * probes, devices, 44)),
+            backlog=(
+                synth_capture(3 * probes, devices, 45),
+                synth_capture(3 * probes, devices, 46),
+            ),
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -180,12 +184,14 @@ def _ingest_and_latency(
     seconds: float,
     batch: int | None = None,
     busy: tuple[Path, Path] | None = None,
+    backlog: tuple[Path, Path] | None = None,
     history: bool = True,
     lake: bool = True,
     grouping: bool = True,
 ) -> float:
     """Time a replay until the table reflects the last probe; then query at a fixed rate (unless
-    `rps` is 0), and again while the `busy` captures are being ingested (the second with any
+    `rps` is 0), again while the `busy` captures are being replayed and ingested, and again
+    while the workers fold the `backlog` captures, replayed before (the second of each with any
     replica allowed, when there are two workers). Probes/s end to end.
     With grouping, also how long until every probe was heard by its shard."""
     shape = ("" if batch is None else f"-batch{batch}") + ("" if history else "-no-history")
@@ -287,6 +293,12 @@ def _ingest_and_latency(
                 _latency_while_ingesting(
                     deployment, workers, busy[1], standby_paths, rps, seconds / 2
                 )
+        if backlog is not None:
+            _latency_from_backlog(deployment, workers, backlog[0], paths, rps, seconds / 2)
+            if standby_paths:
+                _latency_from_backlog(
+                    deployment, workers, backlog[1], standby_paths, rps, seconds / 2
+                )
         return probes / elapsed
     finally:
         for worker in workers:
@@ -384,6 +396,50 @@ def _latency_while_ingesting(
     )
     print(f"  meanwhile: {cpu.cores()}")
     replay.join()
+
+
+def _latency_from_backlog(
+    deployment: Deployment,
+    workers: list[Worker],
+    capture: Path,
+    paths: list[str],
+    rps: int,
+    seconds: float,
+) -> None:
+    """The same GETs while the workers fold a backlog at full speed with the sniffer done: the
+    capture is replayed while they are stopped, they start again (`workers` is given the new
+    processes), and the GETs begin once both serve and a tenth is folded. On a deployment the
+    sniffer runs on a sensor host of its own; replayed during the reads
+    (`_latency_while_ingesting`), it takes one of the two cores the workers have here."""
+    query = paths[0].partition("?")[2]
+    for worker in workers:
+        worker.stop()
+    _, _, summary = replay_rate(deployment, capture)
+    produced = re.search(r"probe requests:\s+(\d+) produced", summary)
+    if produced is None:
+        raise RuntimeError(f"the sniffer's summary names no probes produced: {summary}")
+    backlog = int(produced.group(1))
+    workers[:] = [Worker(deployment, port=worker.port).start() for worker in workers]
+    for worker in workers:
+        worker.wait_ready()
+    # Past the start (the first records, the lake writer's first file): folding at full speed.
+    wait_for(
+        lambda: _accepted(workers) >= backlog // 10,
+        120,
+        "a tenth of the backlog to be folded",
+        interval=0.02,
+    )
+    before = _accepted(workers)
+    cpu = _CpuUse(workers)
+    report = asyncio.run(fixed_rate_gets(workers[0].url, paths, rps, seconds))
+    folded = _accepted(workers)
+    print(
+        f"GET /devices/<mac>{'?' + query if query else ''} at {rps} req/s for {seconds:.0f} s "
+        f"while {len(workers)} restarted workers fold a backlog of {backlog:,} probes, the "
+        f"sniffer done ({folded - before:,} folded meanwhile, {backlog - folded:,} still to "
+        f"fold at the end): {report}"
+    )
+    print(f"  meanwhile: {cpu.cores()}")
 
 
 def _standby_answers(workers: list[Worker]) -> int:
