@@ -15,7 +15,8 @@ write-behind rows and guarded like `devices`:
    changelog, so a crash re-sends it). What the shard decides goes, packed, to
    `group-assignments`, to each MAC's own partition. A shard that falls quiet is moved on by a
    timer (`advance_quiet`) to the time its waiting MACs are due, never further: time is
-   capture time throughout, so a replay is grouped as it was captured.
+   capture time throughout, so a replay is grouped as it was captured. A watermark that jumps
+   is followed a step at a time, the event loop handed over in between (`_move_on_paced`).
 3. **Take and gather** (`apply_assignments`, `_members`, `apply_members`): the worker owning
    the MAC puts the group in the device's row, unless it has one (the first decision stands:
    a MAC heard again after `forget_mac_s` of silence is decided again, maybe otherwise); from
@@ -38,7 +39,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -69,7 +70,7 @@ from app.logic.grouping.online import (
     run_due,
 )
 from app.logic.grouping.records import Assignment
-from app.logic.grouping.shard import advance
+from app.logic.grouping.shard import advance_in_steps
 from app.logic.grouping.wire import (
     AssignmentRecord,
     InvalidGroupRecord,
@@ -406,7 +407,7 @@ async def apply_group_probes(event: EventT[bytes]) -> None:
         applied += done
         skipped += again
         _heard_at[(partition, key)] = now
-    _move_on(partition, sources.watermark(now), now, set(shards))
+    await _move_on_paced(partition, sources.watermark(now), now, set(shards))
     if applied:
         counters.incr(f"{PROBES_STREAM}.accepted", applied)
     if skipped:
@@ -417,38 +418,87 @@ def _move_on(partition: int, watermark: float | None, now: float, touched: set[s
     """Advance the partition's shards to the watermark (those with something due by then, or
     expired), and stage every shard changed; with no watermark (every partition of `probes`
     silent), move each waiting shard to its due time, and delete those quiet past their expiry.
-    How many shards were moved.
-
-    A touched shard's expiry is the one its last encoding found (`_seal`): it only grows as
-    probes are heard, and scanning every MAC for it on each record cost more than the fold."""
-    agenda = _agenda(partition)
+    How many shards were moved. (The timer's way: the fold's is `_move_on_paced`.)"""
     moved = 0
-    for key in [*touched, *(k for k in agenda if k not in touched)]:
-        due, expires = agenda.get(key, (None, None))
-        decided: list[Assignment] | None = None
-        if key in touched:
-            due = due_from(_load(partition, key).state)
-        if due is not None and (watermark is None or due <= watermark):
-            # The agenda and the bounds may be early: look for the exact time.
-            due = due_at(_load(partition, key).state, PARAMS)
-            if key in agenda:
-                agenda[key] = [due, agenda[key][1]]
-        if watermark is None:
-            if due is not None:
-                decided = run_due(_load(partition, key).state, PARAMS)
-            elif expires is not None and now - _heard_at.setdefault((partition, key), now) >= (
-                EXPIRE_QUIET_S
-            ):
-                decided = expire(_load(partition, key).state, PARAMS)
-        elif (due is not None and due <= watermark) or (
-            expires is not None and expires <= watermark
-        ):
-            decided = advance(_load(partition, key).state, watermark, PARAMS)
+    for key in _in_turn(partition, touched):
+        steps = _steps(partition, key, watermark, now, key in touched)
+        decided = None if steps is None else [a for step in steps for a in step]
         if decided is not None:
             moved += 1
         if decided is not None or key in touched:
             _settle(partition, key, _load(partition, key), decided or [])
     return moved
+
+
+async def _move_on_paced(
+    partition: int, watermark: float | None, now: float, touched: set[str]
+) -> None:
+    """`_move_on`, handing the event loop over between the steps of a shard's decisions: a
+    watermark that jumps can leave one shard thousands of scans to decide, which held the loop
+    for up to 76 to 170 ms at once. Each step is staged before the loop is handed over, and the
+    shard is sealed for a flush that began meanwhile before the next step changes it (`_load`),
+    so every flush holds a shard whole, with what it decided. The timer leaves the partition
+    alone meanwhile."""
+    _moving.add(partition)
+    try:
+        for key in _in_turn(partition, touched):
+            steps = _steps(partition, key, watermark, now, key in touched)
+            if steps is None:
+                if key in touched:
+                    _settle(partition, key, _load(partition, key), [])
+                continue
+            stepped = False
+            for step in steps:
+                stepped = True
+                row = _load(partition, key)
+                _settle(partition, key, row, step)
+                if _live.get((partition, key)) is not row:
+                    break  # emptied and deleted: nothing is left to decide
+                await _pacer.pace()
+                _load(partition, key)
+            if not stepped:
+                _settle(partition, key, _load(partition, key), [])
+    finally:
+        _moving.discard(partition)
+
+
+#: Partitions whose shards the fold is moving on, a step at a time (`_move_on_paced`).
+_moving: set[int] = set()
+#: The grouping fold's own pacer (one per task).
+_pacer = Pacer()
+
+
+def _in_turn(partition: int, touched: set[str]) -> list[str]:
+    """The shards to look at: those a record just changed, then every other on the agenda."""
+    return [*touched, *(k for k in _agenda(partition) if k not in touched)]
+
+
+def _steps(
+    partition: int, key: str, watermark: float | None, now: float, touched: bool
+) -> Iterator[list[Assignment]] | None:
+    """How the shard moves on, as steps of what it decides; None if it has nothing to do.
+
+    A touched shard's expiry is the one its last encoding found (`_seal`): it only grows as
+    probes are heard, and scanning every MAC for it on each record cost more than the fold."""
+    agenda = _agenda(partition)
+    due, expires = agenda.get(key, (None, None))
+    if touched:
+        due = due_from(_load(partition, key).state)
+    if due is not None and (watermark is None or due <= watermark):
+        # The agenda and the bounds may be early: look for the exact time.
+        due = due_at(_load(partition, key).state, PARAMS)
+        if key in agenda:
+            agenda[key] = [due, agenda[key][1]]
+    if watermark is None:
+        if due is not None:
+            return iter([run_due(_load(partition, key).state, PARAMS)])
+        if expires is not None and now - _heard_at.setdefault((partition, key), now) >= (
+            EXPIRE_QUIET_S
+        ):
+            return iter([expire(_load(partition, key).state, PARAMS)])
+    elif (due is not None and due <= watermark) or (expires is not None and expires <= watermark):
+        return advance_in_steps(_load(partition, key).state, watermark, PARAMS)
+    return None
 
 
 def _load(partition: int, key: str) -> ShardRow:
@@ -575,6 +625,7 @@ def advance_quiet(partitions: Iterable[int], now: float) -> int:
     return sum(
         _move_on(partition, _sources_of(partition, now).watermark(now), now, set())
         for partition in partitions
+        if partition not in _moving
     )
 
 

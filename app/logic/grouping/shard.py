@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import filterfalse, islice
 from operator import attrgetter
 
@@ -90,21 +90,31 @@ def advance(
 ) -> list[Assignment]:
     """Move the shard's clock to `now` (never back), place the MACs and decide the scans that
     are due. Called by `observe`, and by a timer for a shard that has gone quiet."""
+    return [a for step in advance_in_steps(state, now, params) for a in step]
+
+
+def advance_in_steps(
+    state: ShardState, now: float, params: GroupingParams = DEFAULT_PARAMS
+) -> Iterator[list[Assignment]]:
+    """`advance`, a step at a time: a few MACs placed, or one scan decided, each step leaving
+    the shard whole, so whoever drives it may let other work run in between (a watermark
+    that jumps can make one shard decide thousands of scans at once). What the steps decide
+    is what `advance` decides, as long as nothing else changes the shard before the last
+    step; a copy encoded in between holds what was decided so far and what waits, due now."""
     if now > state.clock:
         state.clock = now
     clock = state.clock
-    _place_all(state, _due_macs(state, clock, params), params)
+    for _ in _placing(state, _due_macs(state, clock, params), params):
+        yield []
     finished = _finished_scans(state, clock, params)
-    decided = [
-        a for scan in sorted(finished, key=_scan_began) for a in _decide(state, scan, params)
-    ]
+    for scan in sorted(finished, key=_scan_began):
+        yield _decide(state, scan, params) if state.scans.get(scan.scan) is scan else []
     if (
         clock - state.swept >= params.sweep_s
         or len(state.pending) + len(state.macs) > params.max_macs
         or len(state.groups) > params.max_groups
     ):
-        decided += _sweep(state, params)
-    return decided
+        yield from _sweeping(state, params)
 
 
 #: How far ahead of the clock a scan must end, or a MAC be due, for `advance` to skip looking
@@ -165,12 +175,15 @@ def scan_over_at(scan: ScanState, params: GroupingParams) -> float:
 
 def settle_all(state: ShardState, params: GroupingParams = DEFAULT_PARAMS) -> list[Assignment]:
     """Place every pending MAC and decide every scan, as if all were over (a replay's end)."""
-    _place_all(state, list(state.pending.values()), params)
-    return [
-        a
-        for scan in sorted(state.scans.values(), key=_scan_began)
-        for a in _decide(state, scan, params)
-    ]
+    return [a for step in _settling_all(state, params) for a in step]
+
+
+def _settling_all(state: ShardState, params: GroupingParams) -> Iterator[list[Assignment]]:
+    """`settle_all` a step at a time, as `advance_in_steps` goes."""
+    for _ in _placing(state, list(state.pending.values()), params):
+        yield []
+    for scan in sorted(state.scans.values(), key=_scan_began):
+        yield _decide(state, scan, params) if state.scans.get(scan.scan) is scan else []
 
 
 def _began(mac: MacState) -> tuple[float, str]:
@@ -237,18 +250,36 @@ class _ScansByEnd:
 _AFTER_EVERY_NAME = "\U0010ffff"
 #: From this many MACs placed at once, `_ScansByEnd` is worth building.
 _INDEX_FROM = 8
+#: MACs placed in one step of `advance_in_steps`.
+PLACED_PER_STEP = 32
 
 
 def _place_all(state: ShardState, macs: list[MacState], params: GroupingParams) -> None:
     """Place MACs whose bursts are over, in the order they began."""
+    for _ in _placing(state, macs, params):
+        pass
+
+
+def _placing(state: ShardState, macs: list[MacState], params: GroupingParams) -> Iterator[None]:
+    """`_place_all`, pausing after every `PLACED_PER_STEP` MACs (with the shard whole). What
+    changed the shard in a pause (a row trimmed to fit a record decides what waits) is taken
+    as it is: a MAC placed meanwhile is not placed again, a scan decided is not continued."""
+    if not macs:
+        return
+    ordered = sorted(macs, key=_began)
     if len(macs) < _INDEX_FROM:
-        for mac in sorted(macs, key=_began):
+        for mac in ordered:
             _place(state, mac, list(state.scans.values()), params)
+        yield
         return
     by_end = _ScansByEnd(state.scans.values())
-    for mac in sorted(macs, key=_began):
-        window = by_end.ended_within(*scan_window(mac.first_ts, params))
-        by_end.placed(_place(state, mac, window, params))
+    for placed, mac in enumerate(ordered, 1):
+        if state.pending.get(mac.mac) is mac:
+            window = by_end.ended_within(*scan_window(mac.first_ts, params))
+            window = [scan for scan in window if state.scans.get(scan.scan) is scan]
+            by_end.placed(_place(state, mac, window, params))
+        if placed % PLACED_PER_STEP == 0 or placed == len(ordered):
+            yield
 
 
 def _place(
@@ -395,8 +426,9 @@ def _last(mac: MacState) -> float:
     return mac.last_ts
 
 
-def _sweep(state: ShardState, params: GroupingParams) -> list[Assignment]:
-    """Forget what can no longer matter, then enforce the caps (oldest first).
+def _sweeping(state: ShardState, params: GroupingParams) -> Iterator[list[Assignment]]:
+    """Forget what can no longer matter, then enforce the caps (oldest first); a step at a
+    time where the MAC cap makes every waiting MAC and scan be decided at once.
 
     A group stays open while something not yet decided could still continue it: its silence is
     at most `max_gap_s` counted from the earliest pending MAC or open scan (or from the clock,
@@ -416,7 +448,6 @@ def _sweep(state: ShardState, params: GroupingParams) -> list[Assignment]:
     forget = state.clock - params.forget_mac_s
     if forget > state.macs_heard_from:
         _forget_macs(state, forget)
-    decided: list[Assignment] = []
     held = len(state.pending) + len(state.macs)
     if held > params.max_macs:
         # Decided MACs first, the oldest: what waits is decided only if that is not enough.
@@ -424,8 +455,13 @@ def _sweep(state: ShardState, params: GroupingParams) -> list[Assignment]:
         for mac in done[: held - _below(params.max_macs)]:
             del state.macs[mac.mac]
     if len(state.pending) + len(state.macs) > params.max_macs:
-        decided = settle_all(state, params)  # the cap beats waiting for the end of bursts
+        # The cap beats waiting for the end of bursts.
+        last: list[Assignment] = []
+        for step in _settling_all(state, params):
+            if last:
+                yield last
+            last = step
         excess = len(state.macs) - _below(params.max_macs)
         for mac in sorted(state.macs.values(), key=_last)[: max(excess, 0)]:
             del state.macs[mac.mac]
-    return decided
+        yield last

@@ -19,6 +19,8 @@ from faust import App
 
 from app.agents import groups
 from app.agents.groups import fold_group_assignments, fold_group_members, fold_group_probes
+from app.logic.grouping import advance
+from app.logic.grouping.online import fold_records, new_row
 from app.logic.grouping.records import Link
 from app.logic.grouping.wire import (
     AssignmentRecord,
@@ -44,6 +46,7 @@ from tests.unit.app.agents.test_probes import Flushed, agent
 
 __all__ = ["agent"]
 from tests.unit.app.logic.grouping.streams import FP, T0, Phone, probe
+from tests.unit.app.logic.grouping.test_online import _crowd
 
 _delivered: list[Any] = []
 
@@ -182,6 +185,111 @@ async def test_a_flush_writes_each_shard_as_its_generation_left_it_while_the_fol
     first_row, second_row = (r for r in rows if r is not None and "sources" in r)
     assert {m for m in first_row["state"]["pending"]} == {p.mac for p in first}
     assert {m for m in second_row["state"]["pending"]} >= {p.mac for p in second}
+
+
+async def test_a_jump_of_the_watermark_is_decided_in_steps_and_every_flush_holds_it_whole(
+    shards: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watermark that jumps leaves a shard many scans to decide: the fold hands the loop over
+    between steps, and a flush that runs meanwhile (here at every other hand-over) holds the
+    shard as those steps left it, with exactly the assignments they decided; none is decided
+    twice, and the decisions are those of one `advance`."""
+    key = f"fp:{FP}"
+    home = groups._partition(key)
+    crowd = _crowd(phones=6, scans=12, seed=4)
+    newest = max(p.ts for p in crowd)
+    flushes: list[tuple[list[Any], list[Any]]] = []
+
+    async def produce(flushing: Any) -> dict[tuple[str, int], int]:
+        shard_rows = [
+            orjson.loads(v)
+            for (name, _), encoded in flushing.encoded.items()
+            for k, v in encoded.items()
+            if name == group_shards_table.name and k == key.encode() and v is not None
+        ]
+        sent = [
+            a
+            for topic, _, v in flushing.messages
+            if topic == group_assignments_topic.get_topic_name()
+            for a in orjson.loads(v)
+        ]
+        flushes.append((shard_rows, sent))
+        return {slot: 1 for slot in flushing.encoded}
+
+    class FlushingPacer:
+        handed_over = 0
+
+        async def pace(self) -> None:
+            self.handed_over += 1
+            if self.handed_over % 2 == 0:
+                await write_behind.flush()
+
+    pacer = FlushingPacer()
+    monkeypatch.setattr(write_behind, "_produce", produce)
+    monkeypatch.setattr(groups, "_pacer", pacer)
+    others = [(source, 1, T0 - 10.0, []) for source in range(1, 8)]
+    first = encode_group_probes([(0, 1, newest, crowd), *others])
+    await _put(shards, first, 0, home, key.encode())
+    jump = [(source, 2, newest + 1000.0, []) for source in range(1, 8)]
+    await _put(shards, encode_group_probes(jump), 1, home, key.encode())
+    await _settle()
+    await write_behind.flush()
+
+    expected = new_row(key)
+    fold_records(expected, [(0, 1, crowd)])
+    at_once = advance(expected.state, newest - groups.LATENESS_S)
+    assert pacer.handed_over > 20
+    sent_so_far: list[Any] = []
+    partial = 0
+    for shard_rows, sent in flushes:
+        sent_so_far += sent
+        decided = {a["mac"] for a in sent_so_far}
+        for row in shard_rows:
+            in_row = {m for m, mac in row["state"]["macs"].items() if mac["group"] is not None}
+            assert in_row == decided
+            partial += 0 < len(in_row) < len({a.mac for a in at_once})
+    assert len({a["mac"] for a in sent_so_far}) == len(sent_so_far), "each MAC decided once"
+    assert {a["mac"]: a["group"] for a in sent_so_far} == {a.mac: a.group for a in at_once}
+    assert partial >= 2, "flushes ran between the steps"
+
+
+async def test_the_timer_leaves_a_partition_alone_while_the_fold_moves_it_in_steps(
+    shards: Any, flushed: Flushed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paused between two steps, the fold holds the shard's partition: the timer, which would
+    otherwise move every waiting shard of it to its due time, leaves it be, so nothing is
+    decided twice."""
+    key = f"fp:{FP}"
+    home = groups._partition(key)
+    crowd = _crowd(phones=4, scans=6, seed=6)
+    newest = max(p.ts for p in crowd)
+    paused, resume = asyncio.Event(), asyncio.Event()
+
+    class PausingPacer:
+        handed_over = 0
+
+        async def pace(self) -> None:
+            self.handed_over += 1
+            if self.handed_over == 3:
+                paused.set()
+                await resume.wait()
+
+    monkeypatch.setattr(groups, "_pacer", PausingPacer())
+    others = [(source, 1, T0 - 10.0, []) for source in range(1, 8)]
+    await _put(shards, encode_group_probes([(0, 1, newest, crowd), *others]), 0, home, b"k")
+    jump = [(source, 2, newest + 1000.0, []) for source in range(1, 8)]
+    await _put(shards, encode_group_probes(jump), 1, home, key.encode())
+    await asyncio.wait_for(paused.wait(), 5)
+    assert groups.advance_quiet([home], 1e12) == 0
+    resume.set()
+    await _settle()
+    await write_behind.flush()
+    sent = [a for _, _, batch in _messages(flushed, group_assignments_topic) for a in batch]
+    expected = new_row(key)
+    fold_records(expected, [(0, 1, crowd)])
+    at_once = advance(expected.state, newest - groups.LATENESS_S)
+    assert len({a["mac"] for a in sent}) == len(sent), "each MAC decided once"
+    assert {a["mac"]: a["group"] for a in sent} == {a.mac: a.group for a in at_once}
 
 
 async def test_a_probe_of_another_partition_is_dead_lettered(shards: Any, dead: AsyncMock) -> None:

@@ -232,6 +232,71 @@ def test_a_thousand_macs_placed_at_once_decide_as_when_every_open_scan_is_looked
     assert decided[0] == decided[1]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_jump_decided_in_steps_with_the_shard_encoded_between_decides_as_in_one_go(
+    seed: int,
+) -> None:
+    """The cluster moves a crowded shard on a step at a time, and a flush may encode it between
+    two steps (which makes its bounds exact): the same decisions as one `advance`, in as many
+    steps as MACs placed in groups of `PLACED_PER_STEP` and scans decided one by one."""
+    rng = random.Random(seed)
+    crowd = _crowd(phones=24, scans=10, seed=seed)
+    for index in range(40):
+        keeper, start = random_mac(rng), rng.uniform(0, 150)
+        crowd += [
+            probe(keeper, T0 + start + 15 * n, seq=rng.randrange(4096), rssi=-30 - index)
+            for n in range(rng.randint(1, 12))
+        ]
+    crowd.sort(key=lambda p: p.ts)
+    whole, stepped = new_row(KEY), new_row(KEY)
+    for row in (whole, stepped):
+        fold_records(row, [(0, 1, crowd)])
+    until = max(p.ts for p in crowd) - 30.0
+    at_once = advance(whole.state, until, DEFAULT_PARAMS)
+    steps: list[list[Assignment]] = []
+    for step in shard.advance_in_steps(stepped.state, until, DEFAULT_PARAMS):
+        steps.append(step)
+        if rng.random() < 0.3:
+            due_at(stepped.state)
+            encode_row(stepped)
+    assert [a for step in steps for a in step] == at_once and len(at_once) > 300
+    assert all(len({a.group for a in step}) <= 1 for step in steps[:-1]), "one scan a step"
+    assert len(steps) > len(at_once) / 4
+    due_at(whole.state)
+    due_at(stepped.state)
+    assert encode_row(stepped) == encode_row(whole)
+    assert run_due(stepped.state) == run_due(whole.state)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("trim_after", [2, 12])
+def test_a_shard_trimmed_between_two_steps_decides_each_mac_once_and_loses_none(
+    seed: int, trim_after: int
+) -> None:
+    """A flush that finds a shard too large for a record trims it (`fit`), deciding what waits,
+    maybe between two steps of `advance_in_steps` (here while its MACs are being placed, or
+    while its scans are being decided): the steps go on with what is left, so no MAC is decided
+    twice and none is left placed in a scan that no longer exists."""
+    crowd = _crowd(phones=6, scans=12, seed=seed)
+    row = new_row(KEY)
+    fold_records(row, [(0, 1, crowd)])
+    decided: list[Assignment] = []
+    steps = shard.advance_in_steps(row.state, max(p.ts for p in crowd), DEFAULT_PARAMS)
+    for number, step in enumerate(steps, 1):
+        decided += step
+        if number == trim_after:
+            _, trimmed, halvings = fit(row, max_bytes=len(encode_row(row)) * 3 // 4)
+            assert halvings and trimmed
+            decided += trimmed
+    assert number > trim_after, "steps went on after the trim"
+    decided += run_due(row.state)
+    macs = [a.mac for a in decided]
+    assert len(macs) == len(set(macs)), "each MAC decided once"
+    state = row.state
+    assert not state.pending and not state.scans
+    assert all(mac.group is not None for mac in state.macs.values()), "none left undecided"
+
+
 def test_macs_are_forgotten_as_when_every_sweep_looks_through_all_of_them() -> None:
     """A sweep looks for MACs to forget only once `forget_mac_s` has passed since the oldest
     one kept was heard. Over 40 minutes of a crowd that comes and goes (every MAC forgotten
