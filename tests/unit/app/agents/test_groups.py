@@ -45,8 +45,7 @@ from app.worker.counters import counters
 from tests.unit.app.agents.test_probes import Flushed, agent
 
 __all__ = ["agent"]
-from tests.unit.app.logic.grouping.streams import FP, T0, Phone, probe
-from tests.unit.app.logic.grouping.test_online import _crowd
+from tests.unit.app.logic.grouping.streams import FP, T0, Phone, alike_crowd, probe
 
 _delivered: list[Any] = []
 
@@ -196,7 +195,7 @@ async def test_a_jump_of_the_watermark_is_decided_in_steps_and_every_flush_holds
     twice, and the decisions are those of one `advance`."""
     key = f"fp:{FP}"
     home = groups._partition(key)
-    crowd = _crowd(phones=6, scans=12, seed=4)
+    crowd = alike_crowd(phones=6, scans=12, seed=4)
     newest = max(p.ts for p in crowd)
     flushes: list[tuple[list[Any], list[Any]]] = []
 
@@ -261,7 +260,7 @@ async def test_the_timer_leaves_a_partition_alone_while_the_fold_moves_it_in_ste
     decided twice."""
     key = f"fp:{FP}"
     home = groups._partition(key)
-    crowd = _crowd(phones=4, scans=6, seed=6)
+    crowd = alike_crowd(phones=4, scans=6, seed=6)
     newest = max(p.ts for p in crowd)
     paused, resume = asyncio.Event(), asyncio.Event()
 

@@ -75,3 +75,14 @@ class Phone:
                     )
                 )
         return probes
+
+
+def alike_crowd(phones: int = 4, scans: int = 6, seed: int = 3) -> list[ProbeEvent]:
+    """Phones alike (one fingerprint), far apart in signal, scanning every 20 s."""
+    rng = random.Random(seed)
+    crowd: list[ProbeEvent] = []
+    for index in range(phones):
+        phone = Phone(rng, rssi=-40 - 14 * index)
+        for scan in range(scans):
+            crowd += phone.scan(T0 + 20 * scan + 3 * index)
+    return sorted(crowd, key=lambda p: p.ts)

@@ -27,20 +27,16 @@ from app.logic.grouping.online import (
 )
 from app.logic.grouping.shard import settle_all
 from app.models import ProbeEvent
-from tests.unit.app.logic.grouping.streams import FP, T0, Phone, probe, random_mac
+from tests.unit.app.logic.grouping.streams import (
+    FP,
+    T0,
+    Phone,
+    alike_crowd,
+    probe,
+    random_mac,
+)
 
 KEY = f"fp:{FP}"
-
-
-def _crowd(phones: int = 4, scans: int = 6, seed: int = 3) -> list[ProbeEvent]:
-    """Phones alike (one fingerprint), far apart in signal, scanning every 20 s."""
-    rng = random.Random(seed)
-    crowd: list[ProbeEvent] = []
-    for index in range(phones):
-        phone = Phone(rng, rssi=-40 - 14 * index)
-        for scan in range(scans):
-            crowd += phone.scan(T0 + 20 * scan + 3 * index)
-    return sorted(crowd, key=lambda p: p.ts)
 
 
 def _by_mac(assignments: list[Assignment]) -> dict[str, str]:
@@ -52,7 +48,7 @@ def _by_mac(assignments: list[Assignment]) -> dict[str, str]:
 
 def test_records_at_or_below_the_guard_are_skipped_and_the_rest_heard() -> None:
     row = new_row(KEY)
-    probes = _crowd(phones=1, scans=2)
+    probes = alike_crowd(phones=1, scans=2)
     heard, skipped = fold_records(row, [(3, 10, probes[:4]), (5, 2, probes[4:])])
     assert (heard, skipped) == (len(probes), 0)
     assert row.sources == {"probes:3": 10, "probes:5": 2}
@@ -65,7 +61,7 @@ def test_records_at_or_below_the_guard_are_skipped_and_the_rest_heard() -> None:
 def test_halves_heard_one_after_the_other_then_moved_on_decide_as_in_order() -> None:
     """Two workers' flushes, each spanning the whole crowd: heard one after the other and
     moved on by the watermark, the shard decides what it decides in capture order."""
-    crowd = _crowd()
+    crowd = alike_crowd()
     offline = _by_mac(Grouper().observe_all(crowd))
     row = new_row(KEY)
     halves = [[p for p in crowd if int(p.mac[-1], 16) % 2 == side] for side in (0, 1)]
@@ -79,7 +75,7 @@ def test_halves_heard_one_after_the_other_then_moved_on_decide_as_in_order() -> 
 
 
 def test_moving_a_quiet_shard_to_its_due_times_decides_as_the_end_of_a_replay() -> None:
-    crowd = _crowd(seed=5)
+    crowd = alike_crowd(seed=5)
     grouper = Grouper()
     for p in crowd:
         grouper.observe(p)
@@ -100,7 +96,7 @@ def _json(row: ShardRow) -> object:
 
 def test_an_expired_shard_is_empty_and_its_expiry_follows_its_newest_memory() -> None:
     row = new_row(KEY)
-    crowd = _crowd(phones=2, scans=2)
+    crowd = alike_crowd(phones=2, scans=2)
     fold_records(row, [(0, 1, crowd)])
     expires = expires_at(row.state)
     assert expires is not None and expires >= max(p.ts for p in crowd) + 900
@@ -173,7 +169,7 @@ def test_skipping_what_is_not_due_decides_as_looking_when_records_come_out_of_or
     next MACs are heard older than the clock. `advance` skipping scans and MACs not due yet
     decides the same as a copy made to look every time."""
     rng = random.Random(seed)
-    crowd = _crowd(phones=5, scans=8, seed=seed)
+    crowd = alike_crowd(phones=5, scans=8, seed=seed)
     sides = [[p for p in crowd if int(p.mac[-1], 16) % 2 == side] for side in (0, 1)]
     skipping, looking = new_row(KEY), new_row(KEY)
     newest = {0: T0 - 1.0, 1: T0 - 1.0}
@@ -213,7 +209,7 @@ def test_a_thousand_macs_placed_at_once_decide_as_when_every_open_scan_is_looked
     the scans that ended in its window; among them MACs that keep their address for minutes,
     whose scans end long after they began. The same as every MAC looking at every open scan."""
     rng = random.Random(seed)
-    crowd = _crowd(phones=24, scans=10, seed=seed)
+    crowd = alike_crowd(phones=24, scans=10, seed=seed)
     for index in range(40):
         keeper, start = random_mac(rng), rng.uniform(0, 150)
         crowd += [
@@ -240,7 +236,7 @@ def test_a_jump_decided_in_steps_with_the_shard_encoded_between_decides_as_in_on
     two steps (which makes its bounds exact): the same decisions as one `advance`, in as many
     steps as MACs placed in groups of `PLACED_PER_STEP` and scans decided one by one."""
     rng = random.Random(seed)
-    crowd = _crowd(phones=24, scans=10, seed=seed)
+    crowd = alike_crowd(phones=24, scans=10, seed=seed)
     for index in range(40):
         keeper, start = random_mac(rng), rng.uniform(0, 150)
         crowd += [
@@ -277,7 +273,7 @@ def test_a_shard_trimmed_between_two_steps_decides_each_mac_once_and_loses_none(
     maybe between two steps of `advance_in_steps` (here while its MACs are being placed, or
     while its scans are being decided): the steps go on with what is left, so no MAC is decided
     twice and none is left placed in a scan that no longer exists."""
-    crowd = _crowd(phones=6, scans=12, seed=seed)
+    crowd = alike_crowd(phones=6, scans=12, seed=seed)
     row = new_row(KEY)
     fold_records(row, [(0, 1, crowd)])
     decided: list[Assignment] = []
