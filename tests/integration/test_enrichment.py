@@ -195,12 +195,20 @@ def test_watchlist_edits_change_alerting_without_restart(cluster: Any) -> None:
 )
 def test_empty_or_oversized_ssids_are_refused(cluster: Any, path: str, status: int) -> None:
     _deployment, first, second = cluster
-    before = second.get("/watchlist")[1]["watchlist"]
+    # Each worker reads the watch list from its topic: a change an earlier test made may reach
+    # one before the other.
+    wait_for(
+        lambda: first.get("/watchlist")[1] == second.get("/watchlist")[1],
+        30,
+        "both workers to hold the same watch list",
+    )
+    before = first.get("/watchlist")[1]["watchlist"]
     got, body = send("PUT", f"{first.url}/watchlist/{path}", {"reason": "x"})
     assert got == status
     if status == 400:
         assert "error" in body
     assert first.get("/watchlist")[1]["watchlist"] == before, "nothing was watched"
+    assert second.get("/watchlist")[1]["watchlist"] == before, "nothing was watched"
 
 
 def test_ssid_lists_the_devices_that_probed_for_it(cluster: Any) -> None:
