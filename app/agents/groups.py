@@ -448,14 +448,14 @@ async def _move_on_paced(
                     _settle(partition, key, _load(partition, key), [])
                 continue
             stepped = False
+            row = _load(partition, key)
             for step in steps:
                 stepped = True
-                row = _load(partition, key)
                 _settle(partition, key, row, step)
                 if _live.get((partition, key)) is not row:
                     break  # emptied and deleted: nothing is left to decide
                 await _pacer.pace()
-                _load(partition, key)
+                row = _load(partition, key)
             if not stepped:
                 _settle(partition, key, _load(partition, key), [])
     finally:

@@ -106,9 +106,7 @@ def advance_in_steps(
     clock = state.clock
     for _ in _placing(state, _due_macs(state, clock, params), params):
         yield []
-    finished = _finished_scans(state, clock, params)
-    for scan in sorted(finished, key=_scan_began):
-        yield _decide(state, scan, params) if state.scans.get(scan.scan) is scan else []
+    yield from _deciding(state, _finished_scans(state, clock, params), params)
     if (
         clock - state.swept >= params.sweep_s
         or len(state.pending) + len(state.macs) > params.max_macs
@@ -182,7 +180,15 @@ def _settling_all(state: ShardState, params: GroupingParams) -> Iterator[list[As
     """`settle_all` a step at a time, as `advance_in_steps` goes."""
     for _ in _placing(state, list(state.pending.values()), params):
         yield []
-    for scan in sorted(state.scans.values(), key=_scan_began):
+    yield from _deciding(state, list(state.scans.values()), params)
+
+
+def _deciding(
+    state: ShardState, scans: list[ScanState], params: GroupingParams
+) -> Iterator[list[Assignment]]:
+    """Decide `scans` in the order they began, one a step; one decided meanwhile (a row
+    trimmed to fit a record between two steps) is not decided again."""
+    for scan in sorted(scans, key=_scan_began):
         yield _decide(state, scan, params) if state.scans.get(scan.scan) is scan else []
 
 

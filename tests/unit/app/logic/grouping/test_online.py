@@ -201,6 +201,19 @@ def test_skipping_what_is_not_due_decides_as_looking_when_records_come_out_of_or
     assert run_due(skipping.state) == run_due(looking.state)
 
 
+def _crowd_with_keepers(rng: random.Random, seed: int) -> list[ProbeEvent]:
+    """24 alike phones, and 40 devices that keep their MAC for minutes (so their scans end long
+    after they began), in capture order."""
+    crowd = alike_crowd(phones=24, scans=10, seed=seed)
+    for index in range(40):
+        keeper, start = random_mac(rng), rng.uniform(0, 150)
+        crowd += [
+            probe(keeper, T0 + start + 15 * n, seq=rng.randrange(4096), rssi=-30 - index)
+            for n in range(rng.randint(1, 12))
+        ]
+    return sorted(crowd, key=lambda p: p.ts)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_a_thousand_macs_placed_at_once_decide_as_when_every_open_scan_is_looked_at(
     seed: int, monkeypatch: pytest.MonkeyPatch
@@ -209,14 +222,7 @@ def test_a_thousand_macs_placed_at_once_decide_as_when_every_open_scan_is_looked
     the scans that ended in its window; among them MACs that keep their address for minutes,
     whose scans end long after they began. The same as every MAC looking at every open scan."""
     rng = random.Random(seed)
-    crowd = alike_crowd(phones=24, scans=10, seed=seed)
-    for index in range(40):
-        keeper, start = random_mac(rng), rng.uniform(0, 150)
-        crowd += [
-            probe(keeper, T0 + start + 15 * n, seq=rng.randrange(4096), rssi=-30 - index)
-            for n in range(rng.randint(1, 12))
-        ]
-    crowd.sort(key=lambda p: p.ts)
+    crowd = _crowd_with_keepers(rng, seed)
     decided = []
     for index_from in (1, 10**9):
         monkeypatch.setattr(shard, "_INDEX_FROM", index_from)
@@ -236,14 +242,7 @@ def test_a_jump_decided_in_steps_with_the_shard_encoded_between_decides_as_in_on
     two steps (which makes its bounds exact): the same decisions as one `advance`, in as many
     steps as MACs placed in groups of `PLACED_PER_STEP` and scans decided one by one."""
     rng = random.Random(seed)
-    crowd = alike_crowd(phones=24, scans=10, seed=seed)
-    for index in range(40):
-        keeper, start = random_mac(rng), rng.uniform(0, 150)
-        crowd += [
-            probe(keeper, T0 + start + 15 * n, seq=rng.randrange(4096), rssi=-30 - index)
-            for n in range(rng.randint(1, 12))
-        ]
-    crowd.sort(key=lambda p: p.ts)
+    crowd = _crowd_with_keepers(rng, seed)
     whole, stepped = new_row(KEY), new_row(KEY)
     for row in (whole, stepped):
         fold_records(row, [(0, 1, crowd)])
