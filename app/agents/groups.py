@@ -777,11 +777,12 @@ def keep_group(row: DeviceState, live: DeviceState | None) -> None:
         row["group_in_doubt"] = live.get("group_in_doubt", False)
 
 
-def forget(partition: int, mac: str, row: DeviceState | None) -> None:
-    """The device is being erased: its group forgets it, with the erasure's flush."""
+def forget(partition: int, mac: str, row: DeviceState | None, expired: bool = False) -> None:
+    """The device is being erased (`expired`: by retention): its group forgets it, with the
+    erasure's flush."""
     if row is None:
         return
-    update = erased_member(mac, row)
+    update = erased_member(mac, row, expired)
     if update is not None:
         write_behind.scratch().setdefault(_LEFT, []).append(update)
     scratch = write_behind.scratch()

@@ -152,7 +152,7 @@ async def erase_device(event: EventT[bytes]) -> None:
     if not erasure.applies_to(None if row is None else row["last_seen_ts"]):
         counters.incr(f"{STREAM}.erasure_skipped.heard_since")
         return
-    groups.forget(partition, erasure.mac, row)
+    groups.forget(partition, erasure.mac, row, expired=erasure.unseen_since is not None)
     if row is not None:
         forget = orjson.dumps({"forget": {erasure.mac: message.offset}})
         for ssid in row.get("ssids", []):

@@ -1,4 +1,4 @@
-"""The archiver: every record of `probes` and `telegram-updates` into the lake, exactly once.
+"""The archiver: every record of its zones' topics into the lake, exactly once.
 
 Each worker runs one, in a consumer group of its own (`<app id>-lake`), so archiving never holds
 back the folds' commits, and the group spreads the partitions over the workers like theirs.
@@ -69,8 +69,8 @@ class Zone:
     topic: str
     name: str
     flatten: Flatten
-    #: The MAC an erasure record names (`app.logic.erasure`), None for any other record.
-    erased: Callable[[RawRecord], str | None] | None = None
+    #: The devices (MACs) or users a record erases (`app.logic.erasure`): none for most.
+    erased: Callable[[RawRecord], Iterable[str]] | None = None
 
 
 @dataclass
@@ -370,7 +370,7 @@ def write_pieces(
         lake.put_bytes(raw_path(piece, day), raw)
         incr(f"lake.{zone.name}.archived", len(run))
     if zone.erased is not None:
-        macs = frozenset(mac for record in records if (mac := zone.erased(record)))
+        macs = frozenset(subject for record in records for subject in zone.erased(record))
         if macs:  # every earlier probe of theirs is in the lake now: take them out
             eraser.erase(zone.name, partition, macs)
 

@@ -1,10 +1,11 @@
 """Erasing devices and Telegram users from the lake: the enriched files that hold their rows
-(`probes` by MAC, `messages` by user id) are written again without them, and so are the raw
-pieces of the partition (`app.logic.lake.erase`).
+(`probes` and `group_joins` by MAC, `messages` by user id) are written again without them, and
+so are the raw pieces of the partition (`app.logic.lake.erase`).
 
 The archiver calls it after writing the piece that holds an erasure record: every earlier record
-of that partition is in the lake by then (a MAC's probes all live in its own partition; a user's
-erasure is sent to every partition of `telegram-updates`). A file is
+of that partition is in the lake by then (a MAC's probes all live in its own partition, its
+join in its group's, where its group is told of the erasure after the join; a user's erasure is
+sent to every partition of `telegram-updates`). A file is
 replaced whole (written aside, then put in one step), and keeps its Parquet metadata (a
 compacted file's list of sources); a file left with no row is deleted. Costs a scan of the
 table's files and of the partition's raw pieces: erasures are rare, and batched per flush.
@@ -24,7 +25,7 @@ import duckdb
 from app.lake.compactor import COMPACTED
 from app.lake.parquet import COLUMNS
 from app.lake.storage import Lake
-from app.logic.lake.erase import scrub_line, scrub_user_line
+from app.logic.lake.erase import scrub_line, scrub_member_line, scrub_user_line
 from app.logic.lake.layout import TABLES, raw_glob, table_glob
 from app.worker.counters import counters
 
@@ -42,6 +43,9 @@ class LakeEraser:
             users = frozenset(int(user) for user in subjects)
             files = self._enriched("messages", "user_id", sorted(users), partition)
             pieces = self._raw(zone, partition, lambda line: scrub_user_line(line, users))
+        elif zone == "groups":
+            files = self._enriched("group_joins", "mac", sorted(subjects), partition)
+            pieces = self._raw(zone, partition, lambda line: scrub_member_line(line, subjects))
         else:
             files = self._enriched("probes", "mac", sorted(subjects), partition)
             pieces = self._raw(zone, partition, lambda line: scrub_line(line, subjects))

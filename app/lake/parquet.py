@@ -55,12 +55,28 @@ COLUMNS: dict[str, dict[str, str]] = {
         "date": "DOUBLE",
         "edit_date": "BIGINT",
     },
+    "group_joins": {
+        "decided_ts": "DOUBLE",
+        "mac": "VARCHAR",
+        "group_id": "VARCHAR",
+        "in_doubt": "BOOLEAN",
+        "link_kind": "VARCHAR",
+        "link_strength": "VARCHAR",
+        "randomized": "BOOLEAN",
+        "fingerprint": "VARCHAR",
+        "origin": "VARCHAR",
+        "idx": "INTEGER",
+    },
 }
 _LINES = msgspec.json.Encoder()
 #: Rows encoded per call: the file is written in steps, not built whole in memory.
 _LINES_AT_ONCE = 10_000
 #: The time column each table's rows carry as epoch seconds, and the timestamp made from it.
-TIMES = {"probes": ("ts", "time"), "messages": ("date", "time")}
+TIMES = {
+    "probes": ("ts", "time"),
+    "messages": ("date", "time"),
+    "group_joins": ("decided_ts", "time"),
+}
 
 
 def select_list(table: str) -> str:

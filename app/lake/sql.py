@@ -4,6 +4,15 @@
     probes                         one row per probe: a probe forwarded twice is kept once
     messages                       one row per (bot, update, kind): a re-delivered update once
     devices_daily                  per day and MAC: probes, first and last probe, SSIDs, vendor
+    group_joins_files              each MAC that took a probable device, as written
+    group_joins                    one row per MAC and group it took: a join sent twice once
+    grouped_probes                 `probes` with each probe's group (`group_id`, null until the
+                                   lake holds the MAC's join) and whether it began in doubt
+
+A probe's group is the one its MAC took last at or before the probe (the MAC's first, for the
+probes heard before its first decision): a MAC takes one group for as long as its device row
+lives, and a new one only after retention or an erasure forgot it. A group any of whose joins
+was in doubt is in doubt, as `GET /activity` leaves it out of the probable devices.
 
 Times are UTC (`time`, a TIMESTAMP; `day`, the folder's DATE). Object storage is read through
 the lake's own fsspec file system, registered with DuckDB (no DuckDB extension to download), so
@@ -40,6 +49,21 @@ VIEWS = {
         "SELECT day, mac, any_value(vendor) AS vendor, bool_or(randomized) AS randomized, "
         "count(*) AS probes, min(time) AS first_probe, max(time) AS last_probe, "
         "count(DISTINCT ssid) FILTER (WHERE ssid <> '') AS ssids FROM probes GROUP BY day, mac"
+    ),
+    "group_joins": (
+        "SELECT * FROM group_joins_files QUALIFY row_number() "
+        "OVER (PARTITION BY mac, group_id ORDER BY decided_ts, origin, idx) = 1"
+    ),
+    "grouped_probes": (
+        "WITH firsts AS (SELECT mac, arg_min(group_id, decided_ts) AS first_group "
+        "FROM group_joins GROUP BY mac), "
+        "doubtful AS (SELECT DISTINCT group_id FROM group_joins WHERE in_doubt), "
+        "taken AS (SELECT p.*, coalesce(j.group_id, f.first_group) AS group_id FROM probes p "
+        "ASOF LEFT JOIN group_joins j ON p.mac = j.mac AND p.ts >= j.decided_ts "
+        "LEFT JOIN firsts f ON p.mac = f.mac) "
+        "SELECT taken.*, CASE WHEN taken.group_id IS NULL THEN NULL "
+        "ELSE d.group_id IS NOT NULL END AS group_in_doubt "
+        "FROM taken LEFT JOIN doubtful d ON taken.group_id = d.group_id"
     ),
 }
 

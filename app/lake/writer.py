@@ -54,6 +54,8 @@ class WriterSpec:
     probes_topic: str
     updates_topic: str
     partitions: int
+    #: `group-members`, when grouping is on (the joins of MACs to their probable devices).
+    members_topic: str | None = None
     #: Tests only: kill the worker, then the child, between a piece's files and the piece.
     crash_after_enriched: bool = False
 
@@ -119,7 +121,9 @@ def _start_child(spec: WriterSpec, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     names: dict[str, str] = {}
     lake = Lake(spec.lake_url)
-    zones = lake_zones(spec.probes_topic, spec.updates_topic, spec.partitions, names.get)
+    zones = lake_zones(
+        spec.probes_topic, spec.updates_topic, spec.partitions, names.get, spec.members_topic
+    )
     die = _kill_worker_and_self(parent) if spec.crash_after_enriched else None
     _child = _Child(lake, LakeEraser(lake), {zone.topic: zone for zone in zones}, names, die)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()

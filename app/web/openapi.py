@@ -1438,11 +1438,21 @@ ANALYTICS = [
                         ),
                         {
                             "report": "probes-per-hour",
-                            "columns": ["hour", "probes", "devices"],
-                            "rows": [{"hour": "2024-01-01T10:00:00", "probes": 812, "devices": 57}],
+                            "columns": ["hour", "probes", "devices", "probable_devices"],
+                            "rows": [
+                                {
+                                    "hour": "2024-01-01T10:00:00",
+                                    "probes": 812,
+                                    "devices": 57,
+                                    "probable_devices": 12,
+                                }
+                            ],
                         },
                     ),
-                    text_body("hour,probes,devices\n2024-01-01 10:00:00,812,57\n", "text/csv"),
+                    text_body(
+                        "hour,probes,devices,probable_devices\n2024-01-01 10:00:00,812,57,12\n",
+                        "text/csv",
+                    ),
                 ),
             ),
             Answer(

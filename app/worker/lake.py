@@ -1,8 +1,9 @@
 """The lake archiver of this worker (`app.lake.archiver`), started and stopped with it, unless
-`PROBEWATCH_LAKE` is empty. Probes are flattened with the name each device has when they are
-archived (from a mirror of `device-names`) and kept in the partition the fold counts them in
-(`app.lake.zones`); the flattening and writing happen in a process of its own
-(`app.lake.writer`), off the worker's GIL."""
+`PROBEWATCH_LAKE` is empty; with grouping on it keeps `group-members` too (the MACs' joins).
+Probes are flattened with the name each device has when they are archived (from a mirror of
+`device-names`) and kept in the partition the fold counts them in (`app.lake.zones`); the
+flattening and writing happen in a process of its own (`app.lake.writer`), off the worker's
+GIL."""
 
 from __future__ import annotations
 
@@ -51,12 +52,17 @@ if settings.lake:
         settings.topic("probes"),
         settings.topic("telegram-updates"),
         settings.partitions,
+        members_topic=settings.topic("group-members") if settings.grouping else None,
         crash_after_enriched=settings.test_crash_at == "lake-enriched-written",
     )
     archiver = Archiver(
         lake,
         lake_zones(
-            writer_spec.probes_topic, writer_spec.updates_topic, writer_spec.partitions, names.get
+            writer_spec.probes_topic,
+            writer_spec.updates_topic,
+            writer_spec.partitions,
+            names.get,
+            writer_spec.members_topic,
         ),
         settings.kafka_bootstrap_servers,
         group_id=f"{settings.app_id}-lake",

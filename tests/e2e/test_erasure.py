@@ -1,6 +1,7 @@
 """Erasing a device, end to end on the real Kafka: a real capture replayed, a device named, then
 erased with `DELETE /devices/{mac}` (and another with `probewatch erase`): gone from every
-route, from the lake's files (checked against tshark's counts for the others), from the
+route, from the lake's files (checked against tshark's counts for the others; its join to its
+probable device too), from the
 changelogs (a fresh worker rebuilt from them does not bring it back), and a probe heard
 afterwards starts it afresh."""
 
@@ -53,13 +54,21 @@ def _busiest_with_ssid(truth: dict[str, DeviceTruth]) -> str:
     return max((d.count, mac) for mac, d in truth.items() if d.ssids)[1]
 
 
-def _raw_zone_mentions(deployment: Deployment, mac: str) -> list[str]:
-    raw = deployment.data_dir / "lake" / "raw" / "probes"
+def _raw_zone_mentions(deployment: Deployment, mac: str, zone: str = "probes") -> list[str]:
+    """The raw pieces that hold the MAC's records (in `groups`: its member updates; another
+    member's may name it as their group's id)."""
+    raw = deployment.data_dir / "lake" / "raw" / zone
+    needle = mac.encode() if zone == "probes" else b'"mac":"' + mac.encode() + b'"'
     return [
         path.name
         for path in raw.glob("context_date=*/*.jsonl.gz")
-        if mac.encode() in gzip.decompress(path.read_bytes())
+        if needle in gzip.decompress(path.read_bytes())
     ]
+
+
+def _joins(deployment: Deployment, mac: str) -> int:
+    [[count]] = lake_sql(deployment, f"select count(*) from group_joins_files where mac = '{mac}'")
+    return int(count)
 
 
 def test_a_device_erased_through_the_api_is_gone_everywhere(
@@ -70,6 +79,8 @@ def test_a_device_erased_through_the_api_is_gone_everywhere(
     [ssid] = sorted(truth[mac].ssids)[:1]
     assert http_json(f"{worker.url}/devices/{mac}/name", "PUT", {"name": "Erase me"})[0] == 200
     assert _raw_zone_mentions(deployment, mac), "the capture put it in the raw zone"
+    wait_for(lambda: _joins(deployment, mac) == 1, 120, "its join to its group in the lake")
+    assert _raw_zone_mentions(deployment, mac, "groups")
 
     status, answer = http_json(f"{worker.url}/devices/{mac}", "DELETE")
     assert status == 200, answer
@@ -106,6 +117,8 @@ def test_a_device_erased_through_the_api_is_gone_everywhere(
     )
     assert lake_sql(deployment, f"select count(*) from probes_files where mac = '{mac}'") == [[0]]
     wait_for(lambda: not _raw_zone_mentions(deployment, mac), 30, "gone from the raw zone")
+    wait_for(lambda: _joins(deployment, mac) == 0, 30, "its join gone from the lake")
+    assert not _raw_zone_mentions(deployment, mac, "groups")
 
     produce_probes(deployment.prefix, [probe(mac, 1_800_000_000.0, "Fresh")])
     fresh = wait_for(

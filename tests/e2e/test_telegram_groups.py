@@ -1,7 +1,7 @@
 """The bot in a group, end to end: chatter is recorded but not answered, what is meant for the bot
-is, and `/stats` counts the chatter from the lake. Real-shaped supergroup updates are POSTed to a
-webhook-mode worker's webhook; Kafka, the archiver, DuckDB and the API are real; the Bot API is the
-fake, whose sendMessage calls are the bot's replies."""
+is, and `/stats` counts the chatter (and a capture's probable devices) from the lake. Real-shaped
+supergroup updates are POSTed to a webhook-mode worker's webhook; Kafka, the archiver, DuckDB and
+the API are real; the Bot API is the fake, whose sendMessage calls are the bot's replies."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
+from bench.eval_pipeline import read_groups
 from tests.fake_telegram import FakeBotApiThread
 from tests.harness import Deployment, Worker, new_prefix, post_webhook, wait_for
 from tests.lake_io import lake_sql
+from tests.pcaps import capture
+from tests.tshark import tshark_probes
 
 TOKEN = "660501876:FFIgaWfyFK4kZMAcViiVDv3N8SEOGvdz"
 BOT_ID = 660501876
@@ -29,6 +32,8 @@ CHAT = {"id": GROUP, "type": "supergroup", "title": "Lab 📡"}
 ANN = {"id": 11, "is_bot": False, "first_name": "Ann"}
 BORIS = {"id": 12, "is_bot": False, "first_name": "Борис"}
 _ids = itertools.count(1)
+#: A real capture (22 MACs, 14 randomized, over seven hours) for `/stats probes-per-hour`.
+CAPTURE = "probe-request-project__position_2"
 
 
 def message(sender: dict[str, Any], at: float, text: str, **more: Any) -> dict[str, Any]:
@@ -131,3 +136,50 @@ def test_stats_counts_the_group_s_messages_per_day(
         + "\n".join(f"{day}  {n:>8}" for day, n in sorted(per_day.items()))
         + "</pre>"
     )
+
+
+def test_stats_counts_probable_devices_beside_macs_per_hour(
+    group: tuple[Worker, FakeBotApiThread],
+) -> None:
+    """A real capture replayed into the same worker: `/stats probes-per-hour` shows, per hour,
+    the probable devices next to the MACs, as counted here from tshark's probes and the group
+    `GET /devices/{mac}` serves for each (groups begun in doubt left out)."""
+    worker, telegram = group
+    deployment = worker.deployment
+    pcap = capture(CAPTURE)
+    truth = tshark_probes(pcap, damaged_ok=False)
+    macs = sorted({p.mac for p in truth})
+    replay = deployment.sniffer("replay", "--no-progress", str(pcap))
+    assert replay.returncode == 0, replay.stderr
+    wait_for(
+        lambda: (
+            lake_sql(deployment, "select count(distinct mac) from group_joins") == [[len(macs)]]
+        ),
+        120,
+        "every MAC's join to its probable device in the lake",
+    )
+    served, doubtful = read_groups(worker.url, macs)
+    hours: dict[str, set[str]] = {}
+    for probe in truth:
+        hour = datetime.fromtimestamp(probe.ts, UTC).strftime("%Y-%m-%d %H:00")
+        hours.setdefault(hour, set()).add(probe.mac)
+    want = [
+        [hour, len(heard), len({served[m] for m in heard} - doubtful)]
+        for hour, heard in sorted(hours.items())
+    ]
+    assert any(probable < heard for _, heard, probable in want), "fewer devices than MACs"
+
+    before = len(telegram.messages(GROUP))
+    post_webhook(
+        f"{worker.url}/telegram/{PATH}",
+        SECRET,
+        command(ANN, datetime.now(UTC).timestamp(), "/stats probes-per-hour 2024-03-30 2024-04-01"),
+    )
+    wait_for(lambda: len(telegram.messages(GROUP)) > before, 60, "the /stats reply")
+    [reply] = telegram.messages(GROUP)[before:]
+    table = reply.text.split("<pre>", 1)[1].removesuffix("</pre>").splitlines()
+    assert table[0].split() == ["hour", "probes", "devices", "probable_devices"]
+    shown = [line.split() for line in table[1:]]
+    assert [
+        [f"{day} {time}", int(macs_), int(probable)] for day, time, _, macs_, probable in shown
+    ] == want

@@ -117,10 +117,13 @@ def member_update(
     )
 
 
-def erased_member(mac: str, row: DeviceState) -> MemberUpdate | None:
-    """The update that makes a device's group forget it (the device was erased)."""
+def erased_member(mac: str, row: DeviceState, expired: bool = False) -> MemberUpdate | None:
+    """The update that makes a device's group forget it (the device was erased; `expired`:
+    by retention, not by a request)."""
     group = row.get("group")
-    return None if group is None else MemberUpdate(group=group, mac=mac, erase=True)
+    if group is None:
+        return None
+    return MemberUpdate(group=group, mac=mac, erase=True, expired=expired)
 
 
 # --- The group's side -----------------------------------------------------------------------

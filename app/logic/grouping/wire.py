@@ -159,7 +159,9 @@ class MemberUpdate(msgspec.Struct, frozen=True):
     """A MAC of a group, as its own partition knows it: its totals (which replace what the
     group held of it, unless older: `offset` is its row's last `probes` offset), the SSIDs it
     probed for and the minutes, hours and days it was heard in since the last update (added),
-    and, once, how it joined. `erase`: the MAC was erased; the group forgets it."""
+    and, once, how it joined. `erase`: the MAC was erased; the group forgets it. `expired`
+    with it: retention forgot the device (unheard for `PROBEWATCH_RETENTION_DAYS`), nobody
+    asked; the lake keeps its history until the lake's own retention (`app.lake.zones`)."""
 
     group: Mac
     mac: Mac
@@ -175,6 +177,7 @@ class MemberUpdate(msgspec.Struct, frozen=True):
     days: Buckets = []
     join: Join | None = None
     erase: bool = False
+    expired: bool = False
 
 
 _MEMBERS = msgspec.json.Decoder(

@@ -1,7 +1,8 @@
 """Taking erased devices and Telegram users out of the raw zone's lines (`app.logic.erasure`):
 a record keyed by an erased MAC goes, a packed record loses that MAC's probes (and goes when none
-is left); an update whose message (or edit, or post) an erased user sent goes; the erasure
-records themselves go too (they name what they erase)."""
+is left), a record of member updates loses the erased MAC's; an update whose message (or edit,
+or post) an erased user sent goes; the erasure records themselves go too (they name what they
+erase)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,24 @@ def scrub_line(line: bytes, macs: frozenset[str]) -> bytes | None:
     if "value_text" in held and any(mac in held["value_text"] for mac in macs):
         return None
     return line
+
+
+def scrub_member_line(line: bytes, macs: frozenset[str]) -> bytes | None:
+    """A `group-members` line without the erased devices' updates (None when none is left).
+    The record's key is a group's id, a MAC too: the other members' updates stay."""
+    if not any(mac.encode() in line for mac in macs):
+        return line
+    held: dict[str, Any] = orjson.loads(line)
+    value = held.get("value")
+    if not isinstance(value, list):
+        return line
+    kept = [u for u in value if not (isinstance(u, dict) and u.get("mac") in macs)]
+    if not kept:
+        return None
+    if len(kept) == len(value):
+        return line
+    held["value"] = kept
+    return orjson.dumps(held) + b"\n"
 
 
 #: The parts of an update a user's message can be in (`app.logic.lake.flatten.MESSAGE_KINDS`).

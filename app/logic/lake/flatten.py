@@ -9,6 +9,11 @@ forwarded record the record it was forwarded from and its MAC (`pcap:0:77/aa:bb:
 index there. A record forwarded twice (a crash, then the forward again) gives the same origins,
 so the lake's views keep one row per (origin, idx).
 
+**Group joins.** Each MAC that took its probable device, from the member updates of
+`group-members` that say how it joined (the others carry totals the probes already hold):
+its group, whether the group began in doubt, the link that put it there. A join sent twice (a
+crash, then the flush again) is the same join; the lake's views keep one per MAC and group.
+
 **Messages.** Every message-like payload of an update (`message`, `edited_message`,
 `channel_post`, `edited_channel_post`) is a row, its kind said; identified by (bot_id,
 update_id).
@@ -16,6 +21,7 @@ update_id).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,11 +29,14 @@ import orjson
 
 from app.logic.erasure import looks_like_erasure, looks_like_user_erasure
 from app.logic.forwarding import InvalidForward, forwarded_from
+from app.logic.grouping.wire import InvalidGroupRecord, decode_members
 from app.logic.lake.layout import day_of
 from app.logic.lake.raw import RawRecord
 from app.logic.probe import InvalidProbe, decode_record
 from app.logic.vendor import vendor_for
 
+#: An erasure among member updates (most carry `"erase": false`): worth decoding the record.
+_ERASE = re.compile(rb'"erase"\s*:\s*true')
 #: The header a record of `telegram-updates` names its bot in (app.bot.updates.BOT_HEADER).
 BOT_HEADER = "bot"
 MESSAGE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post")
@@ -104,6 +113,49 @@ def probe_rows(
             }
         )
     return rows
+
+
+def join_rows(record: RawRecord, topic: str, partition: int) -> list[dict[str, Any]] | None:
+    """The joins one `group-members` record tells of; None for a record the groups' fold
+    rejects (`app.logic.grouping.wire`)."""
+    try:
+        updates = decode_members(record.value)
+    except InvalidGroupRecord:
+        return None
+    here = f"{topic}:{partition}:{record.offset}"
+    rows = []
+    for index, update in enumerate(updates):
+        join = update.join
+        if join is None or update.erase:
+            continue
+        link = join.link
+        rows.append(
+            {
+                "decided_ts": join.decided_ts,
+                "mac": update.mac,
+                "group_id": update.group,
+                "in_doubt": bool(join.doubt),
+                "link_kind": None if link is None else link.kind,
+                "link_strength": None if link is None else link.strength,
+                "randomized": update.randomized,
+                "fingerprint": update.fingerprint,
+                "origin": here,
+                "idx": index,
+                "day": day_of(join.decided_ts),
+            }
+        )
+    return rows
+
+
+def erased_members(record: RawRecord) -> frozenset[str]:
+    """The MACs a `group-members` record says were erased on request (not by retention)."""
+    if record.value is None or _ERASE.search(record.value) is None:
+        return frozenset()
+    try:
+        updates = decode_members(record.value)
+    except InvalidGroupRecord:
+        return frozenset()
+    return frozenset(u.mac for u in updates if u.erase and not u.expired)
 
 
 def message_rows(record: RawRecord) -> list[dict[str, Any]] | None:

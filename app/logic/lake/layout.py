@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 #: The raw zones, by topic (without the deployment's prefix).
-ZONES = {"probes": "probes", "telegram-updates": "telegram"}
+ZONES = {"probes": "probes", "telegram-updates": "telegram", "group-members": "groups"}
 #: The enriched tables, and the zone each is flattened from.
-TABLES = {"probes": "probes", "messages": "telegram"}
+TABLES = {"probes": "probes", "messages": "telegram", "group_joins": "groups"}
 #: The day of an event whose time no calendar can show.
 UNKNOWN_DAY = "0000-00-00"
 

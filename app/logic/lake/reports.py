@@ -35,6 +35,10 @@ class Report:
 
 _MESSAGES = "FROM messages WHERE kind = 'message' AND time >= $since AND time < $until"
 _PROBES = "FROM probes WHERE time >= $since AND time < $until"
+_GROUPED = "FROM grouped_probes WHERE time >= $since AND time < $until"
+#: Probable devices: the groups of the probes' MACs, those begun in doubt left out (as
+#: `GET /activity` counts them); a MAC whose join the lake does not hold yet counts in none.
+_PROBABLE = "count(DISTINCT group_id) FILTER (WHERE NOT group_in_doubt)"
 
 REPORTS = {
     report.name: report
@@ -66,24 +70,40 @@ REPORTS = {
         ),
         Report(
             "probes-per-hour",
-            "Probes and distinct devices (MACs) per UTC hour.",
+            "Probes, distinct devices (MACs) and distinct probable devices (MACs grouped) per "
+            "UTC hour.",
             "SELECT date_trunc('hour', time) AS hour, count(*) AS probes, "
-            f"count(DISTINCT mac) AS devices {_PROBES} GROUP BY hour ORDER BY hour",
+            f"count(DISTINCT mac) AS devices, {_PROBABLE} AS probable_devices "
+            f"{_GROUPED} GROUP BY hour ORDER BY hour",
         ),
         Report(
             "new-and-returning-devices-per-day",
-            "Devices seen each day: new (their first day in the lake) and returning.",
+            "Devices (MACs) and probable devices (MACs grouped) seen each day: new (their "
+            "first day in the lake) and returning.",
             "WITH first_days AS (SELECT mac, min(day) AS first_day FROM probes GROUP BY mac), "
-            f"seen AS (SELECT DISTINCT day, mac {_PROBES}) "
-            "SELECT day, count(*) FILTER (WHERE first_day = day) AS new_devices, "
+            f"seen AS (SELECT DISTINCT day, mac {_PROBES}), "
+            "macs AS (SELECT day, count(*) FILTER (WHERE first_day = day) AS new_devices, "
             "count(*) FILTER (WHERE first_day < day) AS returning_devices "
-            "FROM seen JOIN first_days USING (mac) GROUP BY day ORDER BY day",
+            "FROM seen JOIN first_days USING (mac) GROUP BY day), "
+            "first_group_days AS (SELECT group_id, min(day) AS first_day FROM grouped_probes "
+            "WHERE NOT group_in_doubt GROUP BY group_id), "
+            f"groups_seen AS (SELECT DISTINCT day, group_id {_GROUPED} AND NOT group_in_doubt), "
+            "probable AS (SELECT day, count(*) FILTER (WHERE first_day = day) AS "
+            "new_probable_devices, count(*) FILTER (WHERE first_day < day) AS "
+            "returning_probable_devices FROM groups_seen JOIN first_group_days USING (group_id) "
+            "GROUP BY day) "
+            "SELECT day, new_devices, returning_devices, "
+            "coalesce(new_probable_devices, 0) AS new_probable_devices, "
+            "coalesce(returning_probable_devices, 0) AS returning_probable_devices "
+            "FROM macs LEFT JOIN probable USING (day) ORDER BY day",
         ),
         Report(
             "top-ssids-per-day",
-            "Each day's SSIDs probed for by the most devices (`top` per day, 10 by default).",
-            "SELECT day, ssid, count(DISTINCT mac) AS devices, count(*) AS probes "
-            f"{_PROBES} AND ssid <> '' GROUP BY day, ssid "
+            "Each day's SSIDs probed for by the most devices (MACs; `top` per day, 10 by "
+            "default), and by how many probable devices.",
+            "SELECT day, ssid, count(DISTINCT mac) AS devices, "
+            f"{_PROBABLE} AS probable_devices, count(*) AS probes "
+            f"{_GROUPED} AND ssid <> '' GROUP BY day, ssid "
             "QUALIFY row_number() OVER (PARTITION BY day ORDER BY devices DESC, ssid) <= $top "
             "ORDER BY day, devices DESC, ssid",
             ("top",),

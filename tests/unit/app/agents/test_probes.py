@@ -21,7 +21,7 @@ from app.logic.erasure import erasure_record
 from app.logic.forwarding import SOURCE_HEADER
 from app.tables.devices import device_row, devices_table
 from app.tables.staged import write_behind
-from app.topics import dead_letters_topic, probes_topic, ssid_probes_topic
+from app.topics import dead_letters_topic, group_members_topic, probes_topic, ssid_probes_topic
 from app.worker.counters import counters
 from app.worker.lists import watchlist
 from app.worker.write_behind import _Generation
@@ -426,14 +426,26 @@ async def test_an_erasure_deletes_the_row_its_history_and_its_ssid_shares(
         if topic == ssid_probes_topic.get_topic_name() and "forget" in value
     }
     assert forgets == {"home": {MAC: 2}, "work": {MAC: 2}}
+    assert _left_groups(flushed) == [(MAC, False)], "its group forgets it, not by retention"
     assert counters.counts["probes.erased.api"] == 1
     await _put(agent, _value(20.0, "new"), 3)
     await _settle()
     assert _row()["probe_count"] == 1 and _row()["ssids"] == ["new"], "heard again: afresh"
 
 
+def _left_groups(flushed: Flushed) -> list[tuple[str, bool]]:
+    """The MACs whose groups were told to forget them, and whether retention did it."""
+    return [
+        (update["mac"], update["expired"])
+        for topic, _, value in flushed.messages
+        if topic == group_members_topic.get_topic_name()
+        for update in value
+        if update["erase"]
+    ]
+
+
 async def test_a_retention_erasure_spares_a_device_heard_since(
-    agent: object, monkeypatch: pytest.MonkeyPatch
+    agent: object, flushed: Flushed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(probes_agent, "partition_of", lambda *_: 0)
     probes_agent._partitions.clear()
@@ -445,6 +457,7 @@ async def test_a_retention_erasure_spares_a_device_heard_since(
     await _put(agent, erasure_record(MAC, "retention", unseen_since=150.0)[1], 2)
     await _settle()
     assert _row() is None
+    assert _left_groups(flushed) == [(MAC, True)], "the lake keeps its history (its retention)"
 
 
 async def test_an_erasure_of_another_partition_is_sent_on_and_a_bad_one_dead_lettered(
