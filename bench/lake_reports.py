@@ -2,7 +2,8 @@
 
 The lake is made here directly in its layout (one compacted file per day, as the daily job
 leaves it): 10,000,000 probes over 30 days from 50,000 devices, an SSID on a third of them, a
-share of probes forwarded (so the view's deduplication runs). Made once under var/bench.
+share of probes forwarded (so the view's deduplication runs), and each device's join to a
+probable device (so the probable devices' counts join real rows). Made once under var/bench.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def synth_lake(probes: int, devices: int) -> Path:
     root = BENCH_DIR / f"lake-{probes}-{devices}"
     done = root / ".made"
     if done.exists():
+        _synth_joins(root, devices)
         return root
     per_day = probes // DAYS
     con = duckdb.connect()
@@ -58,8 +60,33 @@ def synth_lake(probes: int, devices: int) -> Path:
             ) TO '{folder}/compacted-bench.parquet' (FORMAT parquet, COMPRESSION zstd)
             """
         )
+    _synth_joins(root, devices)
     done.touch()
     return root
+
+
+def _synth_joins(root: Path, devices: int) -> None:
+    """Every device's join to its probable device, on the first day: the MACs grouped four by
+    four, one group in 97 begun in doubt (so the reports' probable devices join real rows)."""
+    folder = root / "enriched" / "group_joins" / f"day={_day(0)}"
+    if folder.exists():
+        return
+    folder.mkdir(parents=True)
+    mac = "printf('f0:18:98:%02x:%02x:%02x', ({d} >> 16) & 255, ({d} >> 8) & 255, {d} & 255)"
+    duckdb.execute(
+        f"""
+        COPY (
+          SELECT {T0}.0 + d AS decided_ts, {mac.format(d="d")} AS mac,
+            {mac.format(d="(d - d % 4)")} AS group_id, (d // 4) % 97 = 0 AS in_doubt,
+            CASE WHEN d % 4 = 0 THEN NULL ELSE 'burst' END AS link_kind,
+            CASE WHEN d % 4 = 0 THEN NULL ELSE 'medium' END AS link_strength,
+            d % 5 = 0 AS randomized, NULL::VARCHAR AS fingerprint,
+            'group-members:0:' || d AS origin, 0 AS idx,
+            make_timestamp(CAST(({T0}.0 + d) * 1000000 AS BIGINT)) AS time
+          FROM range({devices}) t(d)
+        ) TO '{folder}/compacted-bench.parquet' (FORMAT parquet, COMPRESSION zstd)
+        """
+    )
 
 
 def _day(day: int) -> str:

@@ -6,13 +6,16 @@
     devices_daily                  per day and MAC: probes, first and last probe, SSIDs, vendor
     group_joins_files              each MAC that took a probable device, as written
     group_joins                    one row per MAC and group it took: a join sent twice once
+    group_spans                    per MAC and group it took, when: [since_ts, until_ts)
     grouped_probes                 `probes` with each probe's group (`group_id`, null until the
                                    lake holds the MAC's join) and whether it began in doubt
 
 A probe's group is the one its MAC took last at or before the probe (the MAC's first, for the
 probes heard before its first decision): a MAC takes one group for as long as its device row
-lives, and a new one only after retention or an erasure forgot it. A group any of whose joins
-was in doubt is in doubt, as `GET /activity` leaves it out of the probable devices.
+lives, and a new one only after retention or an erasure forgot it. So a MAC's spans follow one
+another, the first from the beginning of time, the last to its end; a plain join on the MAC with
+the span's bounds costs half what DuckDB's ASOF join did over 10 million probes. A group any of
+whose joins was in doubt is in doubt, as `GET /activity` leaves it out of the probable devices.
 
 Times are UTC (`time`, a TIMESTAMP; `day`, the folder's DATE). Object storage is read through
 the lake's own fsspec file system, registered with DuckDB (no DuckDB extension to download), so
@@ -54,16 +57,16 @@ VIEWS = {
         "SELECT * FROM group_joins_files QUALIFY row_number() "
         "OVER (PARTITION BY mac, group_id ORDER BY decided_ts, origin, idx) = 1"
     ),
+    "group_spans": (
+        "SELECT mac, group_id, decided_ts, "
+        "CASE WHEN row_number() OVER w = 1 THEN '-infinity'::DOUBLE ELSE decided_ts END "
+        "AS since_ts, coalesce(lead(decided_ts) OVER w, 'infinity'::DOUBLE) AS until_ts, "
+        "group_id IN (SELECT group_id FROM group_joins WHERE in_doubt) AS group_in_doubt "
+        "FROM group_joins WINDOW w AS (PARTITION BY mac ORDER BY decided_ts, group_id)"
+    ),
     "grouped_probes": (
-        "WITH firsts AS (SELECT mac, arg_min(group_id, decided_ts) AS first_group "
-        "FROM group_joins GROUP BY mac), "
-        "doubtful AS (SELECT DISTINCT group_id FROM group_joins WHERE in_doubt), "
-        "taken AS (SELECT p.*, coalesce(j.group_id, f.first_group) AS group_id FROM probes p "
-        "ASOF LEFT JOIN group_joins j ON p.mac = j.mac AND p.ts >= j.decided_ts "
-        "LEFT JOIN firsts f ON p.mac = f.mac) "
-        "SELECT taken.*, CASE WHEN taken.group_id IS NULL THEN NULL "
-        "ELSE d.group_id IS NOT NULL END AS group_in_doubt "
-        "FROM taken LEFT JOIN doubtful d ON taken.group_id = d.group_id"
+        "SELECT p.*, g.group_id, g.group_in_doubt FROM probes p LEFT JOIN group_spans g "
+        "ON p.mac = g.mac AND p.ts >= g.since_ts AND p.ts < g.until_ts"
     ),
 }
 
