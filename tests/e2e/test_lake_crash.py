@@ -4,7 +4,8 @@ The archiver kills itself (SIGKILL, `PROBEWATCH_TEST_CRASH_AT=lake-enriched-writ
 writing its first piece's enriched files and before the raw piece that proves them; its offsets
 are never committed. The worker started again resumes after the pieces there are, deletes the
 unfinished piece's files and writes it again: the raw zone holds each record once, and the
-enriched zone each probe once (its files, not only the deduplicating view)."""
+enriched zone each probe and each device's join once (its files, not only the deduplicating
+view)."""
 
 from __future__ import annotations
 
@@ -49,18 +50,44 @@ def test_a_kill_between_a_pieces_files_and_the_piece_loses_and_doubles_nothing(
         first.stop()
     assert status == -signal.SIGKILL, "the archiver was to kill its worker"
     lake = tmp_path / "lake"
-    enriched = {p.name.split(".")[0] for p in (lake / "enriched" / "probes").glob("day=*/*")}
-    raw = {p.name.split(".")[0] for p in (lake / "raw" / "probes").glob("context_date=*/*")}
+    # The first piece may be of any zone: `probes`, or `groups` (the devices' joins).
+    enriched = {p.name.split(".")[0] for p in (lake / "enriched").glob("*/day=*/*")}
+    raw = {p.name.split(".")[0] for p in (lake / "raw").glob("*/context_date=*/*")}
     assert enriched - raw, "the crash left a piece's enriched files without their raw piece"
 
     with Worker(calm, port=first.port):
         wait_for(lambda: _files_count(calm) == len(sent), 90, "every probe in the lake once")
-    paths = sorted((lake / "raw" / "probes").glob("context_date=*/*.jsonl.gz"))
-    records = raw_records((path.name, path.read_bytes()) for path in paths)
-    offsets = {p: [r["offset"] for r in held] for p, held in records.items()}
-    for partition, end in end_offsets(f"{prefix}probes", 2).items():
-        assert sorted(offsets.get(partition, [])) == list(range(end)), f"partition {partition}"
+        wait_for(lambda: _joins(calm) == len(DEVICES), 90, "every device's join in the lake")
+        for topic, zone in (("probes", "probes"), ("group-members", "groups")):
+            wait_for(
+                lambda t=topic, z=zone: _raw_offsets(lake, z) == _written(f"{prefix}{t}"),
+                30,
+                f"every record of {topic} in the raw zone once",
+            )
     assert _files_count(calm) == len(sent), "no probe doubled in the files"
+    assert _joins(calm) == len(DEVICES), "no join doubled in the files"
+
+
+def _joins(deployment: Deployment) -> int:
+    [[count]] = lake_sql(deployment, "select count(*) from group_joins_files")
+    return int(count)
+
+
+def _written(topic: str) -> dict[int, int]:
+    """Per partition that has any, how many records the topic holds."""
+    return {partition: end for partition, end in end_offsets(topic, 2).items() if end}
+
+
+def _raw_offsets(lake: Path, zone: str) -> dict[int, int]:
+    """Per partition, how many records the zone's raw pieces hold, if they are its offsets
+    from 0 without a gap or a repeat (else -1)."""
+    paths = sorted((lake / "raw" / zone).glob("context_date=*/*.jsonl.gz"))
+    records = raw_records((path.name, path.read_bytes()) for path in paths)
+    held = {}
+    for partition, kept in records.items():
+        offsets = sorted(r["offset"] for r in kept)
+        held[partition] = len(offsets) if offsets == list(range(len(offsets))) else -1
+    return held
 
 
 def test_a_malformed_record_is_kept_raw_counted_and_skipped(tmp_path: Path) -> None:
