@@ -105,6 +105,8 @@ def test_raw_topics_keep_records_no_longer_than_the_window(
         ("probes", day_ms),
         ("telegram-updates", day_ms),
         ("dead-letters", day_ms),
+        ("group-members", day_ms),
+        ("group-assignments", day_ms),
         ("device-names", None),
     ):
         resource = ConfigResource(ResourceType.TOPIC, f"{deployment.prefix}{name}")
