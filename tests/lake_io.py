@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from tests.harness import Deployment
+from bench.eval_pipeline import read_groups
+from tests.harness import Deployment, wait_for
 
 
 def lake_sql(deployment: Deployment, query: str) -> list[list[Any]]:
@@ -21,6 +22,23 @@ def lake_sql(deployment: Deployment, query: str) -> list[list[Any]]:
 def lake_report(deployment: Deployment, name: str, *args: str) -> list[list[Any]]:
     """`probewatch report NAME ARGS`'s rows, each a list of its values."""
     return json_rows(deployment, "report", name, "--format", "json", *args)
+
+
+def served_probable_devices(
+    deployment: Deployment, url: str, macs: list[str], timeout: float = 120
+) -> dict[str, str]:
+    """Once the lake holds every MAC's join to its probable device: each MAC's group as
+    `GET /devices/{mac}` serves it, groups begun in doubt left out (as the counts leave them)."""
+    wait_for(
+        lambda: (
+            lake_sql(deployment, "select count(distinct mac) from group_joins") == [[len(macs)]]
+        ),
+        timeout,
+        "every MAC's join to its probable device in the lake",
+    )
+    groups, doubtful = read_groups(url, macs)
+    assert groups.keys() == set(macs), "a MAC with a join in the lake has a group"
+    return {mac: group for mac, group in groups.items() if group not in doubtful}
 
 
 def json_rows(deployment: Deployment, *args: str) -> list[list[Any]]:

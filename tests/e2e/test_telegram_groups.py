@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from bench.eval_pipeline import read_groups
 from tests.fake_telegram import FakeBotApiThread
 from tests.harness import Deployment, Worker, new_prefix, post_webhook, wait_for
-from tests.lake_io import lake_sql
+from tests.lake_io import lake_sql, served_probable_devices
 from tests.pcaps import capture
 from tests.tshark import tshark_probes
 
@@ -148,23 +147,15 @@ def test_stats_counts_probable_devices_beside_macs_per_hour(
     deployment = worker.deployment
     pcap = capture(CAPTURE)
     truth = tshark_probes(pcap, damaged_ok=False)
-    macs = sorted({p.mac for p in truth})
     replay = deployment.sniffer("replay", "--no-progress", str(pcap))
     assert replay.returncode == 0, replay.stderr
-    wait_for(
-        lambda: (
-            lake_sql(deployment, "select count(distinct mac) from group_joins") == [[len(macs)]]
-        ),
-        120,
-        "every MAC's join to its probable device in the lake",
-    )
-    served, doubtful = read_groups(worker.url, macs)
+    probable = served_probable_devices(deployment, worker.url, sorted({p.mac for p in truth}))
     hours: dict[str, set[str]] = {}
     for probe in truth:
         hour = datetime.fromtimestamp(probe.ts, UTC).strftime("%Y-%m-%d %H:00")
         hours.setdefault(hour, set()).add(probe.mac)
     want = [
-        [hour, len(heard), len({served[m] for m in heard} - doubtful)]
+        [hour, len(heard), len({probable[m] for m in heard if m in probable})]
         for hour, heard in sorted(hours.items())
     ]
     assert any(probable < heard for _, heard, probable in want), "fewer devices than MACs"

@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.eval_pipeline import read_groups
 from tests.harness import Deployment, Worker, wait_for
 from tests.kafka_io import end_offsets, produce
-from tests.lake_io import lake_report, lake_sql, raw_records
+from tests.lake_io import lake_report, lake_sql, raw_records, served_probable_devices
 from tests.pcaps import capture
 from tests.tshark import TsharkProbe, ssid_text, tshark_probes
 
@@ -72,27 +71,8 @@ def test_the_raw_zone_holds_every_record_of_the_topic_once(
 
 def _probable(worker: Worker, deployment: Deployment, truth: list[TsharkProbe]) -> dict[str, str]:
     """Each MAC's probable device as `GET /devices/{mac}` serves it (groups begun in doubt left
-    out, as the API counts them), once every MAC took one and the lake holds every join."""
-    macs = sorted({p.mac for p in truth})
-    wait_for(
-        lambda: (
-            worker.counters().get("group-assignments.taken", 0)
-            + worker.counters().get("groups.alone", 0)
-            >= len(macs)
-        ),
-        120,
-        "every MAC grouped",
-    )
-    wait_for(
-        lambda: (
-            lake_sql(deployment, "select count(distinct mac) from group_joins") == [[len(macs)]]
-        ),
-        60,
-        "every MAC's join in the lake",
-    )
-    groups, doubtful = read_groups(worker.url, macs)
-    assert groups.keys() == set(macs)
-    return {mac: group for mac, group in groups.items() if group not in doubtful}
+    out, as the API counts them), once the lake holds every join."""
+    return served_probable_devices(deployment, worker.url, sorted({p.mac for p in truth}))
 
 
 def test_probes_per_hour_and_their_devices_are_tsharks(

@@ -22,12 +22,7 @@ def scrub_line(line: bytes, macs: frozenset[str]) -> bytes | None:
     if isinstance(value, dict) and (value.get("mac") in macs or value.get("erase") in macs):
         return None
     if isinstance(value, list):
-        kept = [p for p in value if not (isinstance(p, dict) and p.get("mac") in macs)]
-        if not kept:
-            return None
-        if len(kept) != len(value):
-            held["value"] = kept
-            return orjson.dumps(held) + b"\n"
+        return _without_items_of(line, held, value, macs)
     if "value_text" in held and any(mac in held["value_text"] for mac in macs):
         return None
     return line
@@ -42,10 +37,18 @@ def scrub_member_line(line: bytes, macs: frozenset[str]) -> bytes | None:
     value = held.get("value")
     if not isinstance(value, list):
         return line
-    kept = [u for u in value if not (isinstance(u, dict) and u.get("mac") in macs)]
+    return _without_items_of(line, held, value, macs)
+
+
+def _without_items_of(
+    line: bytes, held: dict[str, Any], items: list[Any], macs: frozenset[str]
+) -> bytes | None:
+    """A packed record's line without the items (probes, member updates) of the erased MACs:
+    unchanged, changed, or None when none is left."""
+    kept = [item for item in items if not (isinstance(item, dict) and item.get("mac") in macs)]
     if not kept:
         return None
-    if len(kept) == len(value):
+    if len(kept) == len(items):
         return line
     held["value"] = kept
     return orjson.dumps(held) + b"\n"
